@@ -1,0 +1,108 @@
+//! The Linux fast path: sockets from netlink sock_diag (falling back to /proc/net), owners
+//! from a parallel scan of /proc/*/fd that runs only when some socket matched.
+
+use anyhow::Result;
+
+use super::{Collector, privileged};
+use crate::config::SocketQuery;
+use crate::model::{OwnerScan, RawSocket, Snapshot};
+
+mod fdscan;
+mod netlink;
+mod procnet;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// netlink, and /proc/net if netlink fails.
+    Auto,
+    /// /proc/net only.
+    ProcNet,
+}
+
+struct Linux {
+    source: Source,
+}
+
+pub fn collector() -> Box<dyn Collector> {
+    Box::new(Linux {
+        source: Source::Auto,
+    })
+}
+
+pub fn procfs_collector() -> Result<Box<dyn Collector>> {
+    Ok(Box::new(Linux {
+        source: Source::ProcNet,
+    }))
+}
+
+impl Collector for Linux {
+    fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
+        let mut warnings = Vec::new();
+        let mut sockets = match self.source {
+            Source::ProcNet => procnet::read(query)?,
+            Source::Auto => match netlink::dump(query) {
+                Ok(s) => s,
+                Err(e) => {
+                    warnings.push(format!(
+                        "netlink sock_diag unavailable ({e:#}); read /proc/net instead"
+                    ));
+                    procnet::read(query)?
+                }
+            },
+        };
+        let mut scan = OwnerScan::default();
+        // Inode 0: no file refers to the socket any more; nobody can hold it.
+        let mut wanted: Vec<u64> = sockets
+            .iter()
+            .filter_map(|s| s.inode)
+            .filter(|&i| i != 0)
+            .collect();
+        if !wanted.is_empty() {
+            wanted.sort_unstable();
+            wanted.dedup();
+            let found = fdscan::scan(&wanted)?;
+            attach(&mut sockets, &found.holders);
+            scan = OwnerScan {
+                ran: true,
+                inaccessible: found.inaccessible,
+                inaccessible_uids: found.inaccessible_uids,
+                unknown_coverage: false,
+                privileged: privileged(),
+            };
+            if scan.inaccessible > 0 {
+                let uids: Vec<String> = scan.inaccessible_uids.iter().map(u32::to_string).collect();
+                warnings.push(format!(
+                    "{} process{} (uid {}) could not be inspected{}",
+                    scan.inaccessible,
+                    if scan.inaccessible == 1 { "" } else { "es" },
+                    uids.join(", "),
+                    if scan.privileged {
+                        " even as root; owners not found elsewhere are shown as hidden"
+                    } else {
+                        "; owners not found elsewhere are shown as hidden (run as root to see them)"
+                    },
+                ));
+            }
+        }
+        Ok(Snapshot {
+            sockets,
+            scan,
+            warnings,
+        })
+    }
+}
+
+/// Gives each socket the pids found holding its inode.
+fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32)]) {
+    for s in sockets {
+        let Some(inode) = s.inode.filter(|&i| i != 0) else {
+            continue;
+        };
+        let start = holders.partition_point(|&(i, _)| i < inode);
+        s.pids = holders[start..]
+            .iter()
+            .take_while(|&&(i, _)| i == inode)
+            .map(|&(_, pid)| pid)
+            .collect();
+    }
+}

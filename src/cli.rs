@@ -62,7 +62,7 @@ pub struct Cli {
     pub all: bool,
 
     /// Only sockets held by this process.
-    #[arg(short = 'p', long, value_name = "PID")]
+    #[arg(short = 'p', long, value_name = "PID", allow_hyphen_values = true)]
     pub pid: Option<String>,
 
     /// Only sockets of this user (name or uid): the socket's or an owner's.

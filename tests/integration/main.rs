@@ -1,1 +1,8 @@
-mod placeholder {}
+//! whoport's integration tests, one test binary: real sockets on loopback, the built
+//! binary, exact pids.
+
+mod compare;
+mod input;
+mod owners;
+mod privilege;
+mod support;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs (Debian/Ubuntu, as root) the programs whoport's tests compare against or run
+# with, when they are missing. Tests that lack one print SKIP instead of failing.
+set -euo pipefail
+
+need=()
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
+command -v lsof >/dev/null 2>&1 || need+=(lsof)
+[[ -x /usr/bin/python3 ]] || need+=(python3)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+
+if ((${#need[@]})); then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "test-deps: installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "test-deps: missing ${need[*]} (not root, or no apt-get): the tests that need them will skip"
+  fi
+fi

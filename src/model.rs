@@ -187,8 +187,11 @@ pub struct OwnerScan {
 }
 
 impl OwnerScan {
+    /// Whether every process was read, so a socket with no holder found has none. Never
+    /// true without root: with `hidepid=` on /proc, other users' processes cannot even be
+    /// listed, let alone counted.
     pub fn complete(&self) -> bool {
-        self.ran && self.inaccessible == 0 && !self.unknown_coverage
+        self.ran && self.privileged && self.inaccessible == 0 && !self.unknown_coverage
     }
 }
 

@@ -52,6 +52,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         .filter(|s| keep(s, config))
         .collect();
     sockets.sort_by_key(|s| order_key(&s.raw));
+    warnings.extend(scan_warning(&scan, &sockets));
     let ports = port_infos(&config.port_args, &sockets);
     Report {
         sockets,
@@ -84,6 +85,43 @@ pub fn owner_of(raw: &RawSocket, scan: &OwnerScan, process: impl Fn(u32) -> Proc
         },
         uid: raw.uid,
         user: raw.uid.and_then(user_name),
+    }
+}
+
+/// What the user must know about processes the scan could not read: that some owners
+/// are hidden, or (not root) that the owners listed may be incomplete.
+fn scan_warning(scan: &OwnerScan, sockets: &[Socket]) -> Option<String> {
+    if scan.inaccessible == 0 {
+        return None;
+    }
+    let hidden = sockets
+        .iter()
+        .filter(|s| matches!(s.owner, Owner::Hidden { .. }))
+        .count();
+    let uids: Vec<String> = scan.inaccessible_uids.iter().map(u32::to_string).collect();
+    let who = format!(
+        "{} process{} (uid {}) could not be inspected{}",
+        scan.inaccessible,
+        if scan.inaccessible == 1 { "" } else { "es" },
+        uids.join(", "),
+        if scan.privileged { " even as root" } else { "" },
+    );
+    let advice = if scan.privileged {
+        ""
+    } else {
+        "; run as root to see them"
+    };
+    if hidden > 0 {
+        Some(format!(
+            "{who}: the owner of {hidden} socket{} is hidden{advice}",
+            if hidden == 1 { "" } else { "s" }
+        ))
+    } else if !scan.privileged && !sockets.is_empty() {
+        Some(format!(
+            "{who}: other owners may hold these sockets too{advice}"
+        ))
+    } else {
+        None
     }
 }
 
@@ -185,6 +223,7 @@ mod tests {
     fn owners_are_honest() {
         let complete = OwnerScan {
             ran: true,
+            privileged: true,
             ..OwnerScan::default()
         };
         let partial = OwnerScan {
@@ -243,6 +282,15 @@ mod tests {
                 ..
             }
         ));
+        // Without root nothing is certain: hidepid may hide processes from the scan.
+        let unprivileged = OwnerScan {
+            privileged: false,
+            ..complete.clone()
+        };
+        assert_eq!(
+            owner_of(&raw(Some(5), vec![]), &unprivileged, bare).kind(),
+            "hidden"
+        );
         // No inode to look for (portable path elsewhere): not certain either.
         assert_eq!(
             owner_of(&raw(None, vec![]), &complete, bare).kind(),

@@ -69,20 +69,6 @@ impl Collector for Linux {
                 unknown_coverage: false,
                 privileged: privileged(),
             };
-            if scan.inaccessible > 0 {
-                let uids: Vec<String> = scan.inaccessible_uids.iter().map(u32::to_string).collect();
-                warnings.push(format!(
-                    "{} process{} (uid {}) could not be inspected{}",
-                    scan.inaccessible,
-                    if scan.inaccessible == 1 { "" } else { "es" },
-                    uids.join(", "),
-                    if scan.privileged {
-                        " even as root; owners not found elsewhere are shown as hidden"
-                    } else {
-                        "; owners not found elsewhere are shown as hidden (run as root to see them)"
-                    },
-                ));
-            }
         }
         Ok(Snapshot {
             sockets,

@@ -6,12 +6,25 @@ use std::os::fd::OwnedFd;
 
 use crate::support::*;
 
-fn only_socket(args: &[&str], backend: &str) -> serde_json::Value {
+/// The one socket of `whoport ARGS` that is ours: this protocol, local address and port.
+/// (On a busy host other sockets may share the port number on another address, or as the
+/// local end of someone else's connection.)
+fn our_socket(args: &[&str], backend: &str, proto: &str, addr: &str) -> serde_json::Value {
     let (code, v) = json(args, backend);
-    let s = sockets(&v);
     assert_eq!(code, 0, "{backend} {args:?}: {v}");
-    assert_eq!(s.len(), 1, "{backend} {args:?}: expected one socket: {v}");
-    s[0].clone()
+    let port = args.last().and_then(|p| p.parse::<u64>().ok());
+    let ours: Vec<_> = sockets(&v)
+        .into_iter()
+        .filter(|s| {
+            s["protocol"] == proto && s["local_address"] == addr && s["local_port"].as_u64() == port
+        })
+        .collect();
+    assert_eq!(
+        ours.len(),
+        1,
+        "{backend} {args:?}: expected one {proto} socket on {addr}: {v}"
+    );
+    ours[0].clone()
 }
 
 #[test]
@@ -19,7 +32,7 @@ fn tcp_ipv4_listener() -> TestResult {
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
     for backend in BACKENDS {
-        let s = only_socket(&[&port], backend);
+        let s = our_socket(&[&port], backend, "tcp", "127.0.0.1");
         assert_eq!(s["protocol"], "tcp");
         assert_eq!(s["family"], "ipv4");
         assert_eq!(s["local_address"], "127.0.0.1");
@@ -57,7 +70,7 @@ fn tcp_ipv6_and_udp_both_families() -> TestResult {
     for backend in BACKENDS {
         for (port, proto, family, addr, state) in cases {
             let flag = if proto == "tcp" { "-t" } else { "-u" };
-            let s = only_socket(&[flag, &port.to_string()], backend);
+            let s = our_socket(&[flag, &port.to_string()], backend, proto, addr);
             assert_eq!(
                 (
                     &s["protocol"],
@@ -73,8 +86,14 @@ fn tcp_ipv6_and_udp_both_families() -> TestResult {
     }
     // The family filters select by family.
     let p6 = t6.local_addr()?.port().to_string();
-    assert_eq!(json(&["-4", &p6], "native").0, 1);
-    assert_eq!(sockets(&json(&["-6", &p6], "native").1).len(), 1);
+    let families = |flag: &str| -> Vec<serde_json::Value> {
+        sockets(&json(&[flag, &p6], "native").1)
+            .iter()
+            .map(|s| s["family"].clone())
+            .collect()
+    };
+    assert!(families("-4").iter().all(|f| f == "ipv4"));
+    assert!(families("-6").iter().all(|f| f == "ipv6") && !families("-6").is_empty());
     Ok(())
 }
 
@@ -84,21 +103,19 @@ fn dual_stack_listener() -> TestResult {
     let l = tcp_listener("[::]:0");
     let port = l.local_addr()?.port().to_string();
     for backend in BACKENDS {
-        let s = only_socket(&[&port], backend);
-        assert_eq!(
-            (&s["family"], &s["local_address"]),
-            (&"ipv6".into(), &"::".into())
-        );
+        let s = our_socket(&[&port], backend, "tcp", "::");
+        assert_eq!(s["family"], "ipv6");
         assert_eq!(pids(&s), vec![me()], "{backend}");
     }
     // The fast path knows it is dual-stack (netlink reports IPV6_V6ONLY).
-    let s = only_socket(&[&port], "native");
-    assert!(
-        s["flags"]
-            .as_array()
-            .is_some_and(|f| f.contains(&"dual_stack".into())),
-        "{s}"
-    );
+    let s = our_socket(&[&port], "native", "tcp", "::");
+    let flags = s["flags"].as_array().cloned().unwrap_or_default();
+    assert!(flags.contains(&"dual_stack".into()), "{s}");
+    // An IPv4-only or v6only socket is not marked.
+    let v4 = tcp_listener("127.0.0.1:0");
+    let p4 = v4.local_addr()?.port().to_string();
+    let s = our_socket(&[&p4], "native", "tcp", "127.0.0.1");
+    assert_eq!(s["flags"], serde_json::json!([]));
     Ok(())
 }
 
@@ -110,16 +127,16 @@ fn listener_shared_by_parent_and_child() -> TestResult {
     let mut want = vec![me(), holder.pid()];
     want.sort_unstable();
     for backend in BACKENDS {
-        let s = only_socket(&[&port], backend);
+        let s = our_socket(&[&port], backend, "tcp", "127.0.0.1");
         assert_eq!(pids(&s), want, "{backend}: both holders, once each: {s}");
     }
-    // --pid selects by any holder; another pid matches nothing.
+    // --pid selects sockets by any of their holders.
     let child = holder.pid().to_string();
-    assert_eq!(
-        sockets(&json(&["--pid", &child, &port], "native").1).len(),
-        1
-    );
-    assert_eq!(json(&["--pid", "1", &port], "native").0, 1);
+    let by_pid = sockets(&json(&["--pid", &child, &port], "native").1);
+    assert_eq!(by_pid.len(), 1, "{by_pid:?}");
+    assert_eq!(pids(&by_pid[0]), want);
+    let other = holder.pid() + 1_000_000;
+    assert_eq!(json(&["--pid", &other.to_string(), &port], "native").0, 1);
     Ok(())
 }
 
@@ -131,26 +148,36 @@ fn established_loopback_connection() -> TestResult {
     let (server, _) = l.accept()?;
     client.write_all(b"x")?;
     let client_port = client.local_addr()?.port();
+    let mine = |v: &serde_json::Value| -> Vec<serde_json::Value> {
+        sockets(v)
+            .into_iter()
+            .filter(|s| s["protocol"] == "tcp" && s["local_address"] == "127.0.0.1")
+            .filter(|s| pids(s).contains(&me()))
+            .collect()
+    };
     for backend in BACKENDS {
         let (_, v) = json(&[&port.to_string()], backend);
-        let s = sockets(&v);
+        let s = mine(&v);
         assert_eq!(s.len(), 2, "{backend}: listener and accepted socket: {v}");
         assert_eq!(s[0]["state"], "listen", "{backend}");
         assert_eq!(s[1]["state"], "established", "{backend}");
         assert_eq!(s[1]["remote_port"], u64::from(client_port), "{backend}");
         assert!(s.iter().all(|x| pids(x) == vec![me()]), "{backend}: {v}");
         // The client end is found by its own local port.
-        let c = only_socket(&[&client_port.to_string()], backend);
+        let c = our_socket(&[&client_port.to_string()], backend, "tcp", "127.0.0.1");
         assert_eq!(
             (&c["state"], &c["remote_port"]),
             (&"established".into(), &u64::from(port).into())
         );
         assert_eq!(pids(&c), vec![me()]);
         // -l leaves the connection out.
-        assert_eq!(
-            sockets(&json(&["-l", &port.to_string()], backend).1).len(),
-            1
+        let listening = sockets(&json(&["-l", &port.to_string()], backend).1);
+        assert!(
+            listening
+                .iter()
+                .all(|s| s["state"] == "listen" || s["state"] == "unconnected")
         );
+        assert_eq!(mine(&json(&["-l", &port.to_string()], backend).1).len(), 1);
     }
     drop(server);
     Ok(())
@@ -182,16 +209,24 @@ fn ranges_and_several_ports() -> TestResult {
     let (pa, pb) = (a.local_addr()?.port(), b.local_addr()?.port());
     let (lo, hi) = (pa.min(pb), pa.max(pb));
     let range = format!("{lo}-{hi}");
+    let has_ours = |set: &SocketSet| {
+        [("tcp", pa), ("udp", pb)].iter().all(|&(proto, port)| {
+            set.iter().any(|(k, pids)| {
+                k.0 == proto && k.1 == "127.0.0.1" && k.2 == u64::from(port) && pids.contains(&me())
+            })
+        })
+    };
     for backend in BACKENDS {
         let (code, v) = json(&[&pa.to_string(), &pb.to_string()], backend);
-        assert_eq!((code, sockets(&v).len()), (0, 2), "{backend}: {v}");
-        let got = socket_set(&json(&[&range], backend).1);
-        for port in [pa, pb] {
-            assert!(
-                got.keys().any(|k| k.2 == u64::from(port)),
-                "{backend}: {port} not in {range}"
-            );
-        }
+        let set = socket_set(&v);
+        assert_eq!(code, 0);
+        assert!(has_ours(&set), "{backend}: {v}");
+        let asked = [u64::from(pa), u64::from(pb)];
+        assert!(set.keys().all(|k| asked.contains(&k.2)), "{backend}: {v}");
+        let ranged = socket_set(&json(&[&range], backend).1);
+        assert!(has_ours(&ranged), "{backend}: {range}");
+        let span = u64::from(lo)..=u64::from(hi);
+        assert!(ranged.keys().all(|k| span.contains(&k.2)), "{backend}");
     }
     Ok(())
 }
@@ -220,7 +255,7 @@ fn escape_sequences_in_names_never_reach_the_terminal() -> TestResult {
     );
     assert!(text.contains(&holder.pid().to_string()));
     // JSON keeps the exact name, escaped by JSON's own rules.
-    let s = only_socket(&[&port], "native");
+    let s = our_socket(&[&port], "native", "tcp", "127.0.0.1");
     assert_eq!(s["processes"][0]["name"], "ev\u{1b}[31mil\u{7}");
     Ok(())
 }
@@ -229,13 +264,23 @@ fn escape_sequences_in_names_never_reach_the_terminal() -> TestResult {
 fn user_filter() -> TestResult {
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
-    let uid = rustix::process::geteuid().as_raw().to_string();
-    assert_eq!(
-        sockets(&json(&["--user", &uid, &port], "native").1).len(),
-        1
-    );
-    let other = if uid == "0" { "65534" } else { "0" };
-    assert_eq!(json(&["--user", other, &port], "native").0, 1);
+    let uid = u64::from(rustix::process::geteuid().as_raw());
+    let with_user = |u: u64| sockets(&json(&["--user", &u.to_string(), &port], "native").1);
+    let is_ours =
+        |s: &serde_json::Value| s["local_address"] == "127.0.0.1" && pids(s) == vec![me()];
+    let held_by = |s: &serde_json::Value, u: u64| {
+        s["uid"] == u
+            || s["processes"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["uid"] == u))
+    };
+    let mine = with_user(uid);
+    assert!(mine.iter().any(is_ours));
+    assert!(mine.iter().all(|s| held_by(s, uid)));
+    let other = if uid == 0 { 65534 } else { 0 };
+    let theirs = with_user(other);
+    assert!(!theirs.iter().any(is_ours));
+    assert!(theirs.iter().all(|s| held_by(s, other)));
     Ok(())
 }
 
@@ -253,11 +298,15 @@ fn default_lists_listeners_only_and_all_lists_every_state() -> TestResult {
             .all(|s| s["state"] == "listen" || s["state"] == "unconnected"),
         "{v}"
     );
-    assert!(all.iter().any(|s| s["local_port"] == u64::from(port)));
+    assert!(
+        all.iter()
+            .any(|s| s["local_port"] == u64::from(port) && pids(s) == vec![me()])
+    );
     let every = sockets(&json(&["-a"], "native").1);
     let ours = every
         .iter()
-        .filter(|s| s["local_port"] == u64::from(port))
+        .filter(|s| s["local_port"] == u64::from(port) && s["local_address"] == "127.0.0.1")
+        .filter(|s| s["protocol"] == "tcp" && pids(s) == vec![me()])
         .count();
     assert_eq!(ours, 2, "listener and accepted connection");
     // The same socket never appears twice.

@@ -44,6 +44,7 @@ fn ss_listening() -> Option<SocketSet> {
                     .parse()
                     .ok()
             })
+            .filter(|&pid| settled(pid))
             .collect();
         let key = (
             f[0].to_string(),
@@ -203,6 +204,7 @@ fn lsof_pids(proto: &str, port: u16) -> Option<BTreeSet<u64>> {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.strip_prefix('p')?.parse().ok())
+            .filter(|&pid| settled(pid))
             .collect(),
     )
 }

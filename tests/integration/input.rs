@@ -91,3 +91,23 @@ fn broken_pipe_exits_0_silently() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn colour_only_when_asked() -> TestResult {
+    let l = tcp_listener("127.0.0.1:0");
+    let port = l.local_addr()?.port().to_string();
+    let table = |args: &[&str], no_color: Option<&str>| {
+        let mut cmd = whoport();
+        cmd.env_remove("NO_COLOR").args(args).arg(&port);
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        cmd.output().map(|o| o.stdout).unwrap_or_default()
+    };
+    // Not a terminal: no colour by default, nor with NO_COLOR; always means always.
+    assert!(!table(&[], None).contains(&0x1b));
+    assert!(!table(&["--color", "never"], None).contains(&0x1b));
+    assert!(!table(&["--color", "auto"], Some("1")).contains(&0x1b));
+    assert!(table(&["--color", "always"], None).contains(&0x1b));
+    Ok(())
+}

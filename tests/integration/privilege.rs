@@ -54,6 +54,7 @@ fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
         "listener did not start: {line:?}"
     );
     let owner_pid = u64::from(child.id());
+    register_holder(owner_pid);
 
     // Root sees the exact owner.
     let (code, v) = json(&[&port], "native");

@@ -49,13 +49,45 @@ pub fn sockets(v: &Value) -> Vec<Value> {
     v["sockets"].as_array().cloned().unwrap_or_default()
 }
 
+/// The holders of a socket in whoport's JSON, less passing forks (see `settled`).
 pub fn pids(socket: &Value) -> Vec<u64> {
     let mut p: Vec<u64> = socket["processes"]
         .as_array()
         .map(|a| a.iter().filter_map(|p| p["pid"].as_u64()).collect())
         .unwrap_or_default();
+    p.retain(|&pid| settled(pid));
     p.sort_unstable();
     p
+}
+
+/// Children this test process started on purpose to hold sockets.
+static HOLDERS: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// Marks a child of this test process as holding sockets on purpose.
+pub fn register_holder(pid: u64) {
+    if let Ok(mut h) = HOLDERS.lock() {
+        h.push(pid);
+    }
+}
+
+/// False for a passing fork of this test process: while another test thread spawns a
+/// command, the child holds a copy of every descriptor of this process (close-on-exec
+/// closes them only at exec), so whoport, ss and lsof rightly see it holding our sockets
+/// for that instant. Such a child (or one already gone) is not counted; `me()` and the
+/// `Holder`s are.
+pub fn settled(pid: u64) -> bool {
+    if pid == me() || HOLDERS.lock().is_ok_and(|h| h.contains(&pid)) {
+        return true;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    let ppid = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u64>().ok());
+    ppid != Some(me())
 }
 
 pub fn me() -> u64 {
@@ -77,6 +109,7 @@ impl Holder {
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"));
+        register_holder(u64::from(child.id()));
         Holder { child }
     }
 
@@ -109,12 +142,35 @@ pub fn udp_socket(addr: &str) -> UdpSocket {
     UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"))
 }
 
-/// A port nobody holds (bound, read, released).
+/// A port nobody holds, in any protocol or family: chosen below Linux's ephemeral range
+/// (so outgoing connections do not take it meanwhile) and confirmed free by `ss` where it
+/// is installed, and by binding it.
 pub fn free_port() -> u16 {
-    let l = tcp_listener("127.0.0.1:0");
-    let port = l.local_addr().map(|a| a.port()).unwrap_or(0);
-    drop(l);
-    port
+    let seed = std::process::id() as u64
+        ^ std::time::UNIX_EPOCH
+            .elapsed()
+            .map_or(0, |d| d.as_nanos() as u64);
+    for i in 0..200u64 {
+        let port = 20000
+            + ((seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(i * 7919))
+                % 10000) as u16;
+        let bindable = TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && TcpListener::bind(("::1", port)).is_ok()
+            && UdpSocket::bind(("127.0.0.1", port)).is_ok()
+            && UdpSocket::bind(("::1", port)).is_ok();
+        let ss_empty = Command::new("ss")
+            .args(["-tuanH", &format!("sport = :{port}")])
+            .output()
+            .map_or(true, |o| {
+                o.status.success() && o.stdout.iter().all(u8::is_ascii_whitespace)
+            });
+        if bindable && ss_empty {
+            return port;
+        }
+    }
+    panic!("no free port found")
 }
 
 pub fn is_root() -> bool {

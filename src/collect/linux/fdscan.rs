@@ -226,6 +226,23 @@ mod tests {
     }
 
     #[test]
+    fn a_vanished_process_is_neither_an_error_nor_hidden() -> std::io::Result<()> {
+        let proc_dir = openat(
+            CWD,
+            c"/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?;
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); 4096];
+        let mut out = FdScan::default();
+        // Above pid_max (at most 2^22): no such process, as if it exited mid-scan.
+        scan_pid(&proc_dir, 4_194_305, &[1, 2, 3], &mut buf, &mut out);
+        assert!(out.holders.is_empty());
+        assert_eq!(out.inaccessible, 0);
+        Ok(())
+    }
+
+    #[test]
     fn finds_its_own_socket() -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

@@ -232,7 +232,7 @@ impl HiddenReason {
     pub fn describe(self) -> &'static str {
         match self {
             HiddenReason::NotPermitted => {
-                "not permitted to inspect the process holding it (run as root to see it)"
+                "not permitted to inspect the process holding it (to see it: sudo whoport …)"
             }
             HiddenReason::Unreadable => "the process holding it cannot be inspected, even as root",
         }

@@ -104,7 +104,7 @@ fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
             .output()?;
         let text = String::from_utf8_lossy(&table.stdout);
         assert!(
-            text.contains("(hidden)") && text.contains("nobody") && text.contains("root"),
+            text.contains("(hidden)") && text.contains("nobody") && text.contains("sudo whoport"),
             "{text}"
         );
         assert!(!text.contains("free"), "{text}");

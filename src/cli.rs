@@ -133,9 +133,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The IANA port registry: which copy is in use, or import IANA's CSV.
-    #[command(subcommand)]
-    Registry(RegistryCommand),
+    /// The IANA port registry: which copy is in use (the default), or import IANA's CSV.
+    Registry {
+        #[command(subcommand)]
+        command: Option<RegistryCommand>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -40,8 +40,8 @@ pub fn run() -> Result<ExitCode> {
         Err(e) => return Err(anyhow!(usage_error(&e))),
     };
     let paths = Paths::from_cli(&cli);
-    if let Some(Command::Registry(command)) = &cli.command {
-        registry::run(command, &paths, &mut io::stdout().lock())?;
+    if let Some(Command::Registry { command }) = &cli.command {
+        registry::run(command.as_ref(), &paths, &mut io::stdout().lock())?;
         return Ok(exit::code(exit::MATCHED));
     }
     // Read once: the registry (for service names and annotations), the host's Xsan
@@ -123,7 +123,12 @@ fn usage_error(e: &clap::Error) -> String {
         return format!("invalid port '{arg}': ports are numbers from 1 to 65535");
     }
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see whoport --help)")
+    // "the following required arguments were not provided:" names them on the next line.
+    match lines.next().filter(|_| first.ends_with(':')) {
+        Some(named) => format!("{first} {} (see whoport --help)", named.trim()),
+        None => format!("{first} (see whoport --help)"),
+    }
 }

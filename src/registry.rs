@@ -79,10 +79,11 @@ fn read_limited(path: &Path) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-pub fn run(command: &RegistryCommand, paths: &Paths, out: &mut dyn Write) -> Result<()> {
+/// `whoport registry [status | import FILE.csv]`.
+pub fn run(command: Option<&RegistryCommand>, paths: &Paths, out: &mut dyn Write) -> Result<()> {
     match command {
-        RegistryCommand::Import { file } => import(paths, file, out),
-        RegistryCommand::Status => status(paths, out),
+        Some(RegistryCommand::Import { file }) => import(paths, file, out),
+        Some(RegistryCommand::Status) | None => status(paths, out),
     }
 }
 

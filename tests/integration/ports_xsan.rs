@@ -166,7 +166,7 @@ fn flags(socket: &Value) -> Vec<&str> {
 }
 
 /// The one listener on a port, held by exactly this pid.
-fn listener<'a>(report: &'a Value, port: u16, pid: u64) -> Result<&'a Value, String> {
+fn listener(report: &Value, port: u16, pid: u64) -> Result<&Value, String> {
     match sockets(report, port, "listen")[..] {
         [s] if pids(s) == [pid] => Ok(s),
         ref other => Err(format!(

@@ -279,6 +279,21 @@ mod tests {
         }
     }
 
+    fn context<'a>(
+        registry: &'a Registry,
+        host: &'a XsanHost,
+        ephemeral: Option<&'a EphemeralRange>,
+        asked_by_number: &'a [u16],
+    ) -> Context<'a> {
+        Context {
+            registry,
+            xsan: host,
+            ephemeral,
+            asked_by_number,
+            warnings: &[],
+        }
+    }
+
     fn notes_of(p: &PortInfo) -> Vec<(&'static str, &str)> {
         p.notes
             .iter()
@@ -294,13 +309,7 @@ mod tests {
             ..XsanHost::default()
         };
         let range = linux_range();
-        let ctx = Context {
-            registry: &registry,
-            xsan: &host,
-            ephemeral: Some(&range),
-            asked_by_number: &[60322],
-            warnings: &[],
-        };
+        let ctx = context(&registry, &host, Some(&range), &[60322]);
         let mut p = port(60322);
         annotate_port(&mut p, &ctx);
         assert!(p.iana.is_empty(), "{:?}", p.iana);
@@ -331,13 +340,7 @@ mod tests {
     fn ports_get_their_registry_rows() {
         let registry = Registry::builtin();
         let host = XsanHost::default();
-        let ctx = Context {
-            registry: &registry,
-            xsan: &host,
-            ephemeral: None,
-            asked_by_number: &[],
-            warnings: &[],
-        };
+        let ctx = context(&registry, &host, None, &[]);
         let rows = |n: u16| {
             let mut p = port(n);
             annotate_port(&mut p, &ctx);
@@ -404,13 +407,7 @@ mod tests {
             ..XsanHost::default()
         };
         let range = linux_range();
-        let ctx = Context {
-            registry: &registry,
-            xsan: &host,
-            ephemeral: Some(&range),
-            asked_by_number: &[],
-            warnings: &[],
-        };
+        let ctx = context(&registry, &host, Some(&range), &[]);
         // (socket, service, remote service, flags)
         let cases = [
             (

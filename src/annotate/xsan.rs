@@ -80,52 +80,48 @@ pub fn detect(dirs: &XsanDirs) -> XsanHost {
             .iter()
             .filter(|d| Some(*d) != host.configured_in.as_ref()),
     );
-    if let Some(path) = order
-        .iter()
-        .map(|d| d.join("fsports"))
-        .find(|p| p.is_file())
-    {
-        match std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| parse_fsports(&text))
-        {
-            Ok((min_port, max_port, alt_pmap)) => {
-                host.fsports = Some(FsPorts {
-                    path,
-                    min_port,
-                    max_port,
-                    alt_pmap,
-                });
-            }
-            Err(e) => host.warnings.push(format!(
-                "Xsan: ignored {}: {e}; using Apple's 49152-65535/tcp instead",
-                path.display()
-            )),
+    match read_first(&order, "fsports", parse_fsports) {
+        Some((path, Ok((min_port, max_port, alt_pmap)))) => {
+            host.fsports = Some(FsPorts {
+                path,
+                min_port,
+                max_port,
+                alt_pmap,
+            });
         }
+        Some((path, Err(e))) => host.warnings.push(format!(
+            "Xsan: ignored {}: {e}; using Apple's 49152-65535/tcp instead",
+            path.display()
+        )),
+        None => {}
     }
     let mut bin: Vec<PathBuf> = dirs.bin.clone();
-    if let Some(path) = order
-        .iter()
-        .map(|d| d.join(".xsanrc"))
-        .find(|p| p.is_file())
-    {
-        match std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| parse_xsanrc(&text))
-        {
-            Ok(Some(alt)) => {
-                host.alt_bin_dir = Some(canonical(&alt));
-                bin.push(alt);
-            }
-            Ok(None) => {}
-            Err(e) => host
-                .warnings
-                .push(format!("Xsan: ignored {}: {e}", path.display())),
+    match read_first(&order, ".xsanrc", parse_xsanrc) {
+        Some((_, Ok(Some(alt)))) => {
+            host.alt_bin_dir = Some(canonical(&alt));
+            bin.push(alt);
         }
+        Some((path, Err(e))) => host
+            .warnings
+            .push(format!("Xsan: ignored {}: {e}", path.display())),
+        Some((_, Ok(None))) | None => {}
     }
     host.bin_dirs = bin.iter().map(|d| canonical(d)).collect();
     host.bin_dirs.dedup();
     host
+}
+
+/// The first of the directories holding a file of this name, and what `parse` makes of it.
+fn read_first<T>(
+    dirs: &[&PathBuf],
+    name: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Option<(PathBuf, Result<T, String>)> {
+    let path = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())?;
+    let parsed = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| parse(&text));
+    Some((path, parsed))
 }
 
 /// A directory's real path where it exists (macOS /tmp is /private/tmp), else as given.

@@ -18,7 +18,8 @@ struct Row {
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed={DATA}");
     println!("cargo:rerun-if-changed=build.rs");
-    let text = std::fs::read_to_string(DATA).map_err(|e| format!("{DATA}: {e}"))?;
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let text = std::fs::read_to_string(manifest.join(DATA)).map_err(|e| format!("{DATA}: {e}"))?;
     let mut generated = String::new();
     let mut sources = Vec::new();
     let mut rows = Vec::new();

@@ -12,6 +12,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::annotate::iana::{self, Copy, Registry, Stats};
 use crate::cli::RegistryCommand;
 use crate::config::Paths;
+use crate::sanitize::terminal_safe;
+
+/// A path as the terminal may show it.
+fn shown(path: &Path) -> String {
+    terminal_safe(&path.display().to_string()).into_owned()
+}
 
 /// The user copy's file name in the data directory.
 pub const USER_COPY: &str = "iana-service-names-port-numbers.csv";
@@ -116,8 +122,8 @@ pub fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
         out,
         "imported {} into {}\n  data as of {}\n  {}\nThis copy now takes precedence over the \
          built-in one.",
-        file.display(),
-        target.display(),
+        shown(file),
+        shown(&target),
         newest_date.as_deref().unwrap_or("an unknown date"),
         stats_line(registry.stats()),
     )?;
@@ -130,8 +136,9 @@ pub fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
     let existing = path.as_ref().filter(|p| p.exists());
     match existing.map(|p| (p, load_user_copy(p))) {
         Some((p, Ok(registry))) => {
-            let Copy::User { newest_date, .. } = registry.copy() else {
-                bail!("internal: a user copy that is not one");
+            let newest_date = match registry.copy() {
+                Copy::User { newest_date, .. } => newest_date.as_deref(),
+                Copy::BuiltIn { .. } => None,
             };
             let imported = std::fs::metadata(p)
                 .and_then(|m| m.modified())
@@ -141,21 +148,22 @@ pub fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
                 out,
                 "in use: your copy, {}\n  data as of {} (the newest registration or \
                  modification date in it); imported {imported}\n  {}",
-                p.display(),
-                newest_date.as_deref().unwrap_or("an unknown date"),
+                shown(p),
+                newest_date.unwrap_or("an unknown date"),
                 stats_line(registry.stats()),
             )?;
         }
         Some((p, Err(e))) => writeln!(
             out,
-            "in use: the built-in copy (your copy {} cannot be used: {e:#})",
-            p.display()
+            "in use: the built-in copy (your copy {} cannot be used: {})",
+            shown(p),
+            terminal_safe(&format!("{e:#}"))
         )?,
         None => writeln!(
             out,
             "in use: the built-in copy (no user copy{}; `whoport registry import FILE.csv` \
              makes one)",
-            path.map(|p| format!(" at {}", p.display()))
+            path.map(|p| format!(" at {}", shown(&p)))
                 .unwrap_or_default()
         )?,
     }

@@ -6,7 +6,6 @@
 //! it exists. Lookups here are pure.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 use anyhow::{Result, anyhow, bail};
 
@@ -441,7 +440,6 @@ fn csv_error_text(e: &csv::Error) -> String {
 
 /// `""` (no port), `"22"` or `"6000-6063"`; `None` when malformed. The outer `Option` is
 /// the parse result, the inner one the row's port.
-#[allow(clippy::option_option)]
 fn parse_ports(text: &str) -> Option<Option<(u16, u16)>> {
     if text.is_empty() {
         return Some(None);
@@ -480,11 +478,6 @@ pub fn clean_description(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Orders rows the way lookups expect; for tests of the built-in copy.
-pub fn row_order(a: &Row, b: &Row) -> Ordering {
-    a.order().cmp(&b.order())
 }
 
 #[cfg(test)]
@@ -602,11 +595,7 @@ mod tests {
         assert!(stats.rows > 14_000, "{stats:?}");
         assert!(stats.ranges > 700 && stats.without_port > 800, "{stats:?}");
         assert!(stats.names > 7_000, "{stats:?}");
-        assert!(
-            reg.rows()
-                .windows(2)
-                .all(|w| row_order(&w[0], &w[1]).is_le())
-        );
+        assert!(reg.rows().windows(2).all(|w| w[0].order() <= w[1].order()));
         // The static index is the one `from_rows` builds from the same rows.
         let rebuilt = Registry::from_rows(reg.rows().to_vec(), reg.copy().clone());
         assert_eq!(rebuilt.rows(), reg.rows());

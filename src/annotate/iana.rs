@@ -35,14 +35,18 @@ impl Transport {
 
     /// IANA's column value (any case; empty is `Any`).
     pub fn parse(text: &str) -> Option<Transport> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "" => Some(Transport::Any),
-            "tcp" => Some(Transport::Tcp),
-            "udp" => Some(Transport::Udp),
-            "sctp" => Some(Transport::Sctp),
-            "dccp" => Some(Transport::Dccp),
-            _ => None,
+        let text = text.trim();
+        if text.is_empty() {
+            return Some(Transport::Any);
         }
+        [
+            Transport::Tcp,
+            Transport::Udp,
+            Transport::Sctp,
+            Transport::Dccp,
+        ]
+        .into_iter()
+        .find(|t| t.as_str().is_some_and(|n| n.eq_ignore_ascii_case(text)))
     }
 }
 
@@ -473,6 +477,16 @@ fn is_iso_date(s: &str) -> bool {
 /// IANA's description as the generator keeps it: each line's spaces collapsed, empty
 /// lines dropped.
 pub fn clean_description(text: &str) -> String {
+    let clean = |w: &[u8]| {
+        w.first().is_none_or(|b| !b.is_ascii_whitespace())
+            && w.last().is_none_or(|b| !b.is_ascii_whitespace())
+            && !w
+                .windows(2)
+                .any(|p| p[0].is_ascii_whitespace() && (p[0] != b' ' || p[1] == b' '))
+    };
+    if text.is_ascii() && clean(text.as_bytes()) {
+        return text.to_string();
+    }
     text.lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|l| !l.is_empty())

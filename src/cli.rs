@@ -1,6 +1,8 @@
 //! Command-line syntax. Only clap lives here; `config.rs` turns it into plain settings.
 
-use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -8,6 +10,9 @@ Examples:
   whoport 60322            every local socket on port 60322, any state
   whoport 22 80 443        several ports
   whoport 8000-8100        an inclusive range
+  whoport ssh              the ports IANA registered for a service name
+  whoport --xsan           Apple Xsan audit: its port window and who listens there
+  whoport registry status  which copy of the IANA port registry is in use
   whoport -a               every socket in every state
   whoport -t -l --user www-data
   whoport --json 5432 | jq '.sockets[].processes[].pid'
@@ -29,9 +34,14 @@ whoport may not read the processes that hold it: run it as root to see them) or 
     long_about = "Who holds this port, and should they?\n\nLists local TCP and UDP sockets \
                   (IPv4 and IPv6) with every process that holds them. With no PORT, every \
                   listening socket.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Ports to look up: a number (60322), an inclusive range (8000-8100) or a service
     /// name (ssh). Without any, every listening socket.
     #[arg(value_name = "PORT")]
@@ -81,9 +91,67 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
+    /// Apple Xsan audit: is Xsan configured here, its port window, and every listener on
+    /// 311/tcp, 312/tcp or in the window with its verdict.
+    #[arg(long, conflicts_with = "udp")]
+    pub xsan: bool,
+
+    /// Directory for the user's copy of the IANA registry.
+    #[arg(
+        long,
+        hide = true,
+        global = true,
+        env = "WHOPORT_DATA_DIR",
+        value_name = "DIR"
+    )]
+    pub data_dir: Option<PathBuf>,
+
+    /// Xsan configuration directory (instead of the standard ones).
+    #[arg(
+        long,
+        hide = true,
+        global = true,
+        env = "WHOPORT_XSAN_CONFIG_DIR",
+        value_name = "DIR"
+    )]
+    pub xsan_config_dir: Option<PathBuf>,
+
+    /// Xsan executable directory (instead of the standard ones).
+    #[arg(
+        long,
+        hide = true,
+        global = true,
+        env = "WHOPORT_XSAN_BIN_DIR",
+        value_name = "DIR"
+    )]
+    pub xsan_bin_dir: Option<PathBuf>,
+
     /// Which collector to use (for tests and comparisons).
     #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND")]
     pub backend: Option<BackendChoice>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The IANA port registry: which copy is in use (the default), or import IANA's CSV.
+    Registry {
+        #[command(subcommand)]
+        command: Option<RegistryCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Store a copy of IANA's service-names-port-numbers.csv; it then takes precedence
+    /// over the built-in copy.
+    Import {
+        /// The CSV, as published at
+        /// iana.org/assignments/service-names-port-numbers/service-names-port-numbers.csv
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
+    /// Which copy is in use, its date and row count.
+    Status,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

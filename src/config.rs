@@ -2,6 +2,7 @@
 //! that the rest of the program never sees a bad one.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 
@@ -49,15 +50,18 @@ impl PortSet {
 /// One PORT argument as the user wrote it, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortArg {
-    /// A single port, by number or by service name.
+    /// A single port, by number.
     Single(u16),
+    /// An inclusive range, by numbers (or a service name registered for a range: x11).
     Range(u16, u16),
+    /// A single port, by service name (ssh).
+    Named(u16),
 }
 
 /// Parses one PORT argument: a number, `LO-HI`, or (through `lookup_service`) a name.
 pub fn parse_port_arg(
     text: &str,
-    lookup_service: &dyn Fn(&str) -> Result<Vec<u16>>,
+    lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
 ) -> Result<Vec<PortArg>> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -77,8 +81,7 @@ pub fn parse_port_arg(
     if trimmed.bytes().all(|b| b.is_ascii_digit()) || trimmed.starts_with(['-', '+']) {
         return Ok(vec![PortArg::Single(parse_port_number(trimmed, text)?)]);
     }
-    let ports = lookup_service(trimmed)?;
-    Ok(ports.into_iter().map(PortArg::Single).collect())
+    lookup_service(trimmed)
 }
 
 fn parse_port_number(part: &str, whole: &str) -> Result<u16> {
@@ -183,6 +186,30 @@ pub enum Backend {
     Portable,
 }
 
+/// Where whoport's knowledge is read from; each can be overridden (for tests, or by an
+/// administrator) through an option or its environment variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Paths {
+    /// Holds the user's copy of the IANA registry (`WHOPORT_DATA_DIR`); default: the
+    /// platform's data directory plus `whoport`.
+    pub data_dir: Option<PathBuf>,
+    /// Replaces the Xsan configuration directories looked in (`WHOPORT_XSAN_CONFIG_DIR`).
+    pub xsan_config_dir: Option<PathBuf>,
+    /// Replaces the Xsan executable directories (`WHOPORT_XSAN_BIN_DIR`).
+    pub xsan_bin_dir: Option<PathBuf>,
+}
+
+impl Paths {
+    pub fn from_cli(cli: &Cli) -> Paths {
+        let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        Paths {
+            data_dir: nonempty(&cli.data_dir),
+            xsan_config_dir: nonempty(&cli.xsan_config_dir),
+            xsan_bin_dir: nonempty(&cli.xsan_bin_dir),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub query: SocketQuery,
@@ -192,16 +219,24 @@ pub struct Config {
     pub user: Option<UserFilter>,
     pub output: Output,
     pub backend: Backend,
+    pub paths: Paths,
+    /// `--xsan`: the Xsan audit view.
+    pub xsan_audit: bool,
 }
 
 impl Config {
+    /// Resolves service names with the registry copy in use (the user's, or the
+    /// built-in one).
     pub fn from_cli(cli: &Cli) -> Result<Config> {
-        Self::from_cli_with(cli, &crate::annotate::lookup_service)
+        let (registry, _) = crate::registry::active(&Paths::from_cli(cli));
+        Self::from_cli_with(cli, &|name| {
+            crate::annotate::lookup_service(&registry, name)
+        })
     }
 
     pub fn from_cli_with(
         cli: &Cli,
-        lookup_service: &dyn Fn(&str) -> Result<Vec<u16>>,
+        lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
     ) -> Result<Config> {
         let mut port_args = Vec::new();
         for text in &cli.ports {
@@ -212,7 +247,7 @@ impl Config {
                 port_args
                     .iter()
                     .map(|a| match *a {
-                        PortArg::Single(p) => (p, p),
+                        PortArg::Single(p) | PortArg::Named(p) => (p, p),
                         PortArg::Range(lo, hi) => (lo, hi),
                     })
                     .collect(),
@@ -262,6 +297,8 @@ impl Config {
             user,
             output,
             backend,
+            paths: Paths::from_cli(cli),
+            xsan_audit: cli.xsan,
         })
     }
 }
@@ -281,7 +318,7 @@ fn use_color(choice: ColorChoice) -> bool {
 mod tests {
     use super::*;
 
-    fn no_services(name: &str) -> Result<Vec<u16>> {
+    fn no_services(name: &str) -> Result<Vec<PortArg>> {
         bail!("unknown service '{name}'")
     }
 

@@ -10,6 +10,7 @@ pub mod collect;
 pub mod config;
 pub mod exit;
 pub mod model;
+pub mod registry;
 pub mod render;
 pub mod resolve;
 pub mod sanitize;
@@ -21,8 +22,9 @@ use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 
-use crate::cli::Cli;
-use crate::config::{Config, Output};
+use crate::annotate::Knowledge;
+use crate::cli::{Cli, Command};
+use crate::config::{Config, Output, Paths, PortSet};
 use crate::model::Report;
 use crate::render::Render;
 
@@ -37,8 +39,18 @@ pub fn run() -> Result<ExitCode> {
         }
         Err(e) => return Err(anyhow!(usage_error(&e))),
     };
-    let config = Config::from_cli(&cli)?;
-    let report = report(&config)?;
+    let paths = Paths::from_cli(&cli);
+    if let Some(Command::Registry { command }) = &cli.command {
+        registry::run(command.as_ref(), &paths, &mut io::stdout().lock())?;
+        return Ok(exit::code(exit::MATCHED));
+    }
+    // Read once: the registry (for service names and annotations), the host's Xsan
+    // configuration and its ephemeral range.
+    let knowledge = Knowledge::load(&paths);
+    let config = Config::from_cli_with(&cli, &|name| {
+        annotate::lookup_service(&knowledge.registry, name)
+    })?;
+    let report = report_with(&config, &knowledge)?;
     let mut stdout = io::stdout().lock();
     match config.output {
         Output::Quiet => {}
@@ -66,11 +78,33 @@ pub fn run() -> Result<ExitCode> {
 
 /// Collects, resolves and annotates what the configuration asks for.
 pub fn report(config: &Config) -> Result<Report> {
+    report_with(config, &Knowledge::load(&config.paths))
+}
+
+/// [`report`] with the knowledge already read.
+pub fn report_with(config: &Config, knowledge: &Knowledge) -> Result<Report> {
+    let asked = annotate::asked_by_number(&config.port_args);
+    let mut query = config.query.clone();
+    if config.xsan_audit {
+        // Listening TCP sockets on 311, 312 and the Xsan window (or on the ports given).
+        query.tcp = true;
+        query.udp = false;
+        query.listening_only = true;
+        if query.ports.is_none() {
+            query.ports = Some(PortSet::new(annotate::xsan::audit_ranges(
+                &knowledge.xsan,
+                &asked,
+            )));
+        }
+    }
     let collector = collect::collector(config.backend)?;
-    let snapshot = collector
-        .collect(&config.query)
-        .context("collecting sockets")?;
-    Ok(resolve::build(snapshot, config, &collect::SysinfoProcesses))
+    let snapshot = collector.collect(&query).context("collecting sockets")?;
+    let mut report = resolve::build(snapshot, config, &collect::SysinfoProcesses);
+    annotate::annotate(&mut report, &knowledge.context(&asked));
+    if config.xsan_audit {
+        report.xsan = Some(knowledge.xsan.clone());
+    }
+    Ok(report)
 }
 
 fn comfy_table_width() -> Option<u16> {
@@ -89,7 +123,12 @@ fn usage_error(e: &clap::Error) -> String {
         return format!("invalid port '{arg}': ports are numbers from 1 to 65535");
     }
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid arguments");
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    format!("{first} (see whoport --help)")
+    // "the following required arguments were not provided:" names them on the next line.
+    match lines.next().filter(|_| first.ends_with(':')) {
+        Some(named) => format!("{first} {} (see whoport --help)", named.trim()),
+        None => format!("{first} (see whoport --help)"),
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -298,6 +299,185 @@ pub struct Socket {
     pub owner: Owner,
     /// Machine-readable marks, e.g. `dual_stack`, `owners_incomplete`.
     pub flags: Vec<String>,
+    /// What is known about its ports (filled in by `annotate`).
+    pub knowledge: SocketKnowledge,
+}
+
+/// What `annotate` knows about one socket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SocketKnowledge {
+    /// The IANA service name of the local port (not for a client's ephemeral port).
+    pub service: Option<String>,
+    /// The IANA service name of the remote port, for a client-side socket.
+    pub remote_service: Option<String>,
+    /// The Xsan verdict, for a listener on an Xsan port.
+    pub xsan: Option<XsanCheck>,
+}
+
+/// Why a port counts as an Xsan port (Apple's documented uses; the host's fsports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XsanPort {
+    /// 311/tcp: Apple's secure server administration, Xsan Admin included.
+    ServerAdmin,
+    /// 312/tcp: Xsan Administration.
+    XsanAdmin,
+    /// Inside MinPort-MaxPort of this host's fsports file.
+    FsportsWindow,
+    /// The AltPmap port of this host's fsports file.
+    AltPmap,
+    /// In 49152-65535/tcp (Xsan Filesystem Access) on a host with Xsan configured and no
+    /// fsports file.
+    ConfiguredRange,
+    /// In 49152-65535/tcp, asked about by number.
+    AskedRange,
+}
+
+impl XsanPort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XsanPort::ServerAdmin => "server_admin",
+            XsanPort::XsanAdmin => "xsan_admin",
+            XsanPort::FsportsWindow => "fsports_window",
+            XsanPort::AltPmap => "alt_pmap",
+            XsanPort::ConfiguredRange => "configured_range",
+            XsanPort::AskedRange => "asked_range",
+        }
+    }
+}
+
+/// Whether the listener on an Xsan port is Xsan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum XsanVerdict {
+    /// Every process holding it runs from an Xsan executable directory.
+    Xsan,
+    /// A process holding it does not (or no process does): the flag.
+    NotXsan,
+    /// Its holder cannot be seen, or its executable cannot be read.
+    CannotVerify,
+}
+
+impl XsanVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XsanVerdict::Xsan => "xsan",
+            XsanVerdict::NotXsan => "not_xsan",
+            XsanVerdict::CannotVerify => "cannot_verify",
+        }
+    }
+
+    /// The socket flag that carries the verdict.
+    pub fn flag(self) -> &'static str {
+        match self {
+            XsanVerdict::Xsan => "xsan_verified",
+            XsanVerdict::NotXsan => "xsan_port_non_xsan_process",
+            XsanVerdict::CannotVerify => "xsan_cannot_verify",
+        }
+    }
+}
+
+/// The Xsan rule's answer for one listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XsanCheck {
+    pub port: XsanPort,
+    pub verdict: XsanVerdict,
+    /// One plain sentence: which process, which executable, why.
+    pub reason: String,
+}
+
+/// What this host says about Xsan (read once, before annotating).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct XsanHost {
+    /// The configuration directories looked in, in order.
+    pub config_dirs: Vec<PathBuf>,
+    /// The directory holding `fsnameservers`: Xsan (or StorNext) is configured here.
+    pub configured_in: Option<PathBuf>,
+    /// The host's fsports file, when there is a valid one.
+    pub fsports: Option<FsPorts>,
+    /// Directories whose executables are Xsan's (canonical where they exist).
+    pub bin_dirs: Vec<PathBuf>,
+    /// `XSAN_ALT_BINDIR` from `.xsanrc`, when set (also in `bin_dirs`).
+    pub alt_bin_dir: Option<PathBuf>,
+    /// Problems with the files read (an fsports file without MinPort, …).
+    pub warnings: Vec<String>,
+}
+
+/// The fsports file (fsports(4)): the ports Xsan's server processes may use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FsPorts {
+    pub path: PathBuf,
+    pub min_port: u16,
+    pub max_port: u16,
+    pub alt_pmap: Option<u16>,
+}
+
+/// The range this OS picks ephemeral (client) ports from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EphemeralRange {
+    pub first: u16,
+    pub last: u16,
+    /// Where it was read (a file or sysctl names).
+    pub source: &'static str,
+}
+
+impl EphemeralRange {
+    pub fn contains(&self, port: u16) -> bool {
+        self.first <= port && port <= self.last
+    }
+}
+
+/// Where a note about a port comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum NoteSource {
+    /// IANA's registry and RFC 6335.
+    #[serde(rename = "IANA")]
+    Iana,
+    /// Apple's documentation (HT202944, Xsan manual pages).
+    Apple,
+    /// What this host says (its ephemeral range, its Xsan configuration).
+    #[serde(rename = "host")]
+    Host,
+}
+
+impl NoteSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteSource::Iana => "IANA",
+            NoteSource::Apple => "Apple",
+            NoteSource::Host => "host",
+        }
+    }
+}
+
+/// A statement about a port, with its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub source: NoteSource,
+    pub text: String,
+}
+
+/// One IANA registry row of a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IanaEntry {
+    /// `None` for Reserved and Unassigned rows.
+    pub service: Option<String>,
+    /// `None` when the row names no protocol (it is for all).
+    pub protocol: Option<&'static str>,
+    pub description: String,
+    pub first_port: u16,
+    pub last_port: u16,
+}
+
+/// Which copy of the IANA registry answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryInfo {
+    /// `built-in` or `user`.
+    pub copy: &'static str,
+    pub path: Option<PathBuf>,
+    /// The built-in copy's generation date, or the newest date in a user copy.
+    pub date: Option<String>,
+    pub rows: usize,
 }
 
 /// RFC 6335 section 6 range class of a port.
@@ -334,6 +514,12 @@ pub struct PortInfo {
     pub range: RangeClass,
     /// How many sockets matched this port.
     pub sockets: usize,
+    /// Every IANA registry row of the port (filled in by `annotate`).
+    pub iana: Vec<IanaEntry>,
+    /// What else is known, with its source (filled in by `annotate`).
+    pub notes: Vec<Note>,
+    /// Whether the port is in this OS's ephemeral range, where that is known.
+    pub in_ephemeral_range: Option<bool>,
 }
 
 /// The whole answer: what render and check work from.
@@ -343,4 +529,10 @@ pub struct Report {
     pub ports: Vec<PortInfo>,
     pub warnings: Vec<String>,
     pub scan: OwnerScan,
+    /// The registry copy that annotated this report.
+    pub registry: Option<RegistryInfo>,
+    /// This OS's ephemeral port range, where it could be read.
+    pub ephemeral: Option<EphemeralRange>,
+    /// The Xsan audit (`--xsan`): what the host says about Xsan.
+    pub xsan: Option<XsanHost>,
 }

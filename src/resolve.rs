@@ -9,7 +9,7 @@ use crate::collect::{ProcessSource, user_name};
 use crate::config::{Config, PortArg};
 use crate::model::{
     HiddenReason, NoneReason, Owner, OwnerScan, PortInfo, Process, RangeClass, RawSocket, Report,
-    Snapshot, Socket,
+    Snapshot, Socket, SocketKnowledge,
 };
 
 pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -> Report {
@@ -47,6 +47,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
                 raw,
                 owner,
                 flags,
+                knowledge: SocketKnowledge::default(),
             }
         })
         .filter(|s| keep(s, config))
@@ -59,6 +60,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         ports,
         warnings: std::mem::take(&mut warnings),
         scan,
+        ..Report::default()
     }
 }
 
@@ -165,7 +167,7 @@ fn port_infos(args: &[PortArg], sockets: &[Socket]) -> Vec<PortInfo> {
     let count = |port: u16| sockets.iter().filter(|s| s.raw.local_port == port).count();
     for arg in args {
         let ports: Vec<u16> = match *arg {
-            PortArg::Single(p) => vec![p],
+            PortArg::Single(p) | PortArg::Named(p) => vec![p],
             PortArg::Range(lo, hi) => sockets
                 .iter()
                 .map(|s| s.raw.local_port)
@@ -180,6 +182,9 @@ fn port_infos(args: &[PortArg], sockets: &[Socket]) -> Vec<PortInfo> {
                     port,
                     range: RangeClass::of(port),
                     sockets: count(port),
+                    iana: Vec::new(),
+                    notes: Vec::new(),
+                    in_ephemeral_range: None,
                 });
             }
         }

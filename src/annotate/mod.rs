@@ -1,15 +1,216 @@
-//! What is known about ports: pure functions over the report, no I/O at lookup time.
+//! What is known about ports, with its source: the IANA registry (`iana`), RFC 6335
+//! range classes, this OS's ephemeral range, and Apple's Xsan layer (`xsan`).
+//!
+//! The knowledge is read once ([`Knowledge::load`]); [`annotate`] is then a pure
+//! function of the report and that knowledge.
+
+pub mod iana;
+pub mod xsan;
 
 use anyhow::{Result, bail};
 
-use crate::model::RangeClass;
+use crate::config::{Paths, PortArg};
+use crate::model::{
+    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryInfo, Report,
+    Socket, XsanHost,
+};
+use iana::{Copy, NameError, Registry, Transport};
 
-/// Resolves a service name (`ssh`) to its ports.
-pub fn lookup_service(name: &str) -> Result<Vec<u16>> {
-    bail!(
-        "invalid port '{name}': not a number, and service names need the built-in port \
-         registry, which this build does not have yet"
-    )
+/// Everything `annotate` needs, read once.
+#[derive(Clone, Debug)]
+pub struct Knowledge {
+    pub registry: Registry,
+    pub xsan: XsanHost,
+    pub ephemeral: Option<EphemeralRange>,
+    /// Problems met while reading it (a user copy of the registry that cannot be read).
+    pub warnings: Vec<String>,
+}
+
+impl Knowledge {
+    pub fn load(paths: &Paths) -> Knowledge {
+        let (registry, warning) = crate::registry::active(paths);
+        let dirs = xsan::XsanDirs::new(
+            paths.xsan_config_dir.as_deref(),
+            paths.xsan_bin_dir.as_deref(),
+        );
+        Knowledge {
+            registry,
+            xsan: xsan::detect(&dirs),
+            ephemeral: crate::collect::ephemeral_range(),
+            warnings: warning.into_iter().collect(),
+        }
+    }
+
+    pub fn context<'a>(&'a self, asked_by_number: &'a [u16]) -> Context<'a> {
+        Context {
+            registry: &self.registry,
+            xsan: &self.xsan,
+            ephemeral: self.ephemeral.as_ref(),
+            asked_by_number,
+            warnings: &self.warnings,
+        }
+    }
+}
+
+/// What one annotation pass works from.
+pub struct Context<'a> {
+    pub registry: &'a Registry,
+    pub xsan: &'a XsanHost,
+    pub ephemeral: Option<&'a EphemeralRange>,
+    /// Single ports the user gave by number (not by service name, not as a range).
+    pub asked_by_number: &'a [u16],
+    pub warnings: &'a [String],
+}
+
+/// The single ports among the PORT arguments that were given by number.
+pub fn asked_by_number(args: &[PortArg]) -> Vec<u16> {
+    args.iter()
+        .filter_map(|a| match *a {
+            PortArg::Single(p) => Some(p),
+            PortArg::Range(..) | PortArg::Named(_) => None,
+        })
+        .collect()
+}
+
+/// Adds what is known to every socket (service names, the Xsan verdict and its flag)
+/// and to every port asked about (registry rows, range class notes, Apple, this host).
+pub fn annotate(report: &mut Report, ctx: &Context) {
+    for s in &mut report.sockets {
+        annotate_socket(s, ctx);
+    }
+    for p in &mut report.ports {
+        annotate_port(p, ctx);
+    }
+    report.registry = Some(registry_info(ctx.registry));
+    report.ephemeral = ctx.ephemeral.cloned();
+    report.warnings.extend(ctx.warnings.iter().cloned());
+    report.warnings.extend(ctx.xsan.warnings.iter().cloned());
+}
+
+/// Whether a port is one this OS hands out to clients (IANA's dynamic range when the
+/// OS's own range is not known).
+fn ephemeral(ctx: &Context, port: u16) -> bool {
+    match ctx.ephemeral {
+        Some(range) => range.contains(port),
+        None => RangeClass::of(port) == RangeClass::Dynamic,
+    }
+}
+
+fn annotate_socket(s: &mut Socket, ctx: &Context) {
+    let t = Transport::from(s.raw.protocol);
+    // A client's local port was picked by the OS: its registry name would be chance.
+    let client_side = !s.raw.state.is_listening() && ephemeral(ctx, s.raw.local_port);
+    if client_side {
+        s.knowledge.remote_service = ctx
+            .registry
+            .service_name(s.raw.remote_port, t)
+            .map(str::to_string);
+    } else {
+        s.knowledge.service = ctx
+            .registry
+            .service_name(s.raw.local_port, t)
+            .map(str::to_string);
+    }
+    if let Some(check) = xsan::check(s, ctx.xsan, ctx.asked_by_number) {
+        s.flags.push(check.verdict.flag().to_string());
+        s.knowledge.xsan = Some(check);
+    }
+}
+
+fn annotate_port(p: &mut PortInfo, ctx: &Context) {
+    let rows = ctx.registry.at(p.port);
+    p.iana = rows
+        .iter()
+        .map(|r| {
+            let (first_port, last_port) = r.ports.unwrap_or((p.port, p.port));
+            IanaEntry {
+                service: r.service().map(str::to_string),
+                protocol: r.transport.as_str(),
+                description: r.description.to_string(),
+                first_port,
+                last_port,
+            }
+        })
+        .collect();
+    let mut notes = Vec::new();
+    let iana = |text: String| Note {
+        source: NoteSource::Iana,
+        text,
+    };
+    if p.range == RangeClass::Dynamic {
+        notes.push(iana(
+            "dynamic range, nothing assigned: IANA never assigns ports 49152-65535 \
+             (RFC 6335 section 6)"
+                .to_string(),
+        ));
+    } else if rows.is_empty() {
+        notes.push(iana(format!("no registry row for {}: unassigned", p.port)));
+    }
+    notes.extend(xsan::apple_notes(p.port, true, true));
+    if let Some(range) = ctx.ephemeral {
+        let inside = if range.contains(p.port) {
+            "inside it: a client may hold it for a while"
+        } else {
+            "outside it"
+        };
+        notes.push(Note {
+            source: NoteSource::Host,
+            text: format!(
+                "this OS picks ephemeral client ports from {}-{} ({}): {} is {inside}",
+                range.first, range.last, range.source, p.port
+            ),
+        });
+    }
+    notes.extend(xsan::host_note(ctx.xsan, p.port, ctx.asked_by_number));
+    p.notes = notes;
+    p.in_ephemeral_range = ctx.ephemeral.map(|r| r.contains(p.port));
+}
+
+/// Which copy of the registry answers, for reports.
+pub fn registry_info(registry: &Registry) -> RegistryInfo {
+    let rows = registry.rows().len();
+    match registry.copy() {
+        Copy::BuiltIn { generated, .. } => RegistryInfo {
+            copy: "built-in",
+            path: None,
+            date: Some(generated.to_string()),
+            rows,
+        },
+        Copy::User { path, newest_date } => RegistryInfo {
+            copy: "user",
+            path: Some(path.clone()),
+            date: newest_date.clone(),
+            rows,
+        },
+    }
+}
+
+/// Resolves a service name (`ssh`, any case) to the ports IANA registered for it.
+pub fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
+    match registry.ports_for(name) {
+        Ok(ports) => Ok(ports
+            .into_iter()
+            .map(|(a, b)| {
+                if a == b {
+                    PortArg::Named(a)
+                } else {
+                    PortArg::Range(a, b)
+                }
+            })
+            .collect()),
+        Err(NameError::NoPort) => bail!(
+            "invalid port '{name}': IANA registered the service name '{name}' without a \
+             port number"
+        ),
+        Err(NameError::Unknown { suggestions }) => {
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!("; did you mean {}?", suggestions.join(", "))
+            };
+            bail!("invalid port '{name}': not a port number nor an IANA service name{hint}")
+        }
+    }
 }
 
 /// A plain explanation of an RFC 6335 range class.
@@ -20,5 +221,275 @@ pub fn range_explanation(range: RangeClass) -> &'static str {
         RangeClass::Dynamic => {
             "dynamic port (49152-65535): never assigned by IANA; used for ephemeral ports"
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        FsPorts, Owner, Process, Protocol, RawSocket, SocketKnowledge, State, XsanVerdict,
+    };
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn port(n: u16) -> PortInfo {
+        PortInfo {
+            port: n,
+            range: RangeClass::of(n),
+            sockets: 0,
+            iana: Vec::new(),
+            notes: Vec::new(),
+            in_ephemeral_range: None,
+        }
+    }
+
+    fn socket(state: State, local: u16, remote: u16, exe: &str) -> Socket {
+        Socket {
+            raw: RawSocket {
+                protocol: Protocol::Tcp,
+                local_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                local_port: local,
+                remote_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                remote_port: remote,
+                state,
+                uid: Some(0),
+                inode: Some(7),
+                v6only: None,
+                pids: vec![42],
+            },
+            user: None,
+            owner: Owner::Known(vec![Process {
+                pid: 42,
+                name: Some("fsm".into()),
+                user: None,
+                uid: None,
+                exe: Some(exe.into()),
+                cmdline: None,
+            }]),
+            flags: Vec::new(),
+            knowledge: SocketKnowledge::default(),
+        }
+    }
+
+    fn linux_range() -> EphemeralRange {
+        EphemeralRange {
+            first: 32768,
+            last: 60999,
+            source: "/proc/sys/net/ipv4/ip_local_port_range",
+        }
+    }
+
+    fn context<'a>(
+        registry: &'a Registry,
+        host: &'a XsanHost,
+        ephemeral: Option<&'a EphemeralRange>,
+        asked_by_number: &'a [u16],
+    ) -> Context<'a> {
+        Context {
+            registry,
+            xsan: host,
+            ephemeral,
+            asked_by_number,
+            warnings: &[],
+        }
+    }
+
+    fn notes_of(p: &PortInfo) -> Vec<(&'static str, &str)> {
+        p.notes
+            .iter()
+            .map(|n| (n.source.as_str(), n.text.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn port_60322_states_both_truths() {
+        let registry = Registry::builtin();
+        let host = XsanHost {
+            config_dirs: vec!["/usr/cvfs/config".into()],
+            ..XsanHost::default()
+        };
+        let range = linux_range();
+        let ctx = context(&registry, &host, Some(&range), &[60322]);
+        let mut p = port(60322);
+        annotate_port(&mut p, &ctx);
+        assert!(p.iana.is_empty(), "{:?}", p.iana);
+        let notes = notes_of(&p);
+        assert_eq!(notes[0].0, "IANA");
+        assert!(notes[0].1.starts_with("dynamic range, nothing assigned"));
+        assert_eq!(notes[1].0, "Apple");
+        assert!(
+            notes[1]
+                .1
+                .starts_with("Xsan Filesystem Access uses 49152-65535/tcp")
+        );
+        assert_eq!(notes[2].0, "host");
+        assert!(notes[2].1.contains("32768-60999") && notes[2].1.contains("inside"));
+        assert_eq!(notes[3].0, "host");
+        assert!(notes[3].1.starts_with("Xsan is not configured here"));
+        assert_eq!(notes.len(), 4);
+        assert_eq!(p.in_ephemeral_range, Some(true));
+        // Nowhere does IANA claim the port for Xsan.
+        assert!(
+            !p.notes
+                .iter()
+                .any(|n| n.source == NoteSource::Iana && n.text.to_lowercase().contains("xsan"))
+        );
+    }
+
+    #[test]
+    fn ports_get_their_registry_rows() {
+        let registry = Registry::builtin();
+        let host = XsanHost::default();
+        let ctx = context(&registry, &host, None, &[]);
+        let rows = |n: u16| {
+            let mut p = port(n);
+            annotate_port(&mut p, &ctx);
+            p
+        };
+        let p = rows(625);
+        let services: Vec<(Option<&str>, Option<&str>)> = p
+            .iana
+            .iter()
+            .map(|e| (e.service.as_deref(), e.protocol))
+            .collect();
+        assert_eq!(
+            services,
+            [
+                (Some("dec-dlm"), Some("tcp")),
+                (Some("dec_dlm"), Some("tcp")),
+                (Some("dec-dlm"), Some("udp")),
+                (Some("dec_dlm"), Some("udp")),
+            ]
+        );
+        assert!(
+            notes_of(&p)
+                .iter()
+                .any(|(s, t)| *s == "Apple" && t.contains("Open Directory"))
+        );
+        let x = rows(6010);
+        assert_eq!(
+            (
+                x.iana[0].service.as_deref(),
+                x.iana[0].first_port,
+                x.iana[0].last_port
+            ),
+            (Some("x11"), 6000, 6063)
+        );
+        let unassigned = rows(275);
+        assert_eq!(unassigned.iana[0].service, None);
+        assert_eq!(unassigned.iana[0].protocol, None);
+        assert_eq!(
+            (unassigned.iana[0].first_port, unassigned.iana[0].last_port),
+            (272, 279)
+        );
+        assert_eq!(unassigned.iana[0].description, "Unassigned");
+        let apple = rows(312);
+        assert_eq!(apple.iana[0].service.as_deref(), Some("vslmp"));
+        assert!(
+            notes_of(&apple)
+                .iter()
+                .any(|(s, t)| *s == "Apple" && t.contains("Xsan Administration"))
+        );
+    }
+
+    #[test]
+    fn sockets_get_services_and_the_xsan_flag() {
+        let registry = Registry::builtin();
+        let host = XsanHost {
+            configured_in: Some("/usr/cvfs/config".into()),
+            fsports: Some(FsPorts {
+                path: "/usr/cvfs/config/fsports".into(),
+                min_port: 52000,
+                max_port: 52100,
+                alt_pmap: None,
+            }),
+            bin_dirs: vec!["/usr/cvfs/bin".into()],
+            ..XsanHost::default()
+        };
+        let range = linux_range();
+        let ctx = context(&registry, &host, Some(&range), &[]);
+        // (socket, service, remote service, flags)
+        let cases = [
+            (
+                socket(State::Listen, 22, 0, "/usr/sbin/sshd"),
+                Some("ssh"),
+                None,
+                vec![],
+            ),
+            (
+                socket(State::Established, 22, 40000, "/usr/sbin/sshd"),
+                Some("ssh"),
+                None,
+                vec![],
+            ),
+            // A client: the local port is the OS's pick, the remote one tells the service.
+            (
+                socket(State::Established, 40000, 443, "/usr/bin/curl"),
+                None,
+                Some("https"),
+                vec![],
+            ),
+            (
+                socket(State::Listen, 52010, 0, "/tmp/fsm"),
+                None,
+                None,
+                vec!["xsan_port_non_xsan_process"],
+            ),
+            (
+                socket(State::Listen, 52011, 0, "/usr/cvfs/bin/fsm"),
+                None,
+                None,
+                vec!["xsan_verified"],
+            ),
+            // Inside the window but not listening: a client, never flagged.
+            (
+                socket(State::Established, 52012, 443, "/tmp/fsm"),
+                None,
+                Some("https"),
+                vec![],
+            ),
+        ];
+        for (mut s, service, remote, flags) in cases {
+            annotate_socket(&mut s, &ctx);
+            let port = s.raw.local_port;
+            assert_eq!(s.knowledge.service.as_deref(), service, "{port}");
+            assert_eq!(s.knowledge.remote_service.as_deref(), remote, "{port}");
+            assert_eq!(s.flags, flags, "{port}");
+            assert_eq!(
+                s.knowledge.xsan.as_ref().map(|c| c.verdict),
+                match flags.first() {
+                    Some(&"xsan_verified") => Some(XsanVerdict::Xsan),
+                    Some(_) => Some(XsanVerdict::NotXsan),
+                    None => None,
+                },
+                "{port}"
+            );
+        }
+    }
+
+    #[test]
+    fn service_names_resolve_to_port_arguments() {
+        let registry = Registry::builtin();
+        let ok = |name: &str| lookup_service(&registry, name).ok();
+        assert_eq!(ok("ssh"), Some(vec![PortArg::Named(22)]));
+        assert_eq!(ok("HTTP"), Some(vec![PortArg::Named(80)]));
+        assert_eq!(ok("x11"), Some(vec![PortArg::Range(6000, 6063)]));
+        let err = |name: &str| {
+            lookup_service(&registry, name)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let unknown = err("sshh");
+        assert!(
+            unknown.starts_with("invalid port 'sshh': not a port number"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("did you mean") && unknown.contains("ssh"),
+            "{unknown}"
+        );
+        assert!(err("xsanclient").contains("without a port number"));
+        assert!(!err("zzzzzzzzzzzzzzzzzzzz").contains("did you mean"));
     }
 }

@@ -28,11 +28,23 @@ mod netstat2_ext;
 #[path = "netstat2_other.rs"]
 mod netstat2_ext;
 
+// The range the OS picks ephemeral (client) ports from.
+#[cfg(target_os = "linux")]
+#[path = "ephemeral_linux.rs"]
+mod ephemeral;
+#[cfg(target_os = "macos")]
+#[path = "ephemeral_macos.rs"]
+mod ephemeral;
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[path = "ephemeral_other.rs"]
+mod ephemeral;
+
 mod details;
 mod portable;
 mod users;
 
 pub use details::SysinfoProcesses;
+pub use ephemeral::ephemeral_range;
 pub use users::{user_name, user_uid};
 
 /// Gives the sockets that match a query, with the pids that hold each.
@@ -55,7 +67,38 @@ pub fn collector(backend: Backend) -> Result<Box<dyn Collector>> {
     }
 }
 
+/// Two port numbers separated by white space (`32768\t60999`, or sysctl's two lines),
+/// the first not above the second.
+fn parse_port_pair(text: &str) -> Option<(u16, u16)> {
+    let mut words = text.split_whitespace().map(str::parse::<u16>);
+    match (words.next(), words.next(), words.next()) {
+        (Some(Ok(first)), Some(Ok(last)), None) if first <= last => Some((first, last)),
+        _ => None,
+    }
+}
+
 /// Whether this process may read every other process's descriptors.
 pub fn privileged() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_port_pair;
+
+    #[test]
+    fn port_pairs() {
+        assert_eq!(parse_port_pair("32768\t60999\n"), Some((32768, 60999)));
+        assert_eq!(parse_port_pair("49152\n65535\n"), Some((49152, 65535)));
+        for bad in ["", "1", "5 4", "1 2 3", "a b", "1 70000"] {
+            assert_eq!(parse_port_pair(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn this_os_range_reads() {
+        // Linux and macOS (whoport's systems) always have one.
+        let range = super::ephemeral_range();
+        assert!(range.is_some_and(|r| r.first >= 1 && r.first <= r.last));
+    }
 }

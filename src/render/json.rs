@@ -7,7 +7,10 @@ use serde::Serialize;
 
 use super::Render;
 use crate::annotate::range_explanation;
-use crate::model::{Owner, Process, Report, Socket};
+use crate::model::{
+    EphemeralRange, IanaEntry, Note, Owner, Process, RegistryInfo, Report, Socket, XsanCheck,
+    XsanHost,
+};
 
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -17,8 +20,87 @@ pub struct Json;
 pub struct JsonReport<'a> {
     pub schema_version: u32,
     pub sockets: Vec<JsonSocket<'a>>,
-    pub ports: Vec<JsonPort>,
+    pub ports: Vec<JsonPort<'a>>,
     pub warnings: &'a [String],
+    /// The IANA registry copy that annotated this report.
+    pub registry: Option<JsonRegistry<'a>>,
+    /// This OS's ephemeral port range; null where it could not be read.
+    pub ephemeral_range: Option<JsonEphemeral<'a>>,
+    /// The Xsan audit (`--xsan` only; absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xsan: Option<JsonXsanHost>,
+}
+
+#[derive(Serialize)]
+pub struct JsonRegistry<'a> {
+    /// `built-in` or `user`.
+    pub copy: &'static str,
+    pub path: Option<String>,
+    pub date: Option<&'a str>,
+    pub rows: usize,
+}
+
+#[derive(Serialize)]
+pub struct JsonEphemeral<'a> {
+    pub first: u16,
+    pub last: u16,
+    pub source: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct JsonIana<'a> {
+    /// Null for Reserved and Unassigned rows.
+    pub service: Option<&'a str>,
+    /// Null when the row names no protocol (it applies to all).
+    pub protocol: Option<&'static str>,
+    pub description: &'a str,
+    pub first_port: u16,
+    pub last_port: u16,
+}
+
+#[derive(Serialize)]
+pub struct JsonNote<'a> {
+    /// `IANA`, `Apple` or `host`.
+    pub source: &'static str,
+    pub text: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct JsonXsanCheck<'a> {
+    /// Why the port is an Xsan port: `server_admin`, `xsan_admin`, `fsports_window`,
+    /// `alt_pmap`, `configured_range`, `asked_range`.
+    pub port: &'static str,
+    /// `xsan`, `not_xsan`, `cannot_verify`.
+    pub verdict: &'static str,
+    pub reason: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct JsonXsanHost {
+    pub configured: bool,
+    /// The directory holding fsnameservers.
+    pub config_dir: Option<String>,
+    /// Every configuration directory looked in.
+    pub config_dirs_searched: Vec<String>,
+    pub fsports: Option<JsonFsPorts>,
+    /// The ports a listener must be Xsan's on: 311, 312 and the window.
+    pub window: Vec<JsonPortRange>,
+    pub bin_dirs: Vec<String>,
+    pub alt_bin_dir: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct JsonFsPorts {
+    pub path: String,
+    pub min_port: u16,
+    pub max_port: u16,
+    pub alt_pmap: Option<u16>,
+}
+
+#[derive(Serialize)]
+pub struct JsonPortRange {
+    pub first: u16,
+    pub last: u16,
 }
 
 #[derive(Serialize)]
@@ -38,14 +120,26 @@ pub struct JsonSocket<'a> {
     pub owner_reason: Option<&'static str>,
     pub processes: &'a [Process],
     pub flags: &'a [String],
+    /// The IANA service name of the local port (null for a client's ephemeral port).
+    pub service: Option<&'a str>,
+    /// The IANA service name of the remote port, for a client-side socket.
+    pub remote_service: Option<&'a str>,
+    /// The Xsan verdict, for a TCP listener on an Xsan port; null otherwise.
+    pub xsan: Option<JsonXsanCheck<'a>>,
 }
 
 #[derive(Serialize)]
-pub struct JsonPort {
+pub struct JsonPort<'a> {
     pub port: u16,
     pub range: &'static str,
     pub range_description: &'static str,
     pub sockets: usize,
+    /// Every IANA registry row of the port.
+    pub iana: Vec<JsonIana<'a>>,
+    /// What else is known, with its source.
+    pub notes: Vec<JsonNote<'a>>,
+    /// Whether this OS hands the port out as an ephemeral port; null when unknown.
+    pub in_ephemeral_range: Option<bool>,
 }
 
 impl<'a> JsonSocket<'a> {
@@ -70,6 +164,76 @@ impl<'a> JsonSocket<'a> {
             owner_reason,
             processes: s.owner.processes(),
             flags: &s.flags,
+            service: s.knowledge.service.as_deref(),
+            remote_service: s.knowledge.remote_service.as_deref(),
+            xsan: s.knowledge.xsan.as_ref().map(JsonXsanCheck::from_check),
+        }
+    }
+}
+
+impl<'a> JsonXsanCheck<'a> {
+    fn from_check(c: &'a XsanCheck) -> JsonXsanCheck<'a> {
+        JsonXsanCheck {
+            port: c.port.as_str(),
+            verdict: c.verdict.as_str(),
+            reason: &c.reason,
+        }
+    }
+}
+
+fn iana(e: &IanaEntry) -> JsonIana<'_> {
+    JsonIana {
+        service: e.service.as_deref(),
+        protocol: e.protocol,
+        description: &e.description,
+        first_port: e.first_port,
+        last_port: e.last_port,
+    }
+}
+
+fn note(n: &Note) -> JsonNote<'_> {
+    JsonNote {
+        source: n.source.as_str(),
+        text: &n.text,
+    }
+}
+
+fn registry(r: &RegistryInfo) -> JsonRegistry<'_> {
+    JsonRegistry {
+        copy: r.copy,
+        path: r.path.as_ref().map(|p| p.display().to_string()),
+        date: r.date.as_deref(),
+        rows: r.rows,
+    }
+}
+
+fn ephemeral(e: &EphemeralRange) -> JsonEphemeral<'_> {
+    JsonEphemeral {
+        first: e.first,
+        last: e.last,
+        source: e.source,
+    }
+}
+
+impl JsonXsanHost {
+    pub fn new(host: &XsanHost) -> JsonXsanHost {
+        let path = |p: &std::path::Path| p.display().to_string();
+        JsonXsanHost {
+            configured: host.configured_in.is_some(),
+            config_dir: host.configured_in.as_deref().map(path),
+            config_dirs_searched: host.config_dirs.iter().map(|p| path(p)).collect(),
+            fsports: host.fsports.as_ref().map(|f| JsonFsPorts {
+                path: path(&f.path),
+                min_port: f.min_port,
+                max_port: f.max_port,
+                alt_pmap: f.alt_pmap,
+            }),
+            window: crate::annotate::xsan::audit_ranges(host, &[])
+                .into_iter()
+                .map(|(first, last)| JsonPortRange { first, last })
+                .collect(),
+            bin_dirs: host.bin_dirs.iter().map(|p| path(p)).collect(),
+            alt_bin_dir: host.alt_bin_dir.as_deref().map(path),
         }
     }
 }
@@ -87,9 +251,15 @@ impl<'a> JsonReport<'a> {
                     range: p.range.as_str(),
                     range_description: range_explanation(p.range),
                     sockets: p.sockets,
+                    iana: p.iana.iter().map(iana).collect(),
+                    notes: p.notes.iter().map(note).collect(),
+                    in_ephemeral_range: p.in_ephemeral_range,
                 })
                 .collect(),
             warnings: &report.warnings,
+            registry: report.registry.as_ref().map(registry),
+            ephemeral_range: report.ephemeral.as_ref().map(ephemeral),
+            xsan: report.xsan.as_ref().map(JsonXsanHost::new),
         }
     }
 }

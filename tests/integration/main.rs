@@ -4,5 +4,6 @@
 mod compare;
 mod input;
 mod owners;
+mod ports_xsan;
 mod privilege;
 mod support;

@@ -256,6 +256,9 @@ fn iana_lines(entries: &[IanaEntry]) -> Vec<String> {
             };
             let protos = protos.join(", ");
             match service {
+                Some(name) if summary.trim().is_empty() => {
+                    format!("{} ({protos}{range})", terminal_safe(name))
+                }
                 Some(name) => format!(
                     "{} ({protos}{range}): {}",
                     terminal_safe(name),

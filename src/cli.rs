@@ -1,6 +1,8 @@
 //! Command-line syntax. Only clap lives here; `config.rs` turns it into plain settings.
 
-use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -11,11 +13,15 @@ Examples:
   whoport -a               every socket in every state
   whoport -t -l --user www-data
   whoport --json 5432 | jq '.sockets[].processes[].pid'
+  whoport --format prometheus --output /var/lib/prometheus/node-exporter/whoport.prom
+  whoport check 22 --expect process=sshd     a Nagios plugin check (see whoport check --help)
 
 Exit codes:
   0  at least one socket matched
   1  no socket matched (the port is free in this network namespace)
   2  bad input or a failure (one line on stderr, naming the bad value)
+With --format prometheus: 0 when the metrics were written (also when no socket matched).
+`whoport check` follows the Nagios plugin API instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
 Owners are `known` (the processes holding the socket), `hidden` (the socket exists, but
 whoport may not read the processes that hold it: run it as root to see them) or `none`
@@ -29,7 +35,8 @@ whoport may not read the processes that hold it: run it as root to see them) or 
     long_about = "Who holds this port, and should they?\n\nLists local TCP and UDP sockets \
                   (IPv4 and IPv6) with every process that holds them. With no PORT, every \
                   listening socket.",
-    after_help = AFTER_HELP
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     /// Ports to look up: a number (60322), an inclusive range (8000-8100) or a service
@@ -37,21 +44,8 @@ pub struct Cli {
     #[arg(value_name = "PORT")]
     pub ports: Vec<String>,
 
-    /// TCP sockets only.
-    #[arg(short = 't', long)]
-    pub tcp: bool,
-
-    /// UDP sockets only.
-    #[arg(short = 'u', long)]
-    pub udp: bool,
-
-    /// IPv4 sockets only.
-    #[arg(short = '4', long)]
-    pub ipv4: bool,
-
-    /// IPv6 sockets only.
-    #[arg(short = '6', long)]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub kinds: SocketKinds,
 
     /// Listening sockets only (TCP LISTEN, unconnected UDP). The default without PORT.
     #[arg(short = 'l', long, conflicts_with = "all")]
@@ -69,9 +63,19 @@ pub struct Cli {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
 
-    /// Print JSON (documented in docs/json.md).
-    #[arg(long, conflicts_with = "quiet")]
+    /// Print JSON (documented in docs/json.md); the same as --format json.
+    #[arg(long, conflicts_with_all = ["quiet", "format"])]
     pub json: bool,
+
+    /// Output format: the table, JSON (docs/json.md) or the Prometheus text exposition
+    /// format for node_exporter's textfile collector (docs/monitoring.md).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
+    pub format: Option<FormatChoice>,
+
+    /// Write the output to FILE instead of standard output, atomically (a temporary file
+    /// in the same directory, renamed into place; mode 0644).
+    #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
+    pub output: Option<PathBuf>,
 
     /// Print nothing; the exit code tells.
     #[arg(short = 'q', long)]
@@ -82,8 +86,100 @@ pub struct Cli {
     pub color: ColorChoice,
 
     /// Which collector to use (for tests and comparisons).
-    #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND")]
+    #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND", global = true)]
     pub backend: Option<BackendChoice>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Which sockets to look at, by protocol and address family.
+#[derive(Debug, Default, Args)]
+pub struct SocketKinds {
+    /// TCP sockets only.
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+
+    /// UDP sockets only.
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+
+    /// IPv4 sockets only.
+    #[arg(short = '4', long)]
+    pub ipv4: bool,
+
+    /// IPv6 sockets only.
+    #[arg(short = '6', long)]
+    pub ipv6: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A health check following the Nagios plugin API: one status line, exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(CheckArgs),
+}
+
+const CHECK_AFTER_HELP: &str = "\
+Expectations (several --expect combine: all must hold for every PORT):
+  free             no socket at all on the port
+  held             some socket on the port, in any state
+  listening        a listening socket (TCP LISTEN, bound UDP); the default without --expect
+  xsan             listening, and held only by verified Apple Xsan processes
+  process=NAME     held by a process of that name        (owner expectations: each listening
+  user=USER        held by a process of that user         socket of the port must have one
+  pid=PID          held by that process                   holder matching all of them at
+  exe=PATH         held by a process running that file   once)
+
+Examples:
+  whoport check 60322 --expect free
+  whoport check 22 --expect listening
+  whoport check 8080 --expect process=nginx --expect user=www-data
+  whoport check 5432 -t --expect pid=812
+  whoport check 312 --expect xsan
+
+Exit codes (Nagios plugin API):
+  0  OK        every expectation holds
+  1  WARNING   they hold, but something asked for with --warn-on was found
+  2  CRITICAL  an expectation does not hold
+  3  UNKNOWN   the answer depends on an owner whoport could not see (run it as root), or
+               bad input (the line names the bad value)";
+
+/// `whoport check PORT… --expect …`
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_AFTER_HELP)]
+pub struct CheckArgs {
+    /// Ports to check: a number (22) or an inclusive range (8000-8100).
+    #[arg(value_name = "PORT", required = true)]
+    pub ports: Vec<String>,
+
+    /// What must be true of each PORT (repeatable; see below). Default: listening.
+    #[arg(short = 'e', long, value_name = "EXPECTATION")]
+    pub expect: Vec<String>,
+
+    /// Also report WARNING when this is found while the expectations hold (repeatable).
+    #[arg(long, value_enum, value_name = "CONDITION")]
+    pub warn_on: Vec<WarnOnChoice>,
+
+    #[command(flatten)]
+    pub kinds: SocketKinds,
+
+    /// Print the verdict, its reasons and the sockets as JSON (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WarnOnChoice {
+    /// A listening socket on an Xsan port held by a process that is not Xsan.
+    XsanConflict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    Table,
+    Json,
+    Prometheus,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -289,6 +289,54 @@ impl Owner {
     }
 }
 
+/// `address:port`, with IPv6 addresses in brackets (`[::1]:8080`).
+pub fn endpoint(addr: &IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The `flags` that the Xsan annotation (issue 3) sets on a listening socket of an Xsan
+/// port: its owner is a known process that is not Xsan…
+pub const FLAG_XSAN_CONFLICT: &str = "xsan_port_non_xsan_process";
+/// …its owner is hidden, so it cannot be verified…
+pub const FLAG_XSAN_CANNOT_VERIFY: &str = "xsan_cannot_verify";
+/// …or every known owner is a verified Xsan process.
+pub const FLAG_XSAN_VERIFIED: &str = "xsan_verified";
+
+/// What the Xsan annotation concluded about a listening socket on an Xsan port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum XsanVerdict {
+    Conflict,
+    CannotVerify,
+    Verified,
+}
+
+impl XsanVerdict {
+    pub const ALL: [XsanVerdict; 3] = [
+        XsanVerdict::Conflict,
+        XsanVerdict::CannotVerify,
+        XsanVerdict::Verified,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            XsanVerdict::Conflict => "conflict",
+            XsanVerdict::CannotVerify => "cannot_verify",
+            XsanVerdict::Verified => "verified",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            XsanVerdict::Conflict => FLAG_XSAN_CONFLICT,
+            XsanVerdict::CannotVerify => FLAG_XSAN_CANNOT_VERIFY,
+            XsanVerdict::Verified => FLAG_XSAN_VERIFIED,
+        }
+    }
+}
+
 /// A socket with its owner resolved and its annotations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
@@ -298,6 +346,16 @@ pub struct Socket {
     pub owner: Owner,
     /// Machine-readable marks, e.g. `dual_stack`, `owners_incomplete`.
     pub flags: Vec<String>,
+}
+
+impl Socket {
+    /// The Xsan verdict on this socket, if it is a listener on an Xsan port; the worst one
+    /// should several flags be set.
+    pub fn xsan(&self) -> Option<XsanVerdict> {
+        XsanVerdict::ALL
+            .into_iter()
+            .find(|v| self.flags.iter().any(|f| f == v.flag()))
+    }
 }
 
 /// RFC 6335 section 6 range class of a port.

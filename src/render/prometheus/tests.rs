@@ -1,0 +1,177 @@
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use super::*;
+use crate::model::{
+    FLAG_XSAN_CONFLICT, HiddenReason, NoneReason, Process, RawSocket, Socket, State,
+};
+
+fn process(pid: u32, name: &str, user: Option<&str>, uid: u32) -> Process {
+    Process {
+        pid,
+        name: Some(name.to_string()),
+        user: user.map(str::to_string),
+        uid: Some(uid),
+        exe: Some("/usr/bin/x".to_string()),
+        cmdline: Some(vec!["x --secret-token=abc".to_string()]),
+    }
+}
+
+fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: Owner) -> Socket {
+    Socket {
+        raw: RawSocket {
+            protocol,
+            local_address: addr,
+            local_port: port,
+            remote_address: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+            remote_port: 51515,
+            state,
+            uid: Some(1000),
+            inode: Some(42),
+            v6only: None,
+            pids: owner.processes().iter().map(|p| p.pid).collect(),
+        },
+        user: Some("alice".to_string()),
+        owner,
+        flags: Vec::new(),
+    }
+}
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn render(report: &Report, protocols: Vec<Protocol>) -> String {
+    let service =
+        |p: Protocol, port: u16| (p == Protocol::Tcp && port == 22).then(|| "ssh".to_string());
+    let mut out = Vec::new();
+    let r = Prometheus {
+        scan_seconds: 0.25,
+        service: &service,
+        protocols,
+    }
+    .render(report, &mut out);
+    assert!(r.is_ok());
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[test]
+fn label_values_are_escaped_and_safe() {
+    assert_eq!(label_value("nginx"), "nginx");
+    assert_eq!(label_value("a\"b\\c"), "a\\\"b\\\\c");
+    // Control characters become visible text first (its backslash then escaped).
+    assert_eq!(label_value("x\ny"), "x\\\\x0ay");
+    assert_eq!(label_value("\x1b[31m"), "\\\\x1b[31m");
+    assert!(
+        !label_value("a\u{7}\u{9b}\r\t")
+            .chars()
+            .any(char::is_control)
+    );
+}
+
+#[test]
+fn series_and_counts() {
+    let report = Report {
+        sockets: vec![
+            // A listener held by a master and a worker: one series each.
+            socket(
+                Protocol::Tcp,
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                22,
+                State::Listen,
+                Owner::Known(vec![
+                    process(611, "sshd", Some("root"), 0),
+                    process(612, "sshd", None, 74),
+                ]),
+            ),
+            // Two sockets of one SO_REUSEPORT group held by one process: one series, 2.
+            socket(
+                Protocol::Udp,
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                5353,
+                State::Unconnected,
+                Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
+            ),
+            socket(
+                Protocol::Udp,
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+                5353,
+                State::Unconnected,
+                Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
+            ),
+            {
+                let mut s = socket(
+                    Protocol::Tcp,
+                    LO,
+                    312,
+                    State::Listen,
+                    Owner::Hidden {
+                        reason: HiddenReason::NotPermitted,
+                        uid: Some(65534),
+                        user: Some("nobody".to_string()),
+                    },
+                );
+                s.flags.push(FLAG_XSAN_CONFLICT.to_string());
+                s
+            },
+            socket(
+                Protocol::Tcp,
+                LO,
+                2049,
+                State::Listen,
+                Owner::None {
+                    reason: NoneReason::NoProcess,
+                },
+            ),
+            // A connection: counted, never a series of its own.
+            socket(
+                Protocol::Tcp,
+                LO,
+                22,
+                State::Established,
+                Owner::Known(vec![process(611, "sshd", Some("root"), 0)]),
+            ),
+        ],
+        ..Report::default()
+    };
+    let text = render(&report, vec![Protocol::Tcp, Protocol::Udp]);
+    let want = r#"# HELP whoport_socket_info A listening socket and one process holding it (pid, process and user empty when the owner is hidden or none). 1, or the number of sockets sharing every label.
+# TYPE whoport_socket_info gauge
+whoport_socket_info{protocol="tcp",family="ipv4",local_address="0.0.0.0",port="22",state="listen",pid="611",process="sshd",user="root",owner="known",service="ssh",xsan=""} 1
+whoport_socket_info{protocol="tcp",family="ipv4",local_address="0.0.0.0",port="22",state="listen",pid="612",process="sshd",user="74",owner="known",service="ssh",xsan=""} 1
+whoport_socket_info{protocol="udp",family="ipv6",local_address="::1",port="5353",state="unconnected",pid="7",process="od\"d\\name\\x0a",user="alice",owner="known",service="",xsan=""} 2
+whoport_socket_info{protocol="tcp",family="ipv4",local_address="127.0.0.1",port="312",state="listen",pid="",process="",user="nobody",owner="hidden",service="",xsan="conflict"} 1
+whoport_socket_info{protocol="tcp",family="ipv4",local_address="127.0.0.1",port="2049",state="listen",pid="",process="",user="alice",owner="none",service="",xsan=""} 1
+# HELP whoport_sockets Sockets seen, by protocol and state.
+# TYPE whoport_sockets gauge
+whoport_sockets{protocol="tcp",state="established"} 1
+whoport_sockets{protocol="tcp",state="listen"} 3
+whoport_sockets{protocol="udp",state="unconnected"} 2
+# HELP whoport_listening_sockets Listening sockets (TCP LISTEN, bound unconnected UDP) by protocol.
+# TYPE whoport_listening_sockets gauge
+whoport_listening_sockets{protocol="tcp"} 3
+whoport_listening_sockets{protocol="udp"} 2
+# HELP whoport_hidden_owner_sockets Sockets whose holding process whoport could not inspect (run it as root).
+# TYPE whoport_hidden_owner_sockets gauge
+whoport_hidden_owner_sockets 1
+# HELP whoport_xsan_sockets Listening sockets on Xsan ports by verdict: conflict (held by a process that is not Xsan), cannot_verify (owner hidden), verified.
+# TYPE whoport_xsan_sockets gauge
+whoport_xsan_sockets{verdict="conflict"} 1
+whoport_xsan_sockets{verdict="cannot_verify"} 0
+whoport_xsan_sockets{verdict="verified"} 0
+# HELP whoport_scan_duration_seconds How long collecting the sockets and their owners took.
+# TYPE whoport_scan_duration_seconds gauge
+whoport_scan_duration_seconds 0.25
+"#;
+    assert_eq!(text, want);
+    // Bounded labels: no command line, no remote end.
+    for leak in ["secret-token", "10.1.2.3", "51515"] {
+        assert!(!text.contains(leak), "{leak}");
+    }
+}
+
+#[test]
+fn nothing_matched_still_says_so() {
+    let text = render(&Report::default(), vec![Protocol::Tcp]);
+    assert!(text.contains("# TYPE whoport_socket_info gauge\n# HELP whoport_sockets"));
+    assert!(text.contains("whoport_listening_sockets{protocol=\"tcp\"} 0\n"));
+    assert!(!text.contains("protocol=\"udp\""), "-t asks for TCP only");
+    assert!(text.contains("whoport_hidden_owner_sockets 0\n"));
+}

@@ -6,7 +6,8 @@
 //! - UNKNOWN when the answer depends on an owner whoport could not see (a hidden owner, an
 //!   unreadable process detail, or, without root, a holder that may be missing from the
 //!   scan), and for bad input;
-//! - WARNING only for what `--warn-on` asks for, while the expectations hold;
+//! - WARNING only for what `--warn-on` asks for (an Xsan conflict), while the
+//!   expectations hold;
 //! - several outcomes combine as the Monitoring Plugins' `max_state_alt` does:
 //!   CRITICAL > WARNING > UNKNOWN > OK.
 
@@ -366,6 +367,21 @@ fn matches_all(p: &Process, clauses: &[&OwnerClause]) -> Match {
     doubt.map_or(Match::Yes, Match::CannotTell)
 }
 
+/// The sockets whose holders the owner expectations judge: the port's listeners, or
+/// every socket when none listens; not those that no process holds (TIME_WAIT).
+fn held<'a>(target: &Target<'a>) -> Vec<&'a Socket> {
+    let listeners = listening(&target.sockets);
+    let considered = if listeners.is_empty() {
+        target.sockets.clone()
+    } else {
+        listeners
+    };
+    considered
+        .into_iter()
+        .filter(|s| !matches!(s.owner, Owner::None { .. }))
+        .collect()
+}
+
 /// The owner clauses together: each listening socket of the port (or each socket, when none
 /// listens) that a process holds must have one holder matching every clause.
 fn owners(target: &Target, clauses: &[&OwnerClause], scan: &OwnerScan) -> Outcome {
@@ -375,15 +391,8 @@ fn owners(target: &Target, clauses: &[&OwnerClause], scan: &OwnerScan) -> Outcom
         .collect::<Vec<_>>()
         .join(" ");
     let wanted = plugin_text(&wanted);
-    let listeners = listening(&target.sockets);
-    let considered = if listeners.is_empty() {
-        &target.sockets
-    } else {
-        &listeners
-    };
-    let outcomes = considered
-        .iter()
-        .filter(|s| !matches!(s.owner, Owner::None { .. }))
+    let outcomes = held(target)
+        .into_iter()
         .map(|s| owner_outcome(s, clauses, &wanted, scan).about(s))
         .collect();
     combine(

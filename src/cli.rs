@@ -122,14 +122,16 @@ pub enum Command {
 
 const CHECK_AFTER_HELP: &str = "\
 Expectations (several --expect combine: all must hold for every PORT):
-  free             no socket at all on the port
-  held             some socket on the port, in any state
-  listening        a listening socket (TCP LISTEN, bound UDP); the default without --expect
-  xsan             listening, and held only by verified Apple Xsan processes
-  process=NAME     held by a process of that name        (owner expectations: each listening
-  user=USER        held by a process of that user         socket of the port must have one
-  pid=PID          held by that process                   holder matching all of them at
-  exe=PATH         held by a process running that file   once)
+  free            no socket at all on the port
+  held            some socket on the port, in any state
+  listening       a listening socket (TCP LISTEN, bound UDP); the default without --expect
+  xsan            listening, and held only by verified Apple Xsan processes
+  process=NAME    held by a process of that name
+  user=USER       held by a process of that user (name or uid)
+  pid=PID         held by that process
+  exe=PATH        held by a process running that executable
+The owner expectations (process, user, pid, exe) hold when each listening socket of the port
+(each socket, if none listens) has a holder matching all of them at once.
 
 Examples:
   whoport check 60322 --expect free
@@ -138,9 +140,9 @@ Examples:
   whoport check 5432 -t --expect pid=812
   whoport check 312 --expect xsan
 
-Exit codes (Nagios plugin API):
+Exit codes (Nagios plugin API), one status line on stdout:
   0  OK        every expectation holds
-  1  WARNING   they hold, but something asked for with --warn-on was found
+  1  WARNING   they hold, but a --warn-on condition was found
   2  CRITICAL  an expectation does not hold
   3  UNKNOWN   the answer depends on an owner whoport could not see (run it as root), or
                bad input (the line names the bad value)";

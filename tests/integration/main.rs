@@ -1,8 +1,10 @@
 //! whoport's integration tests, one test binary: real sockets on loopback, the built
 //! binary, exact pids.
 
+mod check;
 mod compare;
 mod input;
 mod owners;
 mod privilege;
+mod prometheus;
 mod support;

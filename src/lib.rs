@@ -16,6 +16,8 @@ pub mod model;
 pub mod render;
 pub mod resolve;
 pub mod sanitize;
+#[cfg(test)]
+mod testing;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

@@ -7,45 +7,37 @@ use super::*;
 use crate::config::{WarnOn, parse_expectations};
 use crate::model::{
     FLAG_XSAN_CANNOT_VERIFY, FLAG_XSAN_CONFLICT, FLAG_XSAN_VERIFIED, HiddenReason, NoneReason,
-    RawSocket, State,
+    State,
 };
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const LOOP6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
 fn process(pid: u32, name: &str, user: &str, uid: u32, exe: &str) -> Process {
-    Process {
-        pid,
-        name: Some(name.to_string()),
-        user: Some(user.to_string()),
-        uid: Some(uid),
-        exe: Some(exe.to_string()),
-        cmdline: Some(vec![exe.to_string()]),
-    }
+    crate::testing::process(pid, name, Some(user), uid, exe)
 }
 
 fn sshd() -> Process {
     process(611, "sshd", "root", 0, "/usr/sbin/sshd")
 }
 
-fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: Owner) -> Socket {
-    Socket {
-        raw: RawSocket {
-            protocol,
-            local_address: addr,
-            local_port: port,
-            remote_address: V4,
-            remote_port: 0,
-            state,
-            uid: Some(0),
-            inode: Some(1),
-            v6only: None,
-            pids: owner.processes().iter().map(|p| p.pid).collect(),
-        },
-        user: Some("root".to_string()),
-        owner,
-        flags: Vec::new(),
-    }
+use crate::testing::socket;
+
+/// A second listener on the port, on [::1], held by someone else.
+fn squatter(port: u16) -> Socket {
+    socket(
+        Protocol::Tcp,
+        LOOP6,
+        port,
+        State::Listen,
+        Owner::Known(vec![process(
+            7,
+            "python3",
+            "alice",
+            1000,
+            "/usr/bin/python3",
+        )]),
+    )
 }
 
 fn listener(port: u16, holders: Vec<Process>) -> Socket {
@@ -276,25 +268,7 @@ fn owner_expectations() {
     assert_status(&linked, &[&by_link], Status::Ok, &[]);
 
     // Every listener of the port must be held by the expected process.
-    let squatter = Case::new(
-        &[8080],
-        vec![
-            listener(8080, vec![worker]),
-            socket(
-                Protocol::Tcp,
-                LOOP6,
-                8080,
-                State::Listen,
-                Owner::Known(vec![process(
-                    7,
-                    "python3",
-                    "alice",
-                    1000,
-                    "/usr/bin/python3",
-                )]),
-            ),
-        ],
-    );
+    let squatter = Case::new(&[8080], vec![listener(8080, vec![worker]), squatter(8080)]);
     assert_status(
         &squatter,
         &["process=nginx"],
@@ -366,25 +340,7 @@ fn unknown_when_the_answer_depends_on_an_unseen_owner() {
         &[],
     );
     // UNKNOWN on one listener, CRITICAL on the other: CRITICAL.
-    let both = Case::new(
-        &[22],
-        vec![
-            hidden(22),
-            socket(
-                Protocol::Tcp,
-                LOOP6,
-                22,
-                State::Listen,
-                Owner::Known(vec![process(
-                    7,
-                    "python3",
-                    "alice",
-                    1000,
-                    "/usr/bin/python3",
-                )]),
-            ),
-        ],
-    );
+    let both = Case::new(&[22], vec![hidden(22), squatter(22)]);
     assert_status(&both, &["process=sshd"], Status::Critical, &["python3"]);
 }
 
@@ -437,22 +393,7 @@ fn xsan_expectation_from_the_flags() {
                 ),
                 FLAG_XSAN_VERIFIED,
             ),
-            flagged(
-                socket(
-                    Protocol::Tcp,
-                    LOOP6,
-                    312,
-                    State::Listen,
-                    Owner::Known(vec![process(
-                        7,
-                        "python3",
-                        "alice",
-                        1000,
-                        "/usr/bin/python3",
-                    )]),
-                ),
-                FLAG_XSAN_CONFLICT,
-            ),
+            flagged(squatter(312), FLAG_XSAN_CONFLICT),
         ],
     );
     assert_status(

@@ -267,12 +267,7 @@ fn json_verdict() -> TestResult {
 
 #[test]
 fn hidden_owner_is_unknown() -> TestResult {
-    if !is_root() {
-        println!("SKIP hidden_owner_is_unknown: needs root to run as other uids");
-        return Ok(());
-    }
-    let Some(listener) = ForeignListener::start(65534) else {
-        println!("SKIP hidden_owner_is_unknown: /usr/bin/python3 is not installed");
+    let Some(listener) = foreign_listener_or_skip("hidden_owner_is_unknown") else {
         return Ok(());
     };
     let port = listener.port.to_string();

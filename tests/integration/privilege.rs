@@ -3,22 +3,13 @@
 
 use crate::support::*;
 
-const LISTENER_UID: u32 = 65534; // nobody
 const VIEWER_UID: u32 = 1; // daemon
 
 #[test]
 fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
-    if !is_root() {
-        println!(
-            "SKIP other_users_listener_is_hidden_with_its_uid: needs root to run as other uids"
-        );
-        return Ok(());
-    }
     // A listener created and held by uid 65534.
-    let Some(listener) = ForeignListener::start(LISTENER_UID) else {
-        println!(
-            "SKIP other_users_listener_is_hidden_with_its_uid: /usr/bin/python3 is not installed"
-        );
+    let Some(listener) = foreign_listener_or_skip("other_users_listener_is_hidden_with_its_uid")
+    else {
         return Ok(());
     };
     let port = listener.port.to_string();
@@ -28,10 +19,7 @@ fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
     let (code, v) = json(&[&port], "native");
     assert_eq!(code, 0);
     let s = &sockets(&v)[0];
-    assert_eq!(
-        (pids(s), &s["uid"]),
-        (vec![owner_pid], &LISTENER_UID.into())
-    );
+    assert_eq!((pids(s), &s["uid"]), (vec![owner_pid], &NOBODY.into()));
 
     // Another unprivileged user sees that the port is held, by uid 65534, owner hidden.
     let exe = shared_whoport();
@@ -47,7 +35,7 @@ fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
         let s = sockets(&v);
         assert_eq!(s.len(), 1, "{backend}: {v}");
         assert_eq!(s[0]["owner"], "hidden", "{backend}: {v}");
-        assert_eq!(s[0]["uid"], LISTENER_UID, "{backend}");
+        assert_eq!(s[0]["uid"], NOBODY, "{backend}");
         assert_eq!(s[0]["user"], "nobody", "{backend}");
         assert!(pids(&s[0]).is_empty(), "{backend}: no made-up owner");
         assert!(

@@ -149,6 +149,23 @@ pub fn system_python() -> Option<&'static Path> {
         .find(|p| p.is_file())
 }
 
+/// The uid of `nobody`, which holds the listeners of other users in these tests.
+pub const NOBODY: u32 = 65534;
+
+/// A listener held by `nobody`, or `None` after printing why the test `name` skips (it
+/// needs root, to run as other uids, and /usr/bin/python3).
+pub fn foreign_listener_or_skip(name: &str) -> Option<ForeignListener> {
+    if !is_root() {
+        println!("SKIP {name}: needs root to run as other uids");
+        return None;
+    }
+    let listener = ForeignListener::start(NOBODY);
+    if listener.is_none() {
+        println!("SKIP {name}: /usr/bin/python3 is not installed");
+    }
+    listener
+}
+
 /// A TCP listener on 127.0.0.1, created and held by a Python process running as `uid`, for
 /// looking at it as yet another user. Needs root; `None` without /usr/bin/python3.
 pub struct ForeignListener {

@@ -1,39 +1,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::model::{
-    FLAG_XSAN_CONFLICT, HiddenReason, NoneReason, Process, RawSocket, Socket, State,
-};
+use crate::model::{FLAG_XSAN_CONFLICT, HiddenReason, NoneReason, Process, State};
+use crate::testing::socket;
 
 fn process(pid: u32, name: &str, user: Option<&str>, uid: u32) -> Process {
-    Process {
-        pid,
-        name: Some(name.to_string()),
-        user: user.map(str::to_string),
-        uid: Some(uid),
-        exe: Some("/usr/bin/x".to_string()),
-        cmdline: Some(vec!["x --secret-token=abc".to_string()]),
-    }
-}
-
-fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: Owner) -> Socket {
-    Socket {
-        raw: RawSocket {
-            protocol,
-            local_address: addr,
-            local_port: port,
-            remote_address: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
-            remote_port: 51515,
-            state,
-            uid: Some(1000),
-            inode: Some(42),
-            v6only: None,
-            pids: owner.processes().iter().map(|p| p.pid).collect(),
-        },
-        user: Some("alice".to_string()),
-        owner,
-        flags: Vec::new(),
-    }
+    crate::testing::process(pid, name, user, uid, "/usr/bin/x")
 }
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -68,6 +40,14 @@ fn label_values_are_escaped_and_safe() {
 
 #[test]
 fn series_and_counts() {
+    // Two sockets of one SO_REUSEPORT group held by one process: one series, 2.
+    let reuse = socket(
+        Protocol::Udp,
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+        5353,
+        State::Unconnected,
+        Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
+    );
     let report = Report {
         sockets: vec![
             // A listener held by a master and a worker: one series each.
@@ -81,21 +61,8 @@ fn series_and_counts() {
                     process(612, "sshd", None, 74),
                 ]),
             ),
-            // Two sockets of one SO_REUSEPORT group held by one process: one series, 2.
-            socket(
-                Protocol::Udp,
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-                5353,
-                State::Unconnected,
-                Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
-            ),
-            socket(
-                Protocol::Udp,
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-                5353,
-                State::Unconnected,
-                Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
-            ),
+            reuse.clone(),
+            reuse,
             {
                 let mut s = socket(
                     Protocol::Tcp,

@@ -34,8 +34,7 @@ fn lone_listener() -> TcpListener {
     for _ in 0..50 {
         let l = tcp_listener("127.0.0.1:0");
         let port = l.local_addr().map(|a| a.port()).unwrap_or(0).to_string();
-        let (_, v) = json(&["-a", &port], "native");
-        if sockets(&v).iter().all(|s| pids(s) == vec![me()]) {
+        if is_lone_port(&port, |s| pids(s) == vec![me()]) {
             return l;
         }
     }
@@ -134,7 +133,7 @@ fn free_and_held_ports() -> TestResult {
     // host another program may take a port between its release and the check.)
     let mut seen = Vec::new();
     let free_ok = (0..5).any(|_| {
-        let port = free_port().to_string();
+        let port = unused_port();
         let (code, line) = check(&[&port, "--expect", "free"]);
         let (code2, line2) = check(&[&port]);
         seen.push(format!("{line} / {line2}"));

@@ -89,11 +89,16 @@ fn find<'a>(samples: &'a [Sample], name: &str, labels: &[(&str, &str)]) -> Vec<&
         .collect()
 }
 
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/bin", "/usr/local/bin", "/bin"]
+/// A program the test `test` needs, or `None` after printing why it skips.
+fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
+    let found = ["/usr/bin", "/usr/local/bin", "/bin"]
         .iter()
         .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
+        .find(|p| p.is_file());
+    if found.is_none() {
+        println!("SKIP {test}: {name} is not installed (scripts/test-deps.sh installs it)");
+    }
+    found
 }
 
 /// `promtool check metrics` on this text: passes lint and parsing, or the test fails.
@@ -144,16 +149,25 @@ const ODD_NAME: &str = "od\"d\\na\nme\x1b[31m{x=\"1\"},|";
 /// The same, as whoport shows it: control characters as visible escapes.
 const ODD_NAME_SHOWN: &str = "od\"d\\na\\x0ame\\x1b[31m{x=\"1\"},|";
 
+/// A copy of `sleep` named ODD_NAME holding a TCP listener on 127.0.0.1: the directory
+/// (keep it), the holder and the port.
+fn odd_holder() -> Result<(tempfile::TempDir, Holder, String), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let program = dir.path().join(ODD_NAME);
+    std::fs::copy(sleep_path(), &program)?;
+    let l = tcp_listener("127.0.0.1:0");
+    let port = port_of(&l);
+    let holder = Holder::spawn(&program, OwnedFd::from(l.try_clone()?));
+    Ok((dir, holder, port))
+}
+
 #[test]
 fn promtool_accepts_every_state() -> TestResult {
-    let Some(promtool) = tool("promtool") else {
-        println!(
-            "SKIP promtool_accepts_every_state: promtool is not installed (apt-get install prometheus)"
-        );
+    let Some(promtool) = tool_or_skip("promtool", "promtool_accepts_every_state") else {
         return Ok(());
     };
     // Nothing matched.
-    let free = free_port().to_string();
+    let free = unused_port();
     let text = metrics(&[&free]);
     promtool_accepts(&promtool, &text, "an empty result");
     let samples = parse(&text);
@@ -202,6 +216,7 @@ fn promtool_accepts_every_state() -> TestResult {
                     ("protocol", "udp"),
                     ("local_address", "::1"),
                     ("port", &port),
+                    ("pid", &me().to_string()),
                 ],
             );
             assert_eq!(ours.len(), 1, "{port}");
@@ -238,13 +253,7 @@ fn promtool_accepts_every_state() -> TestResult {
     drop((tcp, udp));
 
     // Odd process names: quotes, backslashes, a newline, an escape sequence.
-    let dir = tempfile::tempdir()?;
-    let program = dir.path().join(ODD_NAME);
-    std::fs::copy(sleep_path(), &program)?;
-    let l = tcp_listener("127.0.0.1:0");
-    let port = port_of(&l);
-    let holder = Holder::spawn(&program, OwnedFd::from(l.try_clone()?));
-    drop(l);
+    let (_dir, holder, port) = odd_holder()?;
     let text = metrics(&[&port]);
     promtool_accepts(&promtool, &text, "odd names");
     assert!(!text.contains('\x1b'), "raw ESC");
@@ -373,10 +382,10 @@ impl NodeExporter {
 
 #[test]
 fn node_exporter_serves_whoports_series() -> TestResult {
-    let Some(binary) = tool("prometheus-node-exporter") else {
-        println!(
-            "SKIP node_exporter_serves_whoports_series: prometheus-node-exporter is not installed"
-        );
+    let Some(binary) = tool_or_skip(
+        "prometheus-node-exporter",
+        "node_exporter_serves_whoports_series",
+    ) else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
@@ -387,13 +396,7 @@ fn node_exporter_serves_whoports_series() -> TestResult {
     // Our listener, and one held by a child with an odd name.
     let ours = tcp_listener("127.0.0.1:0");
     let port = port_of(&ours);
-    let odd_dir = tempfile::tempdir()?;
-    let program = odd_dir.path().join(ODD_NAME);
-    std::fs::copy(sleep_path(), &program)?;
-    let shared = tcp_listener("127.0.0.1:0");
-    let odd_port = port_of(&shared);
-    let holder = Holder::spawn(&program, OwnedFd::from(shared.try_clone()?));
-    drop(shared);
+    let (_odd_dir, holder, odd_port) = odd_holder()?;
 
     let write = |ports: &[&str]| {
         let mut args = vec!["--output", &file_arg];
@@ -465,7 +468,12 @@ fn node_exporter_serves_whoports_series() -> TestResult {
         .is_empty()
     );
     assert_eq!(
-        find(&samples, "whoport_socket_info", &[("port", &odd_port)]).len(),
+        find(
+            &samples,
+            "whoport_socket_info",
+            &[("port", &odd_port), ("pid", &holder.pid().to_string())]
+        )
+        .len(),
         1
     );
     drop(holder);
@@ -532,7 +540,17 @@ fn format_switch_and_json_alias() -> TestResult {
     let out = run(&["--format", "json", &port], "native");
     assert_eq!(out.status.code(), Some(0));
     let by_format: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    assert_eq!(socket_set(&by_alias), socket_set(&by_format));
+    // The same schema either way (other programs' sockets may come and go in between).
+    let ours = |v: &serde_json::Value| {
+        socket_set(v)
+            .into_iter()
+            .filter(|(k, _)| k.0 == "tcp" && k.1 == "127.0.0.1" && k.2.to_string() == port)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ours(&by_alias), ours(&by_format));
+    assert_eq!(ours(&by_alias).len(), 1);
+    let keys = |v: &serde_json::Value| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(keys(&by_alias), keys(&by_format));
     let out = run(&["--format", "table", &port], "native");
     assert!(String::from_utf8_lossy(&out.stdout).contains("PROCESS"));
     for bad in [
@@ -545,7 +563,7 @@ fn format_switch_and_json_alias() -> TestResult {
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
     }
     // Metrics exit 0 when nothing matched: the file says so; the table exits 1.
-    let free = free_port().to_string();
+    let free = unused_port();
     assert_eq!(
         run(&["--format", "prometheus", &free], "native")
             .status
@@ -633,8 +651,8 @@ tests:
 #[test]
 fn documented_alert_rules_are_valid_and_fire() -> TestResult {
     let rules = doc_block("yaml", "groups:");
-    let Some(promtool) = tool("promtool") else {
-        println!("SKIP documented_alert_rules_are_valid_and_fire: promtool is not installed");
+    let Some(promtool) = tool_or_skip("promtool", "documented_alert_rules_are_valid_and_fire")
+    else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;
@@ -700,8 +718,10 @@ fn documented_service_files_are_valid() -> TestResult {
             "--format prometheus --output /var/lib/prometheus/node-exporter/whoport.prom"
         )
     );
-    let Some(analyze) = tool("systemd-analyze") else {
-        println!("SKIP documented_service_files_are_valid (systemd): no systemd-analyze");
+    let Some(analyze) = tool_or_skip(
+        "systemd-analyze",
+        "documented_service_files_are_valid (systemd)",
+    ) else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;

@@ -159,11 +159,34 @@ pub fn foreign_listener_or_skip(name: &str) -> Option<ForeignListener> {
         println!("SKIP {name}: needs root to run as other uids");
         return None;
     }
-    let listener = ForeignListener::start(NOBODY);
-    if listener.is_none() {
-        println!("SKIP {name}: /usr/bin/python3 is not installed");
+    // On a busy host other sockets may share the port number: take one that has none.
+    for _ in 0..20 {
+        let Some(listener) = ForeignListener::start(NOBODY) else {
+            println!("SKIP {name}: /usr/bin/python3 is not installed");
+            return None;
+        };
+        if is_lone_port(&listener.port.to_string(), |s| s["uid"] == NOBODY) {
+            return Some(listener);
+        }
     }
-    listener
+    panic!("{name}: no port without other sockets found")
+}
+
+/// Whether every socket on this port, in any state, is one of ours.
+pub fn is_lone_port(port: &str, ours: impl Fn(&Value) -> bool) -> bool {
+    let (_, v) = json(&["-a", port], "native");
+    sockets(&v).iter().all(ours)
+}
+
+/// A port with no socket at all on it (on a busy host, checked and retried).
+pub fn unused_port() -> String {
+    for _ in 0..50 {
+        let port = free_port().to_string();
+        if is_lone_port(&port, |_| false) {
+            return port;
+        }
+    }
+    panic!("no unused port found")
 }
 
 /// A TCP listener on 127.0.0.1, created and held by a Python process running as `uid`, for

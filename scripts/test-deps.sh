@@ -8,6 +8,9 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v lsof >/dev/null 2>&1 || need+=(lsof)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
+[[ -x /usr/bin/promtool ]] || need+=(prometheus)
+[[ -x /usr/bin/prometheus-node-exporter ]] || need+=(prometheus-node-exporter)
 
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

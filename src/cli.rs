@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -16,11 +16,15 @@ Examples:
   whoport -a               every socket in every state
   whoport -t -l --user www-data
   whoport --json 5432 | jq '.sockets[].processes[].pid'
+  whoport --format prometheus --output /var/lib/prometheus/node-exporter/whoport.prom
+  whoport check 22 --expect process=sshd     a Nagios plugin check (see whoport check --help)
 
 Exit codes:
   0  at least one socket matched
   1  no socket matched (the port is free in this network namespace)
   2  bad input or a failure (one line on stderr, naming the bad value)
+With --format prometheus: 0 when the metrics were written (also when no socket matched).
+`whoport check` follows the Nagios plugin API instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
 Owners are `known` (the processes holding the socket), `hidden` (the socket exists, but
 whoport may not read the processes that hold it: run it as root to see them) or `none`
@@ -39,29 +43,13 @@ whoport may not read the processes that hold it: run it as root to see them) or 
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-
     /// Ports to look up: a number (60322), an inclusive range (8000-8100) or a service
     /// name (ssh). Without any, every listening socket.
     #[arg(value_name = "PORT")]
     pub ports: Vec<String>,
 
-    /// TCP sockets only.
-    #[arg(short = 't', long)]
-    pub tcp: bool,
-
-    /// UDP sockets only.
-    #[arg(short = 'u', long)]
-    pub udp: bool,
-
-    /// IPv4 sockets only.
-    #[arg(short = '4', long)]
-    pub ipv4: bool,
-
-    /// IPv6 sockets only.
-    #[arg(short = '6', long)]
-    pub ipv6: bool,
+    #[command(flatten)]
+    pub kinds: SocketKinds,
 
     /// Listening sockets only (TCP LISTEN, unconnected UDP). The default without PORT.
     #[arg(short = 'l', long, conflicts_with = "all")]
@@ -79,9 +67,19 @@ pub struct Cli {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
 
-    /// Print JSON (documented in docs/json.md).
-    #[arg(long, conflicts_with = "quiet")]
+    /// Print JSON (documented in docs/json.md); the same as --format json.
+    #[arg(long, conflicts_with_all = ["quiet", "format"])]
     pub json: bool,
+
+    /// Output format: the table, JSON (docs/json.md) or the Prometheus text exposition
+    /// format for node_exporter's textfile collector (docs/monitoring.md).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
+    pub format: Option<FormatChoice>,
+
+    /// Write the output to FILE instead of standard output, atomically (a temporary file
+    /// in the same directory, renamed into place; mode 0644).
+    #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
+    pub output: Option<PathBuf>,
 
     /// Print nothing; the exit code tells.
     #[arg(short = 'q', long)]
@@ -127,17 +125,107 @@ pub struct Cli {
     pub xsan_bin_dir: Option<PathBuf>,
 
     /// Which collector to use (for tests and comparisons).
-    #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND")]
+    #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND", global = true)]
     pub backend: Option<BackendChoice>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Which sockets to look at, by protocol and address family.
+#[derive(Debug, Default, Args)]
+pub struct SocketKinds {
+    /// TCP sockets only.
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+
+    /// UDP sockets only.
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+
+    /// IPv4 sockets only.
+    #[arg(short = '4', long)]
+    pub ipv4: bool,
+
+    /// IPv6 sockets only.
+    #[arg(short = '6', long)]
+    pub ipv6: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A health check following the Nagios plugin API: one status line, exit 0 OK,
+    /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Check(CheckArgs),
     /// The IANA port registry: which copy is in use (the default), or import IANA's CSV.
     Registry {
         #[command(subcommand)]
         command: Option<RegistryCommand>,
     },
+}
+
+const CHECK_AFTER_HELP: &str = "\
+Expectations (several --expect combine: all must hold for every PORT):
+  free            no socket at all on the port
+  held            some socket on the port, in any state
+  listening       a listening socket (TCP LISTEN, bound UDP); the default without --expect
+  xsan            listening, and held only by verified Apple Xsan processes
+  process=NAME    held by a process of that name
+  user=USER       held by a process of that user (name or uid)
+  pid=PID         held by that process
+  exe=PATH        held by a process running that executable
+The owner expectations (process, user, pid, exe) hold when each listening socket of the port
+(each socket, if none listens) has a holder matching all of them at once.
+
+Examples:
+  whoport check 60322 --expect free
+  whoport check 22 --expect listening
+  whoport check 8080 --expect process=nginx --expect user=www-data
+  whoport check 5432 -t --expect pid=812
+  whoport check 312 --expect xsan
+
+Exit codes (Nagios plugin API), one status line on stdout:
+  0  OK        every expectation holds
+  1  WARNING   they hold, but a --warn-on condition was found
+  2  CRITICAL  an expectation does not hold
+  3  UNKNOWN   the answer depends on an owner whoport could not see (run it as root), or
+               bad input (the line names the bad value)";
+
+/// `whoport check PORT… --expect …`
+#[derive(Debug, Args)]
+#[command(after_help = CHECK_AFTER_HELP)]
+pub struct CheckArgs {
+    /// Ports to check: a number (22) or an inclusive range (8000-8100).
+    #[arg(value_name = "PORT", required = true)]
+    pub ports: Vec<String>,
+
+    /// What must be true of each PORT (repeatable; see below). Default: listening.
+    #[arg(short = 'e', long, value_name = "EXPECTATION")]
+    pub expect: Vec<String>,
+
+    /// Also report WARNING when this is found while the expectations hold (repeatable).
+    #[arg(long, value_enum, value_name = "CONDITION")]
+    pub warn_on: Vec<WarnOnChoice>,
+
+    #[command(flatten)]
+    pub kinds: SocketKinds,
+
+    /// Print the verdict, its reasons and the sockets as JSON (docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WarnOnChoice {
+    /// A listening socket on an Xsan port held by a process that is not Xsan.
+    XsanConflict,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    Table,
+    Json,
+    Prometheus,
 }
 
 #[derive(Debug, Subcommand)]

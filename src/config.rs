@@ -1,12 +1,15 @@
 //! Plain settings resolved from the command line: every user value is checked here, so
 //! that the rest of the program never sees a bad one.
 
+use std::fmt;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::{BackendChoice, Cli, ColorChoice};
+use crate::cli::{
+    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, SocketKinds, WarnOnChoice,
+};
 use crate::model::{Family, Protocol, RawSocket, State};
 
 /// Inclusive port ranges, sorted and merged.
@@ -141,6 +144,21 @@ pub struct SocketQuery {
 }
 
 impl SocketQuery {
+    /// The query for these ports (`None`: every port) and socket kinds; without `-t`/`-u`
+    /// both protocols, without `-4`/`-6` both families.
+    pub fn new(ports: Option<PortSet>, kinds: &SocketKinds, listening_only: bool) -> SocketQuery {
+        let both_protocols = !kinds.tcp && !kinds.udp;
+        let both_families = !kinds.ipv4 && !kinds.ipv6;
+        SocketQuery {
+            ports,
+            tcp: kinds.tcp || both_protocols,
+            udp: kinds.udp || both_protocols,
+            ipv4: kinds.ipv4 || both_families,
+            ipv6: kinds.ipv6 || both_families,
+            listening_only,
+        }
+    }
+
     pub fn wants_protocol(&self, p: Protocol) -> bool {
         match p {
             Protocol::Tcp => self.tcp,
@@ -174,8 +192,14 @@ impl SocketQuery {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
-    Table { color: bool },
+    Table {
+        color: bool,
+    },
     Json,
+    /// The Prometheus text exposition format.
+    Prometheus,
+    /// `whoport check`: one Nagios plugin status line.
+    Nagios,
     Quiet,
 }
 
@@ -210,6 +234,132 @@ impl Paths {
     }
 }
 
+/// One `--expect` of `whoport check`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Expectation {
+    /// No socket at all on the port.
+    Free,
+    /// Some socket on the port, in any state.
+    Held,
+    /// A listening socket on the port.
+    Listening,
+    /// Listening, and held only by verified Xsan processes (the `xsan_*` flags set by annotate).
+    Xsan,
+    /// Held by a process matching this (with every other owner clause, at once).
+    Owner(OwnerClause),
+}
+
+/// An expectation about the process holding a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnerClause {
+    /// The process's full name, exactly.
+    Process(String),
+    User(UserFilter),
+    Pid(u32),
+    /// The executable's absolute path, exactly, or the file it names after symbolic links
+    /// are followed (`/usr/bin/python3` → `/usr/bin/python3.11`), as the kernel reports it.
+    Exe {
+        path: String,
+        real: Option<String>,
+    },
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expectation::Free => f.write_str("free"),
+            Expectation::Held => f.write_str("held"),
+            Expectation::Listening => f.write_str("listening"),
+            Expectation::Xsan => f.write_str("xsan"),
+            Expectation::Owner(OwnerClause::Process(name)) => write!(f, "process={name}"),
+            Expectation::Owner(OwnerClause::User(u)) => match &u.name {
+                Some(name) => write!(f, "user={name}"),
+                None => write!(f, "user={}", u.uid),
+            },
+            Expectation::Owner(OwnerClause::Pid(pid)) => write!(f, "pid={pid}"),
+            Expectation::Owner(OwnerClause::Exe { path, .. }) => write!(f, "exe={path}"),
+        }
+    }
+}
+
+const EXPECTATIONS: &str =
+    "free, held, listening, xsan, process=NAME, user=USER, pid=PID or exe=PATH";
+
+/// Parses one `--expect` value.
+pub fn parse_expectation(text: &str) -> Result<Expectation> {
+    let bad = |why: &str| anyhow!("invalid expectation '{text}': {why}");
+    let Some((key, value)) = text.split_once('=') else {
+        return match text {
+            "free" => Ok(Expectation::Free),
+            "held" => Ok(Expectation::Held),
+            "listening" => Ok(Expectation::Listening),
+            "xsan" => Ok(Expectation::Xsan),
+            _ => Err(bad(&format!("expected {EXPECTATIONS}"))),
+        };
+    };
+    if value.is_empty() {
+        return Err(bad("the value after '=' is empty"));
+    }
+    let clause = match key {
+        "process" => OwnerClause::Process(value.to_string()),
+        "user" => OwnerClause::User(parse_user(value).map_err(|e| bad(&e.to_string()))?),
+        "pid" => OwnerClause::Pid(parse_pid(value).map_err(|e| bad(&e.to_string()))?),
+        "exe" if value.starts_with('/') => OwnerClause::Exe {
+            path: value.to_string(),
+            real: std::fs::canonicalize(value)
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| p != value),
+        },
+        "exe" => return Err(bad("exe= needs an absolute path")),
+        _ => return Err(bad(&format!("expected {EXPECTATIONS}"))),
+    };
+    Ok(Expectation::Owner(clause))
+}
+
+/// The expectations of one check, parsed, without repeats, and checked for contradictions.
+/// None given: `listening`.
+pub fn parse_expectations(texts: &[String]) -> Result<Vec<Expectation>> {
+    let mut out: Vec<Expectation> = Vec::new();
+    for text in texts {
+        let e = parse_expectation(text)?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        out.push(Expectation::Listening);
+    }
+    if out.contains(&Expectation::Free)
+        && let Some(other) = out.iter().find(|e| **e != Expectation::Free)
+    {
+        bail!("contradictory expectations: 'free' and '{other}' cannot both hold");
+    }
+    Ok(out)
+}
+
+/// Conditions that make a check WARNING while its expectations hold (`--warn-on`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WarnOn {
+    /// A listening socket on an Xsan port held by a known process that is not Xsan.
+    XsanConflict,
+}
+
+impl WarnOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarnOn::XsanConflict => "xsan-conflict",
+        }
+    }
+}
+
+/// What `whoport check` is asked; the ports are `Config::port_args`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub expectations: Vec<Expectation>,
+    pub warn_on: Vec<WarnOn>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub query: SocketQuery,
@@ -218,10 +368,45 @@ pub struct Config {
     pub pid: Option<u32>,
     pub user: Option<UserFilter>,
     pub output: Output,
+    /// `--output FILE`: written atomically instead of standard output.
+    pub output_file: Option<PathBuf>,
     pub backend: Backend,
     pub paths: Paths,
     /// `--xsan`: the Xsan audit view.
     pub xsan_audit: bool,
+    /// `whoport check`: what to check instead of listing.
+    pub check: Option<CheckSpec>,
+}
+
+/// Resolves PORT arguments: each one's ports, and the set of them all (`None`: no PORT).
+fn resolve_ports(
+    texts: &[String],
+    lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
+) -> Result<(Vec<PortArg>, Option<PortSet>)> {
+    let mut port_args = Vec::new();
+    for text in texts {
+        port_args.extend(parse_port_arg(text, lookup_service)?);
+    }
+    let ports = (!port_args.is_empty()).then(|| {
+        PortSet::new(
+            port_args
+                .iter()
+                .map(|a| match *a {
+                    PortArg::Single(p) | PortArg::Named(p) => (p, p),
+                    PortArg::Range(lo, hi) => (lo, hi),
+                })
+                .collect(),
+        )
+    });
+    Ok((port_args, ports))
+}
+
+fn backend(choice: Option<BackendChoice>) -> Backend {
+    match choice {
+        None | Some(BackendChoice::Native) => Backend::Native,
+        Some(BackendChoice::Procfs) => Backend::Procfs,
+        Some(BackendChoice::Portable) => Backend::Portable,
+    }
 }
 
 impl Config {
@@ -238,21 +423,10 @@ impl Config {
         cli: &Cli,
         lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
     ) -> Result<Config> {
-        let mut port_args = Vec::new();
-        for text in &cli.ports {
-            port_args.extend(parse_port_arg(text, lookup_service)?);
+        if let Some(Command::Check(args)) = &cli.command {
+            return Self::check(args, cli, lookup_service);
         }
-        let ports = (!port_args.is_empty()).then(|| {
-            PortSet::new(
-                port_args
-                    .iter()
-                    .map(|a| match *a {
-                        PortArg::Single(p) | PortArg::Named(p) => (p, p),
-                        PortArg::Range(lo, hi) => (lo, hi),
-                    })
-                    .collect(),
-            )
-        });
+        let (port_args, ports) = resolve_ports(&cli.ports, lookup_service)?;
         let pid = cli.pid.as_deref().map(parse_pid).transpose()?;
         let user = cli
             .user
@@ -266,29 +440,14 @@ impl Config {
         } else {
             cli.listening || ports.is_none()
         };
-        let both_protocols = !cli.tcp && !cli.udp;
-        let both_families = !cli.ipv4 && !cli.ipv6;
-        let query = SocketQuery {
-            ports,
-            tcp: cli.tcp || both_protocols,
-            udp: cli.udp || both_protocols,
-            ipv4: cli.ipv4 || both_families,
-            ipv6: cli.ipv6 || both_families,
-            listening_only,
-        };
-        let output = if cli.quiet {
-            Output::Quiet
-        } else if cli.json {
-            Output::Json
-        } else {
-            Output::Table {
-                color: use_color(cli.color),
-            }
-        };
-        let backend = match cli.backend {
-            None | Some(BackendChoice::Native) => Backend::Native,
-            Some(BackendChoice::Procfs) => Backend::Procfs,
-            Some(BackendChoice::Portable) => Backend::Portable,
+        let query = SocketQuery::new(ports, &cli.kinds, listening_only);
+        let output = match (cli.quiet, cli.json, cli.format) {
+            (true, _, _) => Output::Quiet,
+            (_, true, _) | (_, _, Some(FormatChoice::Json)) => Output::Json,
+            (_, _, Some(FormatChoice::Prometheus)) => Output::Prometheus,
+            (_, _, None | Some(FormatChoice::Table)) => Output::Table {
+                color: cli.output.is_none() && use_color(cli.color),
+            },
         };
         Ok(Config {
             query,
@@ -296,9 +455,49 @@ impl Config {
             pid,
             user,
             output,
-            backend,
+            output_file: cli.output.clone(),
+            backend: backend(cli.backend),
             paths: Paths::from_cli(cli),
             xsan_audit: cli.xsan,
+            check: None,
+        })
+    }
+
+    /// `whoport check`: every state of the ports asked, so that `free` sees everything.
+    fn check(
+        args: &CheckArgs,
+        cli: &Cli,
+        lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
+    ) -> Result<Config> {
+        let (port_args, ports) = resolve_ports(&args.ports, lookup_service)?;
+        let expectations = parse_expectations(&args.expect)?;
+        let mut warn_on = Vec::new();
+        for choice in &args.warn_on {
+            let w = match choice {
+                WarnOnChoice::XsanConflict => WarnOn::XsanConflict,
+            };
+            if !warn_on.contains(&w) {
+                warn_on.push(w);
+            }
+        }
+        Ok(Config {
+            query: SocketQuery::new(ports, &args.kinds, false),
+            port_args,
+            pid: None,
+            user: None,
+            output: if args.json {
+                Output::Json
+            } else {
+                Output::Nagios
+            },
+            output_file: None,
+            backend: backend(cli.backend),
+            paths: Paths::from_cli(cli),
+            xsan_audit: false,
+            check: Some(CheckSpec {
+                expectations,
+                warn_on,
+            }),
         })
     }
 }
@@ -380,6 +579,52 @@ mod tests {
         }
         let edge = PortSet::new(vec![(65535, 65535), (1, 1)]);
         assert!(edge.contains(65535) && edge.contains(1) && !edge.contains(2));
+    }
+
+    #[test]
+    fn expectations() {
+        let ok: &[(&[&str], &[&str])] = &[
+            (&[], &["listening"]),
+            (&["free"], &["free"]),
+            (&["held", "listening", "held"], &["held", "listening"]),
+            (&["xsan", "pid=812"], &["xsan", "pid=812"]),
+            (
+                &["process=nginx", "user=0"],
+                &["process=nginx", "user=root"],
+            ),
+            (&["process=a=b"], &["process=a=b"]),
+            (&["exe=/usr/sbin/sshd"], &["exe=/usr/sbin/sshd"]),
+        ];
+        for (texts, want) in ok {
+            let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            let got: Vec<String> = parse_expectations(&texts)
+                .unwrap_or_default()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, *want, "{texts:?}");
+        }
+        let bad: &[(&[&str], &str)] = &[
+            (&["nope"], "'nope'"),
+            (&["Free"], "'Free'"),
+            (&["process="], "'process='"),
+            (&["pid=abc"], "'pid=abc'"),
+            (&["pid=0"], "'pid=0'"),
+            (&["user=no-such-user-here"], "no-such-user-here"),
+            (&["exe=sshd"], "absolute path"),
+            (&["color=red"], "'color=red'"),
+            (&["free", "listening"], "contradictory"),
+            (&["process=x", "free"], "contradictory"),
+        ];
+        for (texts, named) in bad {
+            let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            let msg = parse_expectations(&texts)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(msg.contains(named), "{texts:?}: {msg:?}");
+            assert!(!msg.contains('\n'));
+        }
     }
 
     #[test]

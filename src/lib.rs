@@ -2,9 +2,12 @@
 //!
 //! The data flows one way: `collect` (sockets and the pids holding them) → `resolve`
 //! (owners, process details, filters) → `annotate` (what is known about each port) →
-//! `render` (table, JSON) → an exit code.
+//! `render` (table, JSON, Prometheus) → an exit code. `whoport check` judges the report
+//! instead (`check`) and prints a Nagios plugin verdict (`render::nagios`).
 
 pub mod annotate;
+pub mod atomic;
+pub mod check;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -14,30 +17,44 @@ pub mod registry;
 pub mod render;
 pub mod resolve;
 pub mod sanitize;
+#[cfg(test)]
+mod testing;
 
+use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser};
 
 use crate::annotate::Knowledge;
+use crate::check::Verdict;
 use crate::cli::{Cli, Command};
-use crate::config::{Config, Output, Paths, PortSet};
-use crate::model::Report;
+use crate::config::{CheckSpec, Config, Output, Paths, PortSet};
+use crate::model::{Protocol, Report};
 use crate::render::Render;
 
 /// Parses the command line, runs, and says how to exit. Errors are printed once, by
-/// `main`, as `whoport: …`.
+/// `main`, as `whoport: …`; `whoport check` prints its own (a Nagios UNKNOWN line).
 pub fn run() -> Result<ExitCode> {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.print()?;
             return Ok(exit::code(exit::MATCHED));
         }
-        Err(e) => return Err(anyhow!(usage_error(&e))),
+        Err(e) => {
+            return match check_invocation(&args) {
+                Some(json) => Ok(check_unknown(
+                    &usage_error(&e, "whoport check --help"),
+                    json,
+                )),
+                None => Err(anyhow!(usage_error(&e, "whoport --help"))),
+            };
+        }
     };
     let paths = Paths::from_cli(&cli);
     if let Some(Command::Registry { command }) = &cli.command {
@@ -47,33 +64,139 @@ pub fn run() -> Result<ExitCode> {
     // Read once: the registry (for service names and annotations), the host's Xsan
     // configuration and its ephemeral range.
     let knowledge = Knowledge::load(&paths);
-    let config = Config::from_cli_with(&cli, &|name| {
-        annotate::lookup_service(&knowledge.registry, name)
-    })?;
+    let lookup = |name: &str| annotate::lookup_service(&knowledge.registry, name);
+    let config = match (Config::from_cli_with(&cli, &lookup), &cli.command) {
+        (Ok(config), _) => config,
+        (Err(e), Some(Command::Check(args))) => {
+            return Ok(check_unknown(&format!("{e:#}"), args.json));
+        }
+        (Err(e), _) => return Err(e),
+    };
+    if let Some(spec) = &config.check {
+        return Ok(run_check(&config, spec, &knowledge));
+    }
+    let started = Instant::now();
     let report = report_with(&config, &knowledge)?;
+    let elapsed = started.elapsed();
+    let code = exit::code(match config.output {
+        // The metrics are the answer, also when they say that nothing matched.
+        Output::Prometheus => exit::MATCHED,
+        _ if report.sockets.is_empty() => exit::NO_MATCH,
+        _ => exit::MATCHED,
+    });
+    if let Some(path) = &config.output_file {
+        let mut buffer = Vec::new();
+        render_report(&config, &report, elapsed, &mut buffer, false)?;
+        atomic::write(path, &buffer, 0o644)?;
+        print_warnings(&config, &report);
+        return Ok(code);
+    }
     let mut stdout = io::stdout().lock();
+    render_report(
+        &config,
+        &report,
+        elapsed,
+        &mut stdout,
+        io::stdout().is_terminal(),
+    )?;
+    stdout.flush()?;
+    print_warnings(&config, &report);
+    Ok(code)
+}
+
+/// Writes a report in the configured format.
+fn render_report(
+    config: &Config,
+    report: &Report,
+    elapsed: Duration,
+    out: &mut dyn Write,
+    terminal: bool,
+) -> io::Result<()> {
     match config.output {
-        Output::Quiet => {}
-        Output::Json => render::Json.render(&report, &mut stdout)?,
-        Output::Table { color } => {
-            let width = if io::stdout().is_terminal() {
-                comfy_table_width()
-            } else {
-                None
-            };
-            render::Table { color, width }.render(&report, &mut stdout)?;
-            stdout.flush()?;
-            for w in &report.warnings {
-                eprintln!("whoport: warning: {}", sanitize::one_line(w));
-            }
+        Output::Quiet | Output::Nagios => Ok(()),
+        Output::Json => render::Json.render(report, out),
+        Output::Prometheus => render::Prometheus {
+            scan_seconds: elapsed.as_secs_f64(),
+            protocols: [Protocol::Tcp, Protocol::Udp]
+                .into_iter()
+                .filter(|p| config.query.wants_protocol(*p))
+                .collect(),
+        }
+        .render(report, out),
+        Output::Table { color } => render::Table {
+            color,
+            width: if terminal { comfy_table_width() } else { None },
+        }
+        .render(report, out),
+    }
+}
+
+/// The table's warnings go to standard error (JSON carries them; metrics count them).
+fn print_warnings(config: &Config, report: &Report) {
+    if matches!(config.output, Output::Table { .. }) {
+        for w in &report.warnings {
+            eprintln!("whoport: warning: {}", sanitize::one_line(w));
         }
     }
-    stdout.flush()?;
-    Ok(exit::code(if report.sockets.is_empty() {
-        exit::NO_MATCH
+}
+
+/// `whoport check`: the verdict on stdout, its status as the exit code. Every failure is
+/// an UNKNOWN verdict, never whoport's own exit code 2 (which would read as CRITICAL).
+fn run_check(config: &Config, spec: &CheckSpec, knowledge: &Knowledge) -> ExitCode {
+    let started = Instant::now();
+    let (verdict, report) = match report_with(config, knowledge) {
+        Ok(report) => (
+            check::evaluate(
+                &report,
+                &config.port_args,
+                &config.query,
+                spec,
+                started.elapsed(),
+            ),
+            report,
+        ),
+        Err(e) => (Verdict::unknown(&format!("{e:#}")), Report::default()),
+    };
+    print_verdict(&verdict, &report, config.output == Output::Json)
+}
+
+/// UNKNOWN for bad input in check mode: one line naming the bad value.
+fn check_unknown(message: &str, json: bool) -> ExitCode {
+    print_verdict(&Verdict::unknown(message), &Report::default(), json)
+}
+
+fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> ExitCode {
+    let mut stdout = io::stdout().lock();
+    let written = if json {
+        render::nagios::write_json(verdict, report, &mut stdout)
     } else {
-        exit::MATCHED
-    }))
+        render::nagios::write_line(verdict, &mut stdout)
+    }
+    .and_then(|()| stdout.flush());
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!("whoport: writing the check's result: {e}");
+            exit::code(exit::CHECK_UNKNOWN)
+        }
+        _ => exit::code(verdict.status.code()),
+    }
+}
+
+/// Whether a command line that clap rejected was a `whoport check` (and asked for JSON),
+/// so that its error is reported the plugin way.
+fn check_invocation(args: &[OsString]) -> Option<bool> {
+    let matches = Cli::command()
+        .ignore_errors(true)
+        .try_get_matches_from(args)
+        .ok()?;
+    let (name, sub) = matches.subcommand()?;
+    (name == "check").then(|| {
+        sub.try_get_one::<bool>("json")
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or(false)
+    })
 }
 
 /// Collects, resolves and annotates what the configuration asks for.
@@ -113,7 +236,7 @@ fn comfy_table_width() -> Option<u16> {
 }
 
 /// One line for a command-line error, naming the bad value.
-fn usage_error(e: &clap::Error) -> String {
+fn usage_error(e: &clap::Error, help: &str) -> String {
     if e.kind() == ErrorKind::UnknownArgument
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
         && arg.starts_with('-')
@@ -122,13 +245,18 @@ fn usage_error(e: &clap::Error) -> String {
     {
         return format!("invalid port '{arg}': ports are numbers from 1 to 65535");
     }
+    if e.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
+    {
+        return format!("missing {} (see {help})", missing.join(", "));
+    }
     let text = e.render().to_string();
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "the following required arguments were not provided:" names them on the next line.
     match lines.next().filter(|_| first.ends_with(':')) {
-        Some(named) => format!("{first} {} (see whoport --help)", named.trim()),
-        None => format!("{first} (see whoport --help)"),
+        Some(named) => format!("{first} {} (see {help})", named.trim()),
+        None => format!("{first} (see {help})"),
     }
 }

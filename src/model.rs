@@ -290,6 +290,22 @@ impl Owner {
     }
 }
 
+/// `address:port`, with IPv6 addresses in brackets (`[::1]:8080`).
+pub fn endpoint(addr: &IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+/// The `flags` that the Xsan annotation sets on a listening socket of an Xsan
+/// port: its owner is a known process that is not Xsan…
+pub const FLAG_XSAN_CONFLICT: &str = "xsan_port_non_xsan_process";
+/// …its owner is hidden, so it cannot be verified…
+pub const FLAG_XSAN_CANNOT_VERIFY: &str = "xsan_cannot_verify";
+/// …or every known owner is a verified Xsan process.
+pub const FLAG_XSAN_VERIFIED: &str = "xsan_verified";
+
 /// A socket with its owner resolved and its annotations.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
@@ -347,7 +363,7 @@ impl XsanPort {
 }
 
 /// Whether the listener on an Xsan port is Xsan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum XsanVerdict {
     /// Every process holding it runs from an Xsan executable directory.
@@ -359,6 +375,12 @@ pub enum XsanVerdict {
 }
 
 impl XsanVerdict {
+    pub const ALL: [XsanVerdict; 3] = [
+        XsanVerdict::NotXsan,
+        XsanVerdict::CannotVerify,
+        XsanVerdict::Xsan,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             XsanVerdict::Xsan => "xsan",
@@ -370,9 +392,9 @@ impl XsanVerdict {
     /// The socket flag that carries the verdict.
     pub fn flag(self) -> &'static str {
         match self {
-            XsanVerdict::Xsan => "xsan_verified",
-            XsanVerdict::NotXsan => "xsan_port_non_xsan_process",
-            XsanVerdict::CannotVerify => "xsan_cannot_verify",
+            XsanVerdict::Xsan => FLAG_XSAN_VERIFIED,
+            XsanVerdict::NotXsan => FLAG_XSAN_CONFLICT,
+            XsanVerdict::CannotVerify => FLAG_XSAN_CANNOT_VERIFY,
         }
     }
 }
@@ -478,6 +500,16 @@ pub struct RegistryInfo {
     /// The built-in copy's generation date, or the newest date in a user copy.
     pub date: Option<String>,
     pub rows: usize,
+}
+
+impl Socket {
+    /// The Xsan verdict on this socket, if it is a listener on an Xsan port; the worst one
+    /// should several flags be set.
+    pub fn xsan(&self) -> Option<XsanVerdict> {
+        XsanVerdict::ALL
+            .into_iter()
+            .find(|v| self.flags.iter().any(|f| f == v.flag()))
+    }
 }
 
 /// RFC 6335 section 6 range class of a port.

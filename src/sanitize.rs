@@ -37,9 +37,15 @@ pub fn one_line(s: &str) -> String {
     terminal_safe(s.trim_end()).into_owned()
 }
 
+/// Text for a monitoring plugin's status line: terminal-safe, on one line, and with `|`
+/// (which starts the performance data) shown as `\x7c`.
+pub fn plugin_text(s: &str) -> String {
+    one_line(s).replace('|', "\\x7c")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::terminal_safe;
+    use super::{plugin_text, terminal_safe};
 
     #[test]
     fn escapes_what_a_terminal_would_act_on() {
@@ -57,5 +63,13 @@ mod tests {
             assert_eq!(terminal_safe(input), want, "{input:?}");
             assert!(!terminal_safe(input).chars().any(|c| c.is_control()));
         }
+    }
+
+    #[test]
+    fn plugin_text_cannot_start_performance_data() {
+        assert_eq!(plugin_text("a|b=1"), "a\\x7cb=1");
+        assert_eq!(plugin_text("x\ny\x1b"), "x\\x0ay\\x1b");
+        // Already safe text is left as it is.
+        assert_eq!(plugin_text(&plugin_text("a|b\n")), plugin_text("a|b\n"));
     }
 }

@@ -2,7 +2,6 @@
 //! terminal-safe, fitted to the terminal's width when there is one.
 
 use std::io::{self, Write};
-use std::net::IpAddr;
 
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table as Grid, presets};
 
@@ -10,7 +9,7 @@ use super::Render;
 use crate::annotate::range_explanation;
 use crate::annotate::xsan::APPLE_REFERENCE;
 use crate::model::{
-    IanaEntry, Owner, PortInfo, Report, Socket, State, XsanHost, XsanPort, XsanVerdict,
+    IanaEntry, Owner, PortInfo, Report, Socket, State, XsanHost, XsanPort, XsanVerdict, endpoint,
 };
 use crate::sanitize::terminal_safe;
 
@@ -18,13 +17,6 @@ pub struct Table {
     pub color: bool,
     /// The terminal's width, when writing to one.
     pub width: Option<u16>,
-}
-
-fn endpoint(addr: &IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-    }
 }
 
 fn remote(s: &Socket) -> String {

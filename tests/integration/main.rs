@@ -1,9 +1,11 @@
 //! whoport's integration tests, one test binary: real sockets on loopback, the built
 //! binary, exact pids.
 
+mod check;
 mod compare;
 mod input;
 mod owners;
 mod ports_xsan;
 mod privilege;
+mod prometheus;
 mod support;

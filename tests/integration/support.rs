@@ -196,3 +196,131 @@ pub fn socket_set(v: &Value) -> SocketSet {
         })
         .collect()
 }
+
+/// The system's python (not one under /root, which other users may not run).
+pub fn system_python() -> Option<&'static Path> {
+    ["/usr/bin/python3", "/bin/python3"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+}
+
+/// The uid of `nobody`, which holds the listeners of other users in these tests.
+pub const NOBODY: u32 = 65534;
+
+/// A listener held by `nobody`, or `None` after printing why the test `name` skips (it
+/// needs root, to run as other uids, and /usr/bin/python3).
+pub fn foreign_listener_or_skip(name: &str) -> Option<ForeignListener> {
+    if !is_root() {
+        println!("SKIP {name}: needs root to run as other uids");
+        return None;
+    }
+    // On a busy host other sockets may share the port number: take one that has none.
+    for _ in 0..20 {
+        let Some(listener) = ForeignListener::start(NOBODY) else {
+            println!("SKIP {name}: /usr/bin/python3 is not installed");
+            return None;
+        };
+        if is_lone_port(&listener.port.to_string(), |s| s["uid"] == NOBODY) {
+            return Some(listener);
+        }
+    }
+    panic!("{name}: no port without other sockets found")
+}
+
+/// Whether every socket on this port, in any state, is one of ours.
+pub fn is_lone_port(port: &str, ours: impl Fn(&Value) -> bool) -> bool {
+    let (_, v) = json(&["-a", port], "native");
+    sockets(&v).iter().all(ours)
+}
+
+/// A port with no socket at all on it (on a busy host, checked and retried).
+pub fn unused_port() -> String {
+    for _ in 0..50 {
+        let port = free_port().to_string();
+        if is_lone_port(&port, |_| false) {
+            return port;
+        }
+    }
+    panic!("no unused port found")
+}
+
+/// A TCP listener on 127.0.0.1, created and held by a Python process running as `uid`, for
+/// looking at it as yet another user. Needs root; `None` without /usr/bin/python3.
+pub struct ForeignListener {
+    child: Child,
+    pub port: u16,
+}
+
+impl ForeignListener {
+    pub fn start(uid: u32) -> Option<ForeignListener> {
+        use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
+        let mut child = Command::new(system_python()?)
+            .args([
+                "-c",
+                "import socket,sys\n\
+                 s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+                 print(s.getsockname()[1], flush=True)\n\
+                 sys.stdin.read()",
+            ])
+            .uid(uid)
+            .gid(uid)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start python as uid {uid}: {e}"));
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("listener did not start: {line:?}"));
+        register_holder(u64::from(child.id()));
+        Some(ForeignListener { child, port })
+    }
+
+    pub fn pid(&self) -> u64 {
+        u64::from(self.child.id())
+    }
+}
+
+impl Drop for ForeignListener {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A copy of the whoport binary in a world-readable directory, which any user may run (the
+/// build tree may not be readable by them).
+pub struct SharedBinary {
+    _dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+}
+
+pub fn shared_whoport() -> SharedBinary {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let _ = std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755));
+    let path = dir.path().join("whoport");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("whoport"), &path)
+        .unwrap_or_else(|e| panic!("copying whoport: {e}"));
+    SharedBinary { _dir: dir, path }
+}
+
+/// Runs a copy of whoport as `uid` (and gid `uid`) with this collection path.
+pub fn run_as(binary: &SharedBinary, uid: u32, args: &[&str], backend: &str) -> Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(&binary.path)
+        .args(args)
+        .env("WHOPORT_BACKEND", backend)
+        .env("NO_COLOR", "1")
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap_or_else(|e| panic!("whoport {args:?} as uid {uid}: {e}"))
+}

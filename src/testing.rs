@@ -1,0 +1,41 @@
+//! Builders of model values for unit tests.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::model::{Owner, Process, Protocol, RawSocket, Socket, SocketKnowledge, State};
+
+/// A process with every detail known; its command line carries a secret that must never
+/// reach a label or a status line.
+pub fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &str) -> Process {
+    Process {
+        pid,
+        name: Some(name.to_string()),
+        user: user.map(str::to_string),
+        uid: Some(uid),
+        exe: Some(exe.to_string()),
+        cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
+    }
+}
+
+/// A socket of uid 1000 (`alice`) with this owner; connected or not, its remote end is
+/// 10.1.2.3:51515 (which must not reach a label either).
+pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: Owner) -> Socket {
+    Socket {
+        raw: RawSocket {
+            protocol,
+            local_address: addr,
+            local_port: port,
+            remote_address: IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+            remote_port: 51515,
+            state,
+            uid: Some(1000),
+            inode: Some(42),
+            v6only: None,
+            pids: owner.processes().iter().map(|p| p.pid).collect(),
+        },
+        user: Some("alice".to_string()),
+        owner,
+        flags: Vec::new(),
+        knowledge: SocketKnowledge::default(),
+    }
+}

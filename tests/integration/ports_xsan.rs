@@ -303,6 +303,43 @@ fn fsports_window_listeners_are_judged_by_executable_path() -> TestResult {
         text.contains("!! NOT XSAN") && text.contains("ok: Xsan"),
         "{text}"
     );
+
+    // Health checks on the same listeners: every Nagios status the Xsan rule can give.
+    let check = |port: u16, args: &[&str]| -> Result<(i32, String), Box<dyn std::error::Error>> {
+        let out = tree
+            .whoport()
+            .arg("check")
+            .arg(port.to_string())
+            .args(args)
+            .output()?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8(out.stdout)?,
+        ))
+    };
+    let (code, line) = check(xsan.port, &["--expect", "xsan"])?;
+    assert_eq!(code, 0, "{line}");
+    assert!(line.starts_with("WHOPORT OK - "), "{line}");
+    let (code, line) = check(fake.port, &["--expect", "xsan"])?;
+    assert_eq!(code, 2, "{line}");
+    assert!(
+        line.starts_with("WHOPORT CRITICAL - ") && line.contains("fsm"),
+        "{line}"
+    );
+    // The fake one listens, so `listening` holds; the conflict is a WARNING when asked.
+    let (code, line) = check(
+        fake.port,
+        &["--expect", "listening", "--warn-on", "xsan-conflict"],
+    )?;
+    assert_eq!(code, 1, "{line}");
+    assert!(line.starts_with("WHOPORT WARNING - "), "{line}");
+    let (code, line) = check(fake.port, &["--expect", "listening"])?;
+    assert_eq!(code, 0, "{line}");
+    let (code, line) = check(
+        xsan.port,
+        &["--expect", "listening", "--warn-on", "xsan-conflict"],
+    )?;
+    assert_eq!(code, 0, "{line}");
     drop(client);
     Ok(())
 }

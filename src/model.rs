@@ -217,6 +217,20 @@ pub struct Process {
     pub cmdline: Option<Vec<String>>,
 }
 
+impl Process {
+    /// A process known only by its pid (it exited before its details were read).
+    pub fn unknown(pid: u32) -> Process {
+        Process {
+            pid,
+            name: None,
+            user: None,
+            uid: None,
+            exe: None,
+            cmdline: None,
+        }
+    }
+}
+
 /// Why the owner of a socket could not be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

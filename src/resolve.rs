@@ -29,14 +29,10 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         .into_iter()
         .map(|raw| {
             let owner = owner_of(&raw, &scan, |pid| {
-                processes.get(&pid).cloned().unwrap_or(Process {
-                    pid,
-                    name: None,
-                    user: None,
-                    uid: None,
-                    exe: None,
-                    cmdline: None,
-                })
+                processes
+                    .get(&pid)
+                    .cloned()
+                    .unwrap_or_else(|| Process::unknown(pid))
             });
             let mut flags = Vec::new();
             if is_dual_stack(&raw) {
@@ -214,14 +210,7 @@ mod tests {
     }
 
     fn bare(pid: u32) -> Process {
-        Process {
-            pid,
-            name: None,
-            user: None,
-            uid: None,
-            exe: None,
-            cmdline: None,
-        }
+        Process::unknown(pid)
     }
 
     #[test]

@@ -1,1 +1,3 @@
 mod placeholder {}
+#[cfg(target_os = "linux")]
+mod bench_fixture;

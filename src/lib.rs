@@ -39,7 +39,9 @@ pub fn run() -> Result<ExitCode> {
     };
     let config = Config::from_cli(&cli)?;
     let report = report(&config)?;
-    let mut stdout = io::stdout().lock();
+    // Whole blocks to the pipe or terminal, not a write per line: a table of every socket
+    // on a busy host is tens of thousands of lines.
+    let mut stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     match config.output {
         Output::Quiet => {}
         Output::Json => render::Json.render(&report, &mut stdout)?,
@@ -70,7 +72,8 @@ pub fn report(config: &Config) -> Result<Report> {
     let snapshot = collector
         .collect(&config.query)
         .context("collecting sockets")?;
-    Ok(resolve::build(snapshot, config, &collect::SysinfoProcesses))
+    let details = collect::process_source(config.backend);
+    Ok(resolve::build(snapshot, config, details.as_ref()))
 }
 
 fn comfy_table_width() -> Option<u16> {

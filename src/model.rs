@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -213,6 +214,20 @@ pub struct Process {
     pub cmdline: Option<Vec<String>>,
 }
 
+impl Process {
+    /// A process known by its pid alone.
+    pub fn bare(pid: u32) -> Process {
+        Process {
+            pid,
+            name: None,
+            user: None,
+            uid: None,
+            exe: None,
+            cmdline: None,
+        }
+    }
+}
+
 /// Why the owner of a socket could not be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -239,8 +254,9 @@ impl HiddenReason {
 /// Who holds a socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
-    /// These processes hold it (at least one).
-    Known(Vec<Process>),
+    /// These processes hold it (at least one). Shared between the sockets that the same
+    /// processes hold: a process with a thousand sockets is one copy, not a thousand.
+    Known(Arc<[Process]>),
     /// It exists, but its holder could not be read. `uid`/`user` are the socket's.
     Hidden {
         reason: HiddenReason,
@@ -290,8 +306,8 @@ impl Owner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
     pub raw: RawSocket,
-    /// The socket's user name (from its uid).
-    pub user: Option<String>,
+    /// The socket's user name (from its uid), shared by the sockets of that user.
+    pub user: Option<Arc<str>>,
     pub owner: Owner,
     /// Machine-readable marks, e.g. `dual_stack`, `owners_incomplete`.
     pub flags: Vec<String>,

@@ -55,6 +55,15 @@ pub fn collector(backend: Backend) -> Result<Box<dyn Collector>> {
     }
 }
 
+/// Where a backend's process details come from: the platform's own reader on the fast
+/// path, sysinfo on the portable one.
+pub fn process_source(backend: Backend) -> Box<dyn ProcessSource> {
+    match backend {
+        Backend::Native | Backend::Procfs => native::process_source(),
+        Backend::Portable => Box::new(SysinfoProcesses),
+    }
+}
+
 /// Whether this process may read every other process's descriptors.
 pub fn privileged() -> bool {
     rustix::process::geteuid().is_root()

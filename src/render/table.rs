@@ -212,14 +212,21 @@ impl Table {
     /// socket on a busy host costs neither a copy of each cell nor its time.
     fn render_plain(report: &Report, show_remote: bool, out: &mut dyn Write) -> io::Result<()> {
         let header = Self::header(show_remote);
-        // comfy-table's rule: the widest line of each column, at least 1, at most u16::MAX.
+        let last = header.len() - 1;
+        // comfy-table's rule: the widest line of each column, at least 1; a line wider than
+        // u16::MAX is wrapped. The last column's width only pads the end of the line, which
+        // is trimmed, so it is needed only to tell a line that wide (never narrower than
+        // its length in bytes).
         let mut widths: Vec<usize> = header.iter().map(|h| h.width().max(1)).collect();
         let mut row = RowCells::new();
         let mut too_wide = false;
         for s in &report.sockets {
             Self::rows(s, show_remote, &mut row, &mut |row| {
-                for (width, (text, _)) in widths.iter_mut().zip(row.cells()) {
-                    let w = text.width();
+                for (i, (width, (text, _))) in widths.iter_mut().zip(row.cells()).enumerate() {
+                    if i == last && text.len() <= usize::from(u16::MAX) {
+                        continue;
+                    }
+                    let w = text_width(text);
                     too_wide |= w > usize::from(u16::MAX);
                     *width = (*width).max(w);
                 }
@@ -237,11 +244,13 @@ impl Table {
         let mut line = String::new();
         let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
             line.clear();
-            for (text, width) in cells.zip(&widths) {
+            for (i, (text, width)) in cells.zip(&widths).enumerate() {
                 // One space of padding on each side, the text, then spaces to the width.
                 line.push(' ');
                 line.push_str(text);
-                line.extend(std::iter::repeat_n(' ', width + 1 - text.width()));
+                if i < last {
+                    line.extend(std::iter::repeat_n(' ', width + 1 - text_width(text)));
+                }
             }
             writeln!(out, "{}", line.trim_end())
         };
@@ -252,6 +261,16 @@ impl Table {
             })?;
         }
         Ok(())
+    }
+}
+
+/// Display width as comfy-table measures it (unicode-width), with printable ASCII, the
+/// common case, counted without decoding.
+fn text_width(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
     }
 }
 
@@ -412,7 +431,16 @@ mod tests {
             Owner::Known([process(7, Some("x"), Some(&["x"; 40]), None)].into()),
             false,
         ));
-        vec![listening, all]
+        // A command line wider than comfy-table's widest column (u16::MAX), which it wraps.
+        let long = "x".repeat(70_000);
+        let mut wide = Report::default();
+        wide.sockets.push(socket(
+            8443,
+            State::Listen,
+            Owner::Known([process(8, Some("w"), Some(&[&long]), None)].into()),
+            false,
+        ));
+        vec![listening, all, wide]
     }
 
     #[test]

@@ -16,8 +16,9 @@ use rustix::io::Errno;
 
 use super::parallel;
 
-/// Pids handed to a thread at a time.
-const CHUNK: usize = 16;
+/// Pids handed to a thread at a time: few, so that a run of processes with thousands of
+/// descriptors each does not leave one thread working alone at the end.
+const CHUNK: usize = 4;
 
 #[derive(Debug, Default)]
 pub struct FdScan {

@@ -10,9 +10,9 @@
 # around them is kept). Run it as root: ss, lsof and whoport then see every process.
 #
 # Settings (environment):
-#   ROUNDS=3     hyperfine calls per case; the command order is reversed every other
+#   ROUNDS=5     hyperfine calls per case; the command order is reversed every other
 #                round, so that drift in the machine's speed hits every command alike
-#   RUNS=5       timed runs of each command per round (after WARMUP untimed ones)
+#   RUNS=4       timed runs of each command per round (after WARMUP untimed ones)
 #   WARMUP=2
 #   RSS_RUNS=3   /usr/bin/time runs per command (the median peak is reported)
 #   OUT=docs/benchmarks.md
@@ -23,8 +23,8 @@
 # /proc scan. On Debian: apt-get install hyperfine jq iproute2 net-tools lsof psmisc time strace
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-3}
-RUNS=${RUNS:-5}
+ROUNDS=${ROUNDS:-5}
+RUNS=${RUNS:-4}
 WARMUP=${WARMUP:-2}
 RSS_RUNS=${RSS_RUNS:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -209,13 +209,14 @@ report_case() {
     stats=$(jq -rs '
         [.[].results[]] | group_by(.command) | map({
             command: .[0].command,
-            times: ([.[].times[]] | sort)
+            times: ([.[].times[]] | sort),
+            cpu: ([.[] | .user + .system] | add / length)
         }) | map({
             command,
             median: (.times | if length % 2 == 1 then .[length / 2 | floor]
                               else (.[length / 2 - 1] + .[length / 2]) / 2 end),
-            min: .times[0], max: .times[-1], n: (.times | length)
-        }) | .[] | "\(.command)\t\(.median)\t\(.min)\t\(.max)\t\(.n)"' "${files[@]}")
+            min: .times[0], max: .times[-1], n: (.times | length), cpu
+        }) | .[] | "\(.command)\t\(.median)\t\(.min)\t\(.max)\t\(.n)\t\(.cpu)"' "${files[@]}")
     local base_median
     base_median=$(awk -F'\t' -v b="$base" '$1 == b { print $2 }' <<<"$stats")
     local cmd label
@@ -229,7 +230,7 @@ report_case() {
         RSS["$size/$name/$label"]=$rss
         awk -F'\t' -v label="$label" -v base="$base_median" -v rss="$rss" '{
             ratio = base > 0 ? sprintf("%.2f×", $2 / base) : "–"
-            printf "| `%s` | %.1f | %.1f–%.1f | %s | %.1f |\n", label, $2 * 1000, $3 * 1000, $4 * 1000, ratio, rss / 1024
+            printf "| `%s` | %.1f | %.1f–%.1f | %s | %.1f | %.1f |\n", label, $2 * 1000, $3 * 1000, $4 * 1000, ratio, $6 * 1000, rss / 1024
         }' <<<"$row"
     done
 }
@@ -268,17 +269,17 @@ for size in "${SIZES[@]}"; do
         echo "exactly the fixture's pids $OWNERS; port $FREE_PORT is free, and whoport opened no"
         echo "/proc/PID/fd for it: $FREE_NOSCAN."
         echo
-        echo "| command | median ms | min–max ms | × ss | peak RSS MiB |"
-        echo "|---|---:|---:|---:|---:|"
-        echo "| **every listener, table to a pipe** | | | | |"
+        echo "| command | median ms | min–max ms | × ss | CPU ms | peak RSS MiB |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        echo "| **every listener, table to a pipe** | | | | | |"
         report_case "$size" listen "ss -tulpn" "${listen[@]}"
-        echo "| **every listener, JSON** | | | | |"
+        echo "| **every listener, JSON** | | | | | |"
         report_case "$size" listen-json "ss -tulpn" "${listen_json[@]}"
-        echo "| **one held port ($PORT, 2 owners)** | | | | |"
+        echo "| **one held port ($PORT, 2 owners)** | | | | | |"
         report_case "$size" held "ss -tlnp 'sport = :$PORT'" "${held[@]}"
-        echo "| **one free port ($FREE_PORT)** | | | | |"
+        echo "| **one free port ($FREE_PORT)** | | | | | |"
         report_case "$size" free "ss -tlnp 'sport = :$FREE_PORT'" "${free[@]}"
-        echo "| **every socket, every state** | | | | |"
+        echo "| **every socket, every state** | | | | | |"
         report_case "$size" all "ss -tuapn" "${all[@]}"
         echo
     } >>"$TABLES"
@@ -372,7 +373,8 @@ SECTION=$RESULTS/section.md
         "$(fuser -V 2>&1 | head -1); $(hyperfine --version)"
     echo "- Method: hyperfine -N --output=pipe, $WARMUP warm-up runs, $ROUNDS rounds of $RUNS runs" \
         "(order reversed every other round); medians and min–max over all $((ROUNDS * RUNS)) runs;" \
-        "peak RSS is the median of $RSS_RUNS runs under /usr/bin/time -v"
+        "CPU is user + system time (hyperfine's mean), which another load on the machine" \
+        "moves less than wall time; peak RSS is the median of $RSS_RUNS runs under /usr/bin/time -v"
     echo
     cat "$TARGETS" "$TABLES"
     echo "<!-- bench:end -->"

@@ -95,6 +95,21 @@ host_counts() {
     echo "$procs $fds $sockets"
 }
 
+# How busy the machine is without us (the fixture sleeps): percent of all cores over 2 s.
+# Another load shares the cores with whoport's threads, and moves its times more than
+# single-threaded ss's.
+other_load() {
+    local a b
+    a=$(head -1 /proc/stat)
+    sleep 2
+    b=$(head -1 /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 2; i <= n; i++) { d = y[i] - x[i]; total += d; if (i == 5 || i == 6) idle += d }
+        printf "%.0f%%", total > 0 ? 100 * (total - idle) / total : 0
+    }'
+}
+
 # ---- correctness -------------------------------------------------------------------
 
 # "proto port inode pids" per socket, sorted, from whoport --json.
@@ -240,7 +255,6 @@ report_case() {
 TABLES=$RESULTS/tables.md
 : >"$TABLES"
 declare -A FDS HELD_PORT FREE
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for size in "${SIZES[@]}"; do
     start_fixture "$size"
     read -r procs fds sockets < <(host_counts)
@@ -248,6 +262,7 @@ for size in "${SIZES[@]}"; do
     note "$size host: $procs processes, $fds open fds, $sockets TCP/UDP sockets"
     FREE_NOSCAN=
     check_answers "$size"
+    BUSY_BEFORE=$(other_load)
 
     W=$WHOPORT
     listen=("$W" "ss -tulpn" "netstat -tulpn" "lsof -nP -i" "$W --backend portable")
@@ -260,6 +275,8 @@ for size in "${SIZES[@]}"; do
     time_case "$size" held "${held[@]}"
     time_case "$size" free "${free[@]}"
     time_case "$size" all "${all[@]}"
+    BUSY_AFTER=$(other_load)
+    note "$size: cores busy with other work before/after timing: $BUSY_BEFORE / $BUSY_AFTER"
 
     {
         echo "### $size: $procs processes, $fds open fds, $sockets TCP/UDP sockets"
@@ -267,7 +284,8 @@ for size in "${SIZES[@]}"; do
         echo "Checked before timing: whoport's listening sockets, the sockets on the held port and"
         echo "every socket in every state equal ss's (same inodes, same pids); port $PORT is held by"
         echo "exactly the fixture's pids $OWNERS; port $FREE_PORT is free, and whoport opened no"
-        echo "/proc/PID/fd for it: $FREE_NOSCAN."
+        echo "/proc/PID/fd for it: $FREE_NOSCAN. Cores busy with other work just before and just"
+        echo "after the timings: $BUSY_BEFORE / $BUSY_AFTER."
         echo
         echo "| command | median ms | min–max ms | × ss | CPU ms | peak RSS MiB |"
         echo "|---|---:|---:|---:|---:|---:|"
@@ -288,7 +306,6 @@ for size in "${SIZES[@]}"; do
     stop_fixture
 done
 
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- targets and growth --------------------------------------------------------------
 
@@ -367,7 +384,6 @@ SECTION=$RESULTS/section.md
     echo
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); whoport $commit"
     echo "- Machine: $cpu, $(nproc) cores, $mem, Linux $(uname -r), $(id -un)"
-    echo "- Load average before/after the run: $LOAD_BEFORE / $LOAD_AFTER"
     echo "- Tools: $(ss -V 2>&1 | head -1); $(netstat --version 2>&1 | head -1);" \
         "lsof $(lsof -v 2>&1 | sed -n 's/^ *revision: *//p' | head -1);" \
         "$(fuser -V 2>&1 | head -1); $(hyperfine --version)"

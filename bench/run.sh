@@ -106,7 +106,8 @@ other_load() {
     awk -v a="$a" -v b="$b" 'BEGIN {
         n = split(a, x, " "); split(b, y, " ")
         for (i = 2; i <= n; i++) { d = y[i] - x[i]; total += d; if (i == 5 || i == 6) idle += d }
-        printf "%.0f%%", total > 0 ? 100 * (total - idle) / total : 0
+        busy = total > 0 ? 100 * (total - idle) / total : 0
+        printf "%.0f%%", busy
     }'
 }
 

@@ -418,7 +418,7 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         }
     };
     let mut doubt = None;
-    for p in processes {
+    for p in processes.iter() {
         match matches_all(p, clauses) {
             Match::Yes => return Outcome::new(Status::Ok, format!("held by {wanted}")),
             Match::No => {}

@@ -91,7 +91,9 @@ pub fn run() -> Result<ExitCode> {
         print_warnings(&config, &report);
         return Ok(code);
     }
-    let mut stdout = io::stdout().lock();
+    // Whole blocks to the pipe or terminal, not a write per line: a table of every socket
+    // on a busy host is tens of thousands of lines.
+    let mut stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     render_report(
         &config,
         &report,
@@ -222,7 +224,8 @@ pub fn report_with(config: &Config, knowledge: &Knowledge) -> Result<Report> {
     }
     let collector = collect::collector(config.backend)?;
     let snapshot = collector.collect(&query).context("collecting sockets")?;
-    let mut report = resolve::build(snapshot, config, &collect::SysinfoProcesses);
+    let details = collect::process_source(config.backend);
+    let mut report = resolve::build(snapshot, config, details.as_ref());
     annotate::annotate(&mut report, &knowledge.context(&asked));
     if config.xsan_audit {
         report.xsan = Some(knowledge.xsan.clone());

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -257,8 +258,9 @@ impl HiddenReason {
 /// Who holds a socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Owner {
-    /// These processes hold it (at least one).
-    Known(Vec<Process>),
+    /// These processes hold it (at least one). Shared between the sockets that the same
+    /// processes hold: a process with a thousand sockets is one copy, not a thousand.
+    Known(Arc<[Process]>),
     /// It exists, but its holder could not be read. `uid`/`user` are the socket's.
     Hidden {
         reason: HiddenReason,
@@ -324,8 +326,8 @@ pub const FLAG_XSAN_VERIFIED: &str = "xsan_verified";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Socket {
     pub raw: RawSocket,
-    /// The socket's user name (from its uid).
-    pub user: Option<String>,
+    /// The socket's user name (from its uid), shared by the sockets of that user.
+    pub user: Option<Arc<str>>,
     pub owner: Owner,
     /// Machine-readable marks, e.g. `dual_stack`, `owners_incomplete`.
     pub flags: Vec<String>,

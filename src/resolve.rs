@@ -2,8 +2,9 @@
 //! details, apply the filters that need owners (`--pid`, `--user`), and order the result.
 //! Pure: the process details come from an injected [`ProcessSource`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::collect::{ProcessSource, user_name};
 use crate::config::{Config, PortArg};
@@ -12,43 +13,82 @@ use crate::model::{
     Snapshot, Socket, SocketKnowledge,
 };
 
+/// Raw sockets turned into sockets at a time (see `build`).
+const BLOCK: usize = 2048;
+
 pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -> Report {
     let Snapshot {
-        sockets: raw,
+        sockets: mut raw,
         scan,
         mut warnings,
     } = snapshot;
+    // Sorted before the sockets grow owners and names: sorting costs a copy of half of
+    // what is sorted, and a raw socket is the smaller thing to copy.
+    raw.shrink_to_fit();
+    raw.sort_by_key(order_key);
     let pids: Vec<u32> = raw
         .iter()
         .flat_map(|s| s.pids.iter().copied())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let processes = details.processes(&pids);
-    let mut sockets: Vec<Socket> = raw
-        .into_iter()
-        .map(|raw| {
-            let owner = owner_of(&raw, &scan, |pid| {
-                processes
-                    .get(&pid)
-                    .cloned()
-                    .unwrap_or_else(|| Process::unknown(pid))
-            });
-            let mut flags = Vec::new();
-            if is_dual_stack(&raw) {
-                flags.push("dual_stack".to_string());
+    let mut found = details.processes(&pids);
+    // One shared list per set of holders (a process with a thousand sockets is one copy),
+    // each process moved into the first list that has it and copied only into the next.
+    let mut lists: HashMap<Vec<u32>, Arc<[Process]>> = HashMap::new();
+    let mut placed: HashMap<u32, (Arc<[Process]>, usize)> = HashMap::new();
+    let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
+    let mut resolve = |raw: RawSocket| {
+        let owner = owner_of(&raw, &scan, |pids| {
+            if let Some(list) = lists.get(pids) {
+                return Arc::clone(list);
             }
-            Socket {
-                user: raw.uid.and_then(user_name),
-                raw,
-                owner,
-                flags,
-                knowledge: SocketKnowledge::default(),
+            let list: Arc<[Process]> = pids
+                .iter()
+                .map(|&pid| {
+                    found
+                        .remove(&pid)
+                        .or_else(|| placed.get(&pid).map(|(list, i)| list[*i].clone()))
+                        // A pid that exited meanwhile keeps only its number.
+                        .unwrap_or_else(|| Process::unknown(pid))
+                })
+                .collect::<Vec<_>>()
+                .into();
+            for (i, &pid) in pids.iter().enumerate() {
+                placed.entry(pid).or_insert_with(|| (Arc::clone(&list), i));
             }
-        })
-        .filter(|s| keep(s, config))
-        .collect();
-    sockets.sort_by_key(|s| order_key(&s.raw));
+            lists.insert(pids.to_vec(), Arc::clone(&list));
+            list
+        });
+        let mut flags = Vec::new();
+        if is_dual_stack(&raw) {
+            flags.push("dual_stack".to_string());
+        }
+        let user = raw.uid.and_then(|uid| {
+            user_names
+                .entry(uid)
+                .or_insert_with(|| user_name(uid).map(Arc::from))
+                .clone()
+        });
+        Socket {
+            user,
+            raw,
+            owner,
+            flags,
+            knowledge: SocketKnowledge::default(),
+        }
+    };
+    // Built from the back a block at a time, each block's memory handed back as it goes:
+    // the raw sockets and the sockets are never both whole in memory (on a busy host,
+    // with every socket asked for, that is megabytes).
+    let mut sockets: Vec<Socket> = Vec::with_capacity(raw.len());
+    while !raw.is_empty() {
+        let block = raw.split_off(raw.len().saturating_sub(BLOCK));
+        raw.shrink_to_fit();
+        sockets.extend(block.into_iter().rev().map(&mut resolve));
+    }
+    sockets.reverse();
+    sockets.retain(|s| keep(s, config));
     warnings.extend(scan_warning(&scan, &sockets));
     let ports = port_infos(&config.port_args, &sockets);
     Report {
@@ -61,9 +101,13 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
 }
 
 /// The owner of one socket, from what the scan saw.
-pub fn owner_of(raw: &RawSocket, scan: &OwnerScan, process: impl Fn(u32) -> Process) -> Owner {
+pub fn owner_of(
+    raw: &RawSocket,
+    scan: &OwnerScan,
+    processes: impl FnOnce(&[u32]) -> Arc<[Process]>,
+) -> Owner {
     if !raw.pids.is_empty() {
-        return Owner::Known(raw.pids.iter().map(|&p| process(p)).collect());
+        return Owner::Known(processes(&raw.pids));
     }
     if raw.inode == Some(0) {
         return Owner::None {
@@ -160,7 +204,11 @@ fn order_key(s: &RawSocket) -> OrderKey {
 fn port_infos(args: &[PortArg], sockets: &[Socket]) -> Vec<PortInfo> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    let count = |port: u16| sockets.iter().filter(|s| s.raw.local_port == port).count();
+    // The sockets are in port order (`order_key`): a port's are one run of them.
+    let count = |port: u16| {
+        let start = sockets.partition_point(|s| s.raw.local_port < port);
+        sockets[start..].partition_point(|s| s.raw.local_port == port)
+    };
     for arg in args {
         let ports: Vec<u16> = match *arg {
             PortArg::Single(p) | PortArg::Named(p) => vec![p],
@@ -209,8 +257,8 @@ mod tests {
         }
     }
 
-    fn bare(pid: u32) -> Process {
-        Process::unknown(pid)
+    fn bare(pids: &[u32]) -> Arc<[Process]> {
+        pids.iter().map(|&pid| Process::unknown(pid)).collect()
     }
 
     #[test]

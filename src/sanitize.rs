@@ -8,7 +8,8 @@ use std::fmt::Write;
 /// Shows control characters (C0, DEL, C1) and invisible bidirectional overrides as
 /// visible escapes (`\x1b`, `\u{202e}`); everything else is kept.
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    // Printable ASCII, the common case, holds nothing to escape.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

@@ -33,7 +33,7 @@ pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: 
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
         },
-        user: Some("alice".to_string()),
+        user: Some("alice".into()),
         owner,
         flags: Vec::new(),
         knowledge: SocketKnowledge::default(),

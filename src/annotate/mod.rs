@@ -258,14 +258,17 @@ mod tests {
                 pids: vec![42],
             },
             user: None,
-            owner: Owner::Known(vec![Process {
-                pid: 42,
-                name: Some("fsm".into()),
-                user: None,
-                uid: None,
-                exe: Some(exe.into()),
-                cmdline: None,
-            }]),
+            owner: Owner::Known(
+                vec![Process {
+                    pid: 42,
+                    name: Some("fsm".into()),
+                    user: None,
+                    uid: None,
+                    exe: Some(exe.into()),
+                    cmdline: None,
+                }]
+                .into(),
+            ),
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
         }

@@ -515,15 +515,18 @@ mod tests {
     fn xsan_rule() {
         use Owner::{Hidden, Known};
         use XsanVerdict::{CannotVerify, NotXsan, Xsan};
-        let xsan = || Known(vec![process(10, "fsm", Some("/usr/cvfs/bin/fsm"))]);
-        let fake = || Known(vec![process(20, "fsm", Some("/tmp/x/fsm"))]);
+        let xsan = || Known(vec![process(10, "fsm", Some("/usr/cvfs/bin/fsm"))].into());
+        let fake = || Known(vec![process(20, "fsm", Some("/tmp/x/fsm"))].into());
         let mixed = || {
-            Known(vec![
-                process(10, "fsm", Some("/usr/cvfs/bin/fsm")),
-                process(21, "sh", Some("/usr/bin/sh")),
-            ])
+            Known(
+                vec![
+                    process(10, "fsm", Some("/usr/cvfs/bin/fsm")),
+                    process(21, "sh", Some("/usr/bin/sh")),
+                ]
+                .into(),
+            )
         };
-        let unreadable = || Known(vec![process(30, "fsm", None)]);
+        let unreadable = || Known(vec![process(30, "fsm", None)].into());
         let hidden = || Hidden {
             reason: HiddenReason::NotPermitted,
             uid: Some(0),

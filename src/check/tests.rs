@@ -30,13 +30,7 @@ fn squatter(port: u16) -> Socket {
         LOOP6,
         port,
         State::Listen,
-        Owner::Known(vec![process(
-            7,
-            "python3",
-            "alice",
-            1000,
-            "/usr/bin/python3",
-        )]),
+        Owner::Known(vec![process(7, "python3", "alice", 1000, "/usr/bin/python3")].into()),
     )
 }
 
@@ -46,7 +40,7 @@ fn listener(port: u16, holders: Vec<Process>) -> Socket {
         V4,
         port,
         State::Listen,
-        Owner::Known(holders),
+        Owner::Known(holders.into()),
     )
 }
 
@@ -288,13 +282,16 @@ fn owner_expectations() {
         V4,
         22,
         State::Established,
-        Owner::Known(vec![process(
-            900,
-            "sshd-session",
-            "alice",
-            1000,
-            "/usr/lib/openssh/sshd-session",
-        )]),
+        Owner::Known(
+            vec![process(
+                900,
+                "sshd-session",
+                "alice",
+                1000,
+                "/usr/lib/openssh/sshd-session",
+            )]
+            .into(),
+        ),
     ));
     assert_status(&with_client, &["process=sshd"], Status::Ok, &[]);
 }
@@ -545,7 +542,7 @@ fn labels_name_the_protocols_seen_or_asked() {
                 V4,
                 53,
                 State::Unconnected,
-                Owner::Known(vec![process(5, "named", "bind", 106, "/usr/sbin/named")]),
+                Owner::Known(vec![process(5, "named", "bind", 106, "/usr/sbin/named")].into()),
             ),
         ],
     );
@@ -611,7 +608,7 @@ fn performance_data_counts_each_socket_once() {
                     V4,
                     22,
                     State::Established,
-                    Owner::Known(vec![sshd()]),
+                    Owner::Known(vec![sshd()].into()),
                 ),
             ],
         )

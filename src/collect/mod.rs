@@ -77,6 +77,15 @@ fn parse_port_pair(text: &str) -> Option<(u16, u16)> {
     }
 }
 
+/// Where a backend's process details come from: the platform's own reader on the fast
+/// path, sysinfo on the portable one.
+pub fn process_source(backend: Backend) -> Box<dyn ProcessSource> {
+    match backend {
+        Backend::Native | Backend::Procfs => native::process_source(),
+        Backend::Portable => Box::new(SysinfoProcesses),
+    }
+}
+
 /// Whether this process may read every other process's descriptors.
 pub fn privileged() -> bool {
     rustix::process::geteuid().is_root()

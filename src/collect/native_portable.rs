@@ -2,10 +2,14 @@
 
 use anyhow::{Result, bail};
 
-use super::Collector;
+use super::{Collector, ProcessSource};
 
 pub fn collector() -> Box<dyn Collector> {
     Box::new(super::portable::Portable)
+}
+
+pub fn process_source() -> Box<dyn ProcessSource> {
+    Box::new(super::SysinfoProcesses)
 }
 
 pub fn procfs_collector() -> Result<Box<dyn Collector>> {

@@ -19,7 +19,7 @@ pub struct Json;
 #[derive(Serialize)]
 pub struct JsonReport<'a> {
     pub schema_version: u32,
-    pub sockets: Vec<JsonSocket<'a>>,
+    pub sockets: JsonSockets<'a>,
     pub ports: Vec<JsonPort<'a>>,
     pub warnings: &'a [String],
     /// The IANA registry copy that annotated this report.
@@ -101,6 +101,16 @@ pub struct JsonFsPorts {
 pub struct JsonPortRange {
     pub first: u16,
     pub last: u16,
+}
+
+/// The sockets, each turned into a [`JsonSocket`] only as it is written: a report of
+/// every socket on a busy host is never held twice.
+pub struct JsonSockets<'a>(pub &'a [Socket]);
+
+impl Serialize for JsonSockets<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(JsonSocket::from_socket))
+    }
 }
 
 #[derive(Serialize)]
@@ -242,7 +252,7 @@ impl<'a> JsonReport<'a> {
     pub fn new(report: &'a Report) -> JsonReport<'a> {
         JsonReport {
             schema_version: SCHEMA_VERSION,
-            sockets: report.sockets.iter().map(JsonSocket::from_socket).collect(),
+            sockets: JsonSockets(&report.sockets),
             ports: report
                 .ports
                 .iter()

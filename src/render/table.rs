@@ -1,7 +1,10 @@
 //! The default table: one row per (socket, owner process), every untrusted string made
 //! terminal-safe, fitted to the terminal's width when there is one.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table as Grid, presets};
 
@@ -12,6 +15,7 @@ use crate::model::{
     IanaEntry, Owner, PortInfo, Report, Socket, State, XsanHost, XsanPort, XsanVerdict, endpoint,
 };
 use crate::sanitize::terminal_safe;
+use unicode_width::UnicodeWidthStr;
 
 pub struct Table {
     pub color: bool,
@@ -19,106 +23,170 @@ pub struct Table {
     pub width: Option<u16>,
 }
 
-fn remote(s: &Socket) -> String {
-    if s.raw.state.is_listening() || s.raw.state == State::Close {
-        "*".to_string()
-    } else {
-        endpoint(&s.raw.remote_address, s.raw.remote_port)
+/// The cells of one output row, written into buffers that are reused from row to row.
+struct RowCells {
+    texts: [String; MAX_COLUMNS],
+    colors: [Option<Color>; MAX_COLUMNS],
+    len: usize,
+}
+
+const MAX_COLUMNS: usize = 10;
+
+impl RowCells {
+    fn new() -> RowCells {
+        RowCells {
+            texts: Default::default(),
+            colors: [None; MAX_COLUMNS],
+            len: 0,
+        }
+    }
+
+    /// Starts a new cell and gives its (empty) text.
+    fn next(&mut self, color: Option<Color>) -> &mut String {
+        let i = self.len.min(MAX_COLUMNS - 1);
+        self.len = i + 1;
+        self.colors[i] = color;
+        let text = &mut self.texts[i];
+        text.clear();
+        text
+    }
+
+    fn cells(&self) -> impl Iterator<Item = (&str, Option<Color>)> {
+        self.texts[..self.len]
+            .iter()
+            .map(String::as_str)
+            .zip(self.colors[..self.len].iter().copied())
     }
 }
 
-fn user_label(name: Option<&str>, uid: Option<u32>) -> String {
+fn endpoint_into(out: &mut String, addr: &IpAddr, port: u16) {
+    let _ = match addr {
+        IpAddr::V4(a) => write!(out, "{a}:{port}"),
+        IpAddr::V6(a) => write!(out, "[{a}]:{port}"),
+    };
+}
+
+fn user_into(out: &mut String, name: Option<&str>, uid: Option<u32>) {
     match (name, uid) {
-        (Some(n), _) => terminal_safe(n).into_owned(),
-        (None, Some(u)) => u.to_string(),
-        (None, None) => "?".to_string(),
+        (Some(n), _) => out.push_str(&terminal_safe(n)),
+        (None, Some(u)) => {
+            let _ = write!(out, "{u}");
+        }
+        (None, None) => out.push('?'),
     }
 }
 
 impl Table {
-    fn cell(&self, text: impl Into<String>, color: Option<Color>) -> Cell {
-        let cell = Cell::new(text.into());
-        match (self.color, color) {
-            (true, Some(c)) => cell.fg(c),
-            _ => cell,
-        }
-    }
-
-    fn rows(&self, s: &Socket, show_remote: bool, show_xsan: bool) -> Vec<Vec<Cell>> {
-        let mut proto = s.raw.protocol.as_str().to_string();
-        if s.flags.iter().any(|f| f == "dual_stack") {
-            proto.push_str("46");
-        }
-        let service = match (&s.knowledge.service, &s.knowledge.remote_service) {
-            (Some(local), _) => terminal_safe(local).into_owned(),
-            (None, Some(remote)) => format!("->{}", terminal_safe(remote)),
-            (None, None) => "-".to_string(),
-        };
-        let lead = |owner_cells: Vec<Cell>| {
-            let mut row = vec![
-                self.cell(proto.clone(), None),
-                self.cell(endpoint(&s.raw.local_address, s.raw.local_port), None),
-            ];
+    /// Calls `emit` once per output row of a socket: one row per owner process.
+    fn rows(
+        s: &Socket,
+        show_remote: bool,
+        show_xsan: bool,
+        row: &mut RowCells,
+        emit: &mut dyn FnMut(&RowCells) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let lead = |row: &mut RowCells| {
+            row.len = 0;
+            let proto = row.next(None);
+            proto.push_str(s.raw.protocol.as_str());
+            if s.flags.iter().any(|f| f == "dual_stack") {
+                proto.push_str("46");
+            }
+            endpoint_into(row.next(None), &s.raw.local_address, s.raw.local_port);
             if show_remote {
-                row.push(self.cell(remote(s), None));
-            }
-            row.push(self.cell(s.raw.state.as_str(), None));
-            row.push(self.cell(service.clone(), None));
-            row.extend(owner_cells);
-            if show_xsan {
-                row.push(self.xsan_cell(s));
-            }
-            row
-        };
-        match &s.owner {
-            Owner::Known(processes) => processes
-                .iter()
-                .map(|p| {
-                    let name = p.name.as_deref().map_or("?".into(), terminal_safe);
-                    let command = p
-                        .cmdline
-                        .as_ref()
-                        .map(|c| c.join(" "))
-                        .or_else(|| p.exe.clone())
-                        .unwrap_or_default();
-                    lead(vec![
-                        self.cell(p.pid.to_string(), None),
-                        self.cell(name.into_owned(), Some(Color::Green)),
-                        self.cell(user_label(p.user.as_deref(), p.uid), None),
-                        self.cell(terminal_safe(&command).into_owned(), None),
-                    ])
-                })
-                .collect(),
-            Owner::Hidden { uid, user, reason } => vec![lead(vec![
-                self.cell("-", None),
-                self.cell("(hidden)", Some(Color::Yellow)),
-                self.cell(user_label(user.as_deref(), *uid), None),
-                self.cell(reason.describe(), Some(Color::Yellow)),
-            ])],
-            Owner::None { reason } => vec![lead(vec![
-                self.cell("-", None),
-                self.cell("(none)", None),
-                self.cell(user_label(s.user.as_deref(), s.raw.uid), None),
-                self.cell(reason.describe(), None),
-            ])],
-        }
-    }
-
-    /// The XSAN column: the verdict, marked so that a flag cannot be missed.
-    fn xsan_cell(&self, s: &Socket) -> Cell {
-        match s.knowledge.xsan.as_ref().map(|c| c.verdict) {
-            Some(XsanVerdict::Xsan) => self.cell("ok: Xsan", Some(Color::Green)),
-            Some(XsanVerdict::NotXsan) => {
-                let c = self.cell("!! NOT XSAN", Some(Color::Red));
-                if self.color {
-                    c.add_attribute(Attribute::Bold)
+                let remote = row.next(None);
+                if s.raw.state.is_listening() || s.raw.state == State::Close {
+                    remote.push('*');
                 } else {
-                    c
+                    endpoint_into(remote, &s.raw.remote_address, s.raw.remote_port);
                 }
             }
-            Some(XsanVerdict::CannotVerify) => self.cell("?? cannot verify", Some(Color::Yellow)),
-            None => self.cell("-", None),
+            row.next(None).push_str(s.raw.state.as_str());
+            let service = row.next(None);
+            match (&s.knowledge.service, &s.knowledge.remote_service) {
+                (Some(local), _) => service.push_str(&terminal_safe(local)),
+                (None, Some(remote)) => {
+                    service.push_str("->");
+                    service.push_str(&terminal_safe(remote));
+                }
+                (None, None) => service.push('-'),
+            }
+        };
+        // The XSAN column, last: the verdict, marked so that a flag cannot be missed.
+        let tail = |row: &mut RowCells| {
+            if show_xsan {
+                let (text, color) = match s.knowledge.xsan.as_ref().map(|c| c.verdict) {
+                    Some(XsanVerdict::Xsan) => ("ok: Xsan", Some(Color::Green)),
+                    Some(XsanVerdict::NotXsan) => ("!! NOT XSAN", Some(Color::Red)),
+                    Some(XsanVerdict::CannotVerify) => ("?? cannot verify", Some(Color::Yellow)),
+                    None => ("-", None),
+                };
+                row.next(color).push_str(text);
+            }
+        };
+        match &s.owner {
+            Owner::Known(processes) => {
+                for p in processes.iter() {
+                    lead(row);
+                    let _ = write!(row.next(None), "{}", p.pid);
+                    let name = row.next(Some(Color::Green));
+                    match p.name.as_deref() {
+                        Some(n) => name.push_str(&terminal_safe(n)),
+                        None => name.push('?'),
+                    }
+                    user_into(row.next(None), p.user.as_deref(), p.uid);
+                    let command = row.next(None);
+                    match (&p.cmdline, &p.exe) {
+                        (Some(args), _) => {
+                            for (i, arg) in args.iter().enumerate() {
+                                if i > 0 {
+                                    command.push(' ');
+                                }
+                                command.push_str(arg);
+                            }
+                        }
+                        (None, Some(exe)) => command.push_str(exe),
+                        (None, None) => {}
+                    }
+                    if let Cow::Owned(safe) = terminal_safe(command) {
+                        *command = safe;
+                    }
+                    tail(row);
+                    emit(row)?;
+                }
+                Ok(())
+            }
+            Owner::Hidden { uid, user, reason } => {
+                lead(row);
+                row.next(None).push('-');
+                row.next(Some(Color::Yellow)).push_str("(hidden)");
+                user_into(row.next(None), user.as_deref(), *uid);
+                row.next(Some(Color::Yellow)).push_str(reason.describe());
+                tail(row);
+                emit(row)
+            }
+            Owner::None { reason } => {
+                lead(row);
+                row.next(None).push('-');
+                row.next(None).push_str("(none)");
+                user_into(row.next(None), s.user.as_deref(), s.raw.uid);
+                row.next(None).push_str(reason.describe());
+                tail(row);
+                emit(row)
+            }
         }
+    }
+
+    fn header(show_remote: bool, show_xsan: bool) -> Vec<&'static str> {
+        let mut header = vec!["PROTO", "LOCAL"];
+        if show_remote {
+            header.push("REMOTE");
+        }
+        header.extend(["STATE", "SERVICE", "PID", "PROCESS", "USER", "COMMAND"]);
+        if show_xsan {
+            header.push("XSAN");
+        }
+        header
     }
 
     /// A whole line in a colour (SGR codes), when colours are on.
@@ -134,6 +202,127 @@ impl Table {
         } else {
             text
         }
+    }
+
+    /// The table through comfy-table: for a terminal (fitted to its width) and for colour.
+    fn render_grid(
+        &self,
+        report: &Report,
+        show_remote: bool,
+        show_xsan: bool,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut grid = Grid::new();
+        grid.load_style(presets::NOTHING);
+        match self.width {
+            Some(w) => {
+                grid.set_width(w)
+                    .set_content_arrangement(ContentArrangement::Dynamic);
+            }
+            None => {
+                grid.force_no_tty()
+                    .set_content_arrangement(ContentArrangement::Disabled);
+            }
+        }
+        if self.color {
+            grid.enforce_styling();
+        }
+        grid.set_header(Self::header(show_remote, show_xsan).into_iter().map(|h| {
+            let c = Cell::new(h);
+            if self.color {
+                c.add_attribute(Attribute::Bold)
+            } else {
+                c
+            }
+        }));
+        let mut row = RowCells::new();
+        for s in &report.sockets {
+            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
+                grid.add_row(row.cells().map(|(text, color)| {
+                    let cell = Cell::new(text);
+                    match (self.color, color) {
+                        (true, Some(c)) => cell.fg(c),
+                        _ => cell,
+                    }
+                }));
+                Ok(())
+            })?;
+        }
+        for line in grid.lines() {
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+
+    /// The same text as `render_grid` without width or colour, in two passes over the
+    /// report (column widths, then rows) and without keeping any cell: a table of every
+    /// socket on a busy host costs neither a copy of each cell nor its time.
+    fn render_plain(
+        report: &Report,
+        show_remote: bool,
+        show_xsan: bool,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let header = Self::header(show_remote, show_xsan);
+        let last = header.len() - 1;
+        // comfy-table's rule: the widest line of each column, at least 1; a line wider than
+        // u16::MAX is wrapped. The last column's width only pads the end of the line, which
+        // is trimmed, so it is needed only to tell a line that wide (never narrower than
+        // its length in bytes).
+        let mut widths: Vec<usize> = header.iter().map(|h| h.width().max(1)).collect();
+        let mut row = RowCells::new();
+        let mut too_wide = false;
+        for s in &report.sockets {
+            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
+                for (i, (width, (text, _))) in widths.iter_mut().zip(row.cells()).enumerate() {
+                    if i == last && text.len() <= usize::from(u16::MAX) {
+                        continue;
+                    }
+                    let w = text_width(text);
+                    too_wide |= w > usize::from(u16::MAX);
+                    *width = (*width).max(w);
+                }
+                Ok(())
+            })?;
+        }
+        if too_wide {
+            // comfy-table wraps such a cell over several lines: leave that to it.
+            return Table {
+                color: false,
+                width: None,
+            }
+            .render_grid(report, show_remote, show_xsan, out);
+        }
+        let mut line = String::new();
+        let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
+            line.clear();
+            for (i, (text, width)) in cells.zip(&widths).enumerate() {
+                // One space of padding on each side, the text, then spaces to the width.
+                line.push(' ');
+                line.push_str(text);
+                if i < last {
+                    line.extend(std::iter::repeat_n(' ', width + 1 - text_width(text)));
+                }
+            }
+            writeln!(out, "{}", line.trim_end())
+        };
+        write_line(&mut header.iter().copied())?;
+        for s in &report.sockets {
+            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
+                write_line(&mut row.cells().map(|(text, _)| text))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Display width as comfy-table measures it (unicode-width), with printable ASCII, the
+/// common case, counted without decoding.
+fn text_width(text: &str) -> usize {
+    if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        text.len()
+    } else {
+        text.width()
     }
 }
 
@@ -296,48 +485,14 @@ impl Render for Table {
                 writeln!(out, "no listener on 311/tcp, 312/tcp or in the Xsan window")?;
             }
         }
-        let show_xsan =
-            report.xsan.is_some() || report.sockets.iter().any(|s| s.knowledge.xsan.is_some());
         if !report.sockets.is_empty() {
             let show_remote = report.sockets.iter().any(|s| !s.raw.state.is_listening());
-            let mut grid = Grid::new();
-            grid.load_style(presets::NOTHING);
-            match self.width {
-                Some(w) => {
-                    grid.set_width(w)
-                        .set_content_arrangement(ContentArrangement::Dynamic);
-                }
-                None => {
-                    grid.force_no_tty()
-                        .set_content_arrangement(ContentArrangement::Disabled);
-                }
-            }
-            if self.color {
-                grid.enforce_styling();
-            }
-            let mut header = vec!["PROTO", "LOCAL"];
-            if show_remote {
-                header.push("REMOTE");
-            }
-            header.extend(["STATE", "SERVICE", "PID", "PROCESS", "USER", "COMMAND"]);
-            if show_xsan {
-                header.push("XSAN");
-            }
-            grid.set_header(header.into_iter().map(|h| {
-                let c = Cell::new(h);
-                if self.color {
-                    c.add_attribute(Attribute::Bold)
-                } else {
-                    c
-                }
-            }));
-            for s in &report.sockets {
-                for row in self.rows(s, show_remote, show_xsan) {
-                    grid.add_row(row);
-                }
-            }
-            for line in grid.lines() {
-                writeln!(out, "{}", line.trim_end())?;
+            let show_xsan =
+                report.xsan.is_some() || report.sockets.iter().any(|s| s.knowledge.xsan.is_some());
+            if self.color || self.width.is_some() {
+                self.render_grid(report, show_remote, show_xsan, out)?;
+            } else {
+                Self::render_plain(report, show_remote, show_xsan, out)?;
             }
         }
         for (verdict, line) in xsan_lines(report, report.xsan.is_some()) {
@@ -353,6 +508,223 @@ impl Render for Table {
                 writeln!(out, "{line}")?;
             }
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+    use crate::model::{
+        HiddenReason, NoneReason, Process, Protocol, RawSocket, SocketKnowledge, XsanCheck,
+    };
+
+    fn socket(port: u16, state: State, owner: Owner, v6: bool) -> Socket {
+        let (local, remote) = if v6 {
+            (
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            )
+        } else {
+            (
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3)),
+            )
+        };
+        Socket {
+            raw: RawSocket {
+                protocol: if port.is_multiple_of(2) {
+                    Protocol::Tcp
+                } else {
+                    Protocol::Udp
+                },
+                local_address: local,
+                local_port: port,
+                remote_address: remote,
+                remote_port: 50000 + port,
+                state,
+                uid: Some(u32::from(port)),
+                inode: Some(u64::from(port)),
+                v6only: Some(false),
+                pids: Vec::new(),
+            },
+            user: port.is_multiple_of(3).then(|| "svc".into()),
+            owner,
+            flags: if v6 {
+                vec!["dual_stack".to_string()]
+            } else {
+                Vec::new()
+            },
+            // Some sockets with a service name (one with an odd one), a client's remote
+            // service, and each Xsan verdict.
+            knowledge: SocketKnowledge {
+                service: match port {
+                    22 => Some("ssh".into()),
+                    53 => Some("dom\x1bain".into()),
+                    _ => None,
+                },
+                remote_service: (port == 443).then(|| "https".into()),
+                xsan: [
+                    XsanVerdict::Xsan,
+                    XsanVerdict::NotXsan,
+                    XsanVerdict::CannotVerify,
+                ]
+                .get(usize::from(port % 4))
+                .map(|&verdict| XsanCheck {
+                    port: XsanPort::AskedRange,
+                    verdict,
+                    reason: "test".into(),
+                }),
+            },
+        }
+    }
+
+    fn process(
+        pid: u32,
+        name: Option<&str>,
+        cmdline: Option<&[&str]>,
+        exe: Option<&str>,
+    ) -> Process {
+        Process {
+            pid,
+            name: name.map(str::to_string),
+            user: pid.is_multiple_of(2).then(|| "ユーザー".to_string()),
+            uid: (!pid.is_multiple_of(3)).then_some(pid),
+            exe: exe.map(str::to_string),
+            cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
+        }
+    }
+
+    fn reports() -> Vec<Report> {
+        let odd = [
+            process(1, Some("sshd"), Some(&["/usr/sbin/sshd", "-D"]), None),
+            process(
+                22,
+                Some("名前のプロセス"),
+                Some(&["漢字", "🦀 crab", ""]),
+                None,
+            ),
+            process(
+                333,
+                Some("evil\x1b[31m"),
+                Some(&["a\nb", "\u{202e}txt"]),
+                None,
+            ),
+            process(4444, None, None, Some("/opt/only exe")),
+            process(55555, Some(""), Some(&[]), None),
+            process(6, Some("e\u{301}\u{200d}x"), None, None),
+        ];
+        let listening = Report {
+            sockets: vec![
+                socket(22, State::Listen, Owner::Known(odd[..2].into()), false),
+                socket(53, State::Unconnected, Owner::Known(odd[2..].into()), true),
+                socket(
+                    80,
+                    State::Listen,
+                    Owner::Hidden {
+                        reason: HiddenReason::NotPermitted,
+                        uid: Some(33),
+                        user: Some("www-data".into()),
+                    },
+                    false,
+                ),
+                socket(
+                    81,
+                    State::Listen,
+                    Owner::Hidden {
+                        reason: HiddenReason::Unreadable,
+                        uid: None,
+                        user: None,
+                    },
+                    true,
+                ),
+            ],
+            ..Report::default()
+        };
+        let mut all = listening.clone();
+        all.sockets.push(socket(
+            8080,
+            State::TimeWait,
+            Owner::None {
+                reason: NoneReason::NoFile,
+            },
+            true,
+        ));
+        all.sockets.push(socket(
+            9,
+            State::Close,
+            Owner::None {
+                reason: NoneReason::NoProcess,
+            },
+            false,
+        ));
+        all.sockets.push(socket(
+            443,
+            State::Established,
+            Owner::Known([process(7, Some("x"), Some(&["x"; 40]), None)].into()),
+            false,
+        ));
+        // A command line wider than comfy-table's widest column (u16::MAX), which it wraps.
+        let long = "x".repeat(70_000);
+        let mut wide = Report::default();
+        wide.sockets.push(socket(
+            8443,
+            State::Listen,
+            Owner::Known([process(8, Some("w"), Some(&[&long]), None)].into()),
+            false,
+        ));
+        vec![listening, all, wide]
+    }
+
+    #[test]
+    fn plain_output_is_comfy_tables_output() -> io::Result<()> {
+        for report in reports() {
+            let show_remote = report.sockets.iter().any(|s| !s.raw.state.is_listening());
+            for show_xsan in [false, true] {
+                let mut grid = Vec::new();
+                Table {
+                    color: false,
+                    width: None,
+                }
+                .render_grid(&report, show_remote, show_xsan, &mut grid)?;
+                let mut plain = Vec::new();
+                Table::render_plain(&report, show_remote, show_xsan, &mut plain)?;
+                assert_eq!(
+                    String::from_utf8_lossy(&plain),
+                    String::from_utf8_lossy(&grid)
+                );
+                assert!(grid.len() > 200);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rows_are_one_per_owner_and_terminal_safe() -> io::Result<()> {
+        // Without Xsan verdicts, which add their lines under the table.
+        let mut report = reports()[0].clone();
+        for s in &mut report.sockets {
+            s.knowledge.xsan = None;
+        }
+        let mut out = Vec::new();
+        Table {
+            color: false,
+            width: None,
+        }
+        .render(&report, &mut out)?;
+        let text = String::from_utf8_lossy(&out);
+        let lines: Vec<&str> = text.lines().collect();
+        // A header, two owners, four owners, two hidden sockets.
+        assert_eq!(lines.len(), 1 + 2 + 4 + 2, "{text}");
+        assert!(lines[0].starts_with(" PROTO  LOCAL"), "{text}");
+        assert!(
+            !text.contains('\x1b') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert!(text.contains("evil\\x1b[31m"), "{text}");
+        assert!(text.contains("/opt/only exe"), "{text}");
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! whoport's integration tests, one test binary: real sockets on loopback, the built
 //! binary, exact pids.
 
+#[cfg(target_os = "linux")]
+mod bench_fixture;
 mod check;
 mod compare;
 mod input;

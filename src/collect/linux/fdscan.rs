@@ -9,15 +9,16 @@
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, Result};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, readlinkat_raw, statat};
 use rustix::io::Errno;
 
-/// Pids handed to a thread at a time.
-const CHUNK: usize = 16;
+use super::parallel;
+
+/// Pids handed to a thread at a time: few, so that a run of processes with thousands of
+/// descriptors each does not leave one thread working alone at the end.
+const CHUNK: usize = 4;
 
 #[derive(Debug, Default)]
 pub struct FdScan {
@@ -39,37 +40,23 @@ pub fn scan(wanted: &[u64]) -> Result<FdScan> {
     )
     .context("opening /proc")?;
     let pids = list_pids(&proc_dir).context("listing /proc")?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 16)
-        .min(pids.len().div_ceil(CHUNK).max(1));
-    let next = AtomicUsize::new(0);
-    let merged = Mutex::new(FdScan::default());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut part = FdScan::default();
-                let mut dir_buf = vec![MaybeUninit::<u8>::uninit(); 32 * 1024];
-                loop {
-                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                    if start >= pids.len() {
-                        break;
-                    }
-                    for &pid in &pids[start..(start + CHUNK).min(pids.len())] {
-                        scan_pid(&proc_dir, pid, wanted, &mut dir_buf, &mut part);
-                    }
-                }
-                if let Ok(mut all) = merged.lock() {
-                    all.holders.append(&mut part.holders);
-                    all.inaccessible += part.inaccessible;
-                    all.inaccessible_uids.append(&mut part.inaccessible_uids);
-                }
-            });
-        }
-    });
-    let mut out = merged
-        .into_inner()
-        .map_err(|_| anyhow::anyhow!("a /proc scan thread failed"))?;
+    let parts = parallel::for_each(
+        &pids,
+        CHUNK,
+        || {
+            (
+                FdScan::default(),
+                vec![MaybeUninit::<u8>::uninit(); 32 * 1024],
+            )
+        },
+        |(part, dir_buf), &pid| scan_pid(&proc_dir, pid, wanted, dir_buf, part),
+    );
+    let mut out = FdScan::default();
+    for (mut part, _) in parts {
+        out.holders.append(&mut part.holders);
+        out.inaccessible += part.inaccessible;
+        out.inaccessible_uids.append(&mut part.inaccessible_uids);
+    }
     out.holders.sort_unstable();
     out.holders.dedup();
     out.inaccessible_uids.sort_unstable();
@@ -154,7 +141,7 @@ fn inaccessible(proc_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
 }
 
 /// Writes "PID" + suffix + NUL into `buf` and returns it as a C string.
-fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
+pub fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
     let mut digits = [0u8; 10];
     let mut n = pid;
     let mut len = 0;

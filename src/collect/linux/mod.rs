@@ -3,13 +3,15 @@
 
 use anyhow::Result;
 
-use super::{Collector, privileged};
+use super::{Collector, ProcessSource, privileged};
 use crate::config::SocketQuery;
 use crate::model::{OwnerScan, RawSocket, Snapshot};
 
 mod fdscan;
 mod netlink;
+mod parallel;
 mod procnet;
+mod procs;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -27,6 +29,11 @@ pub fn collector() -> Box<dyn Collector> {
     Box::new(Linux {
         source: Source::Auto,
     })
+}
+
+/// Process details straight from /proc, in parallel.
+pub fn process_source() -> Box<dyn ProcessSource> {
+    Box::new(procs::ProcfsProcesses)
 }
 
 pub fn procfs_collector() -> Result<Box<dyn Collector>> {

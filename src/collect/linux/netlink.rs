@@ -17,6 +17,10 @@ use crate::config::{PortSet, SocketQuery};
 use crate::model::{Protocol, RawSocket, State};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
+/// The first `inet_diag` request (Linux 2.6), still served: it dumps TCP sockets of both
+/// families in one walk of the kernel's tables, where `SOCK_DIAG_BY_FAMILY` walks them
+/// once per family. `ss` uses it the same way.
+const TCPDIAG_GETSOCK: u16 = 18;
 const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const NLMSG_ERROR: u16 = 2;
@@ -89,24 +93,50 @@ fn push_op(code: &mut Vec<u8>, op: u8, yes: usize, no: usize) {
     code.extend_from_slice(&u16::try_from(no).unwrap_or(u16::MAX).to_ne_bytes());
 }
 
-fn request(family: u8, protocol: u8, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
+/// The two requests this module sends.
+#[derive(Clone, Copy)]
+enum Request {
+    /// `SOCK_DIAG_BY_FAMILY` with `struct inet_diag_req_v2`: one family, one protocol.
+    ByFamily { family: u8, protocol: u8 },
+    /// `TCPDIAG_GETSOCK` with the older `struct inet_diag_req`: TCP, both families.
+    TcpBothFamilies,
+}
+
+fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
     let attr_len = if bytecode.is_empty() {
         0
     } else {
         4 + bytecode.len()
     };
-    let len = NLMSG_HDRLEN + 56 + attr_len;
+    let (msg_type, body_len) = match kind {
+        Request::ByFamily { .. } => (SOCK_DIAG_BY_FAMILY, 56),
+        Request::TcpBothFamilies => (TCPDIAG_GETSOCK, 60),
+    };
+    let len = NLMSG_HDRLEN + body_len + attr_len;
     let mut msg = Vec::with_capacity(len);
     // struct nlmsghdr
     msg.extend_from_slice(&(len as u32).to_ne_bytes());
-    msg.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    msg.extend_from_slice(&msg_type.to_ne_bytes());
     msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     msg.extend_from_slice(&seq.to_ne_bytes());
     msg.extend_from_slice(&0u32.to_ne_bytes());
-    // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid (48 zero bytes)
-    msg.extend_from_slice(&[family, protocol, 0, 0]);
-    msg.extend_from_slice(&states.to_ne_bytes());
-    msg.extend_from_slice(&[0u8; 48]);
+    match kind {
+        Request::ByFamily { family, protocol } => {
+            // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid (48
+            // zero bytes)
+            msg.extend_from_slice(&[family, protocol, 0, 0]);
+            msg.extend_from_slice(&states.to_ne_bytes());
+            msg.extend_from_slice(&[0u8; 48]);
+        }
+        Request::TcpBothFamilies => {
+            // struct inet_diag_req: family (the kernel reads it as "any" here), src_len,
+            // dst_len, ext, sockid (48 zero bytes), states, dbs
+            msg.extend_from_slice(&[AF_INET, 0, 0, 0]);
+            msg.extend_from_slice(&[0u8; 48]);
+            msg.extend_from_slice(&states.to_ne_bytes());
+            msg.extend_from_slice(&0u32.to_ne_bytes());
+        }
+    }
     if !bytecode.is_empty() {
         msg.extend_from_slice(&(attr_len as u16).to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
@@ -133,24 +163,32 @@ pub fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut seq = 0;
+    let mut ask = |kind: Request, protocol: Protocol, out: &mut Vec<RawSocket>| -> Result<()> {
+        seq += 1;
+        let req = request(kind, state_mask(query, protocol), &bytecode, seq);
+        send(&fd, &req, SendFlags::empty()).context("sending a sock_diag request")?;
+        read_dump(&fd, &mut buf, protocol, seq, out)
+    };
     for (protocol, proto_num) in [(Protocol::Tcp, IPPROTO_TCP), (Protocol::Udp, IPPROTO_UDP)] {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        for (wanted, family) in [(query.ipv4, AF_INET), (query.ipv6, AF_INET6)] {
-            if !wanted {
-                continue;
+        if protocol == Protocol::Tcp && query.ipv4 && query.ipv6 {
+            let before = out.len();
+            match ask(Request::TcpBothFamilies, protocol, &mut out) {
+                Ok(()) => continue,
+                // A kernel without the old request: one request per family, below.
+                Err(_) => out.truncate(before),
             }
-            seq += 1;
-            let req = request(
-                family,
-                proto_num,
-                state_mask(query, protocol),
-                &bytecode,
-                seq,
-            );
-            send(&fd, &req, SendFlags::empty()).context("sending a sock_diag request")?;
-            read_dump(&fd, &mut buf, protocol, seq, &mut out)?;
+        }
+        for (wanted, family) in [(query.ipv4, AF_INET), (query.ipv6, AF_INET6)] {
+            if wanted {
+                let kind = Request::ByFamily {
+                    family,
+                    protocol: proto_num,
+                };
+                ask(kind, protocol, &mut out)?;
+            }
         }
     }
     out.retain(|s| query.matches(s));
@@ -189,7 +227,7 @@ fn read_dump(
                             );
                         }
                     }
-                    SOCK_DIAG_BY_FAMILY => {
+                    SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK => {
                         if let Some(s) = parse(&buf[at + NLMSG_HDRLEN..at + len], protocol) {
                             out.push(s);
                         }
@@ -363,6 +401,75 @@ mod tests {
         let one = port_filter(&PortSet::new(vec![(1, 1)]));
         assert!(audit(&one));
         assert!(run(&one, 1) && !run(&one, 0) && !run(&one, 2));
+    }
+
+    /// Both requests against the running kernel: TCP (both families in one request) and
+    /// UDP (one per family) find this test's own sockets on 127.0.0.1 and ::1, and the
+    /// kernel's port filter keeps out every other port.
+    #[test]
+    fn dumps_its_own_sockets() -> Result<()> {
+        use std::net::{TcpListener, UdpSocket};
+        let tcp4 = TcpListener::bind("127.0.0.1:0")?;
+        let tcp6 = TcpListener::bind("[::1]:0")?;
+        let udp4 = UdpSocket::bind("127.0.0.1:0")?;
+        let udp6 = UdpSocket::bind("[::1]:0")?;
+        let ports = [
+            tcp4.local_addr()?.port(),
+            tcp6.local_addr()?.port(),
+            udp4.local_addr()?.port(),
+            udp6.local_addr()?.port(),
+        ];
+        let query = SocketQuery {
+            ports: Some(PortSet::new(ports.iter().map(|&p| (p, p)).collect())),
+            tcp: true,
+            udp: true,
+            ipv4: true,
+            ipv6: true,
+            listening_only: false,
+        };
+        let mut found: Vec<(Protocol, IpAddr, u16)> = dump(&query)?
+            .iter()
+            .map(|s| (s.protocol, s.local_address, s.local_port))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        for want in [
+            (Protocol::Tcp, v4, ports[0]),
+            (Protocol::Tcp, v6, ports[1]),
+            (Protocol::Udp, v4, ports[2]),
+            (Protocol::Udp, v6, ports[3]),
+        ] {
+            assert!(found.contains(&want), "{want:?} not in {found:?}");
+        }
+        assert!(found.iter().all(|f| ports.contains(&f.2)), "{found:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn requests_are_laid_out_as_the_kernel_reads_them() {
+        let code = port_filter(&PortSet::new(vec![(80, 80)]));
+        let v2 = request(
+            Request::ByFamily {
+                family: AF_INET6,
+                protocol: IPPROTO_UDP,
+            },
+            1 << TCP_CLOSE,
+            &code,
+            7,
+        );
+        assert_eq!(v2.len(), NLMSG_HDRLEN + 56 + 4 + code.len());
+        assert_eq!(u32_at(&v2, 0) as usize, v2.len());
+        assert_eq!(u16_at(&v2, 4), SOCK_DIAG_BY_FAMILY);
+        assert_eq!(u32_at(&v2, 8), 7);
+        assert_eq!(&v2[16..18], &[AF_INET6, IPPROTO_UDP]);
+        assert_eq!(u32_at(&v2, 20), 1 << TCP_CLOSE);
+        let old = request(Request::TcpBothFamilies, 1 << TCP_LISTEN, &[], 8);
+        assert_eq!(old.len(), NLMSG_HDRLEN + 60);
+        assert_eq!(u16_at(&old, 4), TCPDIAG_GETSOCK);
+        // struct inet_diag_req: the states follow the 4 leading bytes and the 48 of sockid.
+        assert_eq!(u32_at(&old, NLMSG_HDRLEN + 52), 1 << TCP_LISTEN);
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn series_and_counts() {
         IpAddr::V6(Ipv6Addr::LOCALHOST),
         5353,
         State::Unconnected,
-        Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)]),
+        Owner::Known(vec![process(7, "od\"d\\name\n", Some("alice"), 1000)].into()),
     );
     let report = Report {
         sockets: vec![
@@ -60,10 +60,13 @@ fn series_and_counts() {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 22,
                 State::Listen,
-                Owner::Known(vec![
-                    process(611, "sshd", Some("root"), 0),
-                    process(612, "sshd", None, 74),
-                ]),
+                Owner::Known(
+                    vec![
+                        process(611, "sshd", Some("root"), 0),
+                        process(612, "sshd", None, 74),
+                    ]
+                    .into(),
+                ),
             ),
             reuse.clone(),
             reuse,
@@ -97,7 +100,7 @@ fn series_and_counts() {
                 LO,
                 22,
                 State::Established,
-                Owner::Known(vec![process(611, "sshd", Some("root"), 0)]),
+                Owner::Known(vec![process(611, "sshd", Some("root"), 0)].into()),
             ),
         ],
         ..Report::default()

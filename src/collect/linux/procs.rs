@@ -1,0 +1,200 @@
+//! Process details on Linux, read from /proc directly for the owners found, spread over
+//! the cores. The fields and the way they are read are sysinfo's (`details.rs`, which the
+//! portable path keeps using): the name from `stat`, the real uid from `status`, the
+//! executable from the `exe` link without a ` (deleted)` suffix, the command line from
+//! `cmdline` without empty arguments. A test holds the two to the same answers.
+//!
+//! sysinfo reads the same files one process after the other through absolute paths; here
+//! each process's directory is opened once, relative to an open /proc, and the owners
+//! of a busy host (a thousand processes) are read in parallel.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{CWD, Mode, OFlags, openat, readlinkat};
+
+use super::fdscan::pid_path;
+use super::parallel;
+use crate::collect::{ProcessSource, details::full_name, user_name};
+use crate::model::Process;
+
+/// Pids handed to a thread at a time.
+const CHUNK: usize = 32;
+
+pub struct ProcfsProcesses;
+
+/// What one process's files say, before user names are looked up.
+#[derive(Debug, PartialEq, Eq)]
+struct Read {
+    pid: u32,
+    comm: String,
+    uid: Option<u32>,
+    exe: Option<String>,
+    cmdline: Vec<String>,
+}
+
+impl ProcessSource for ProcfsProcesses {
+    fn processes(&self, pids: &[u32]) -> HashMap<u32, Process> {
+        let Ok(proc_dir) = openat(
+            CWD,
+            c"/proc",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return HashMap::new();
+        };
+        let parts = parallel::for_each(
+            pids,
+            CHUNK,
+            || (Vec::new(), Vec::with_capacity(4096)),
+            |(found, buf): &mut (Vec<Read>, Vec<u8>), &pid| {
+                found.extend(read(&proc_dir, pid, buf));
+            },
+        );
+        // User names once per uid, on this thread (the user database is cached here).
+        parts
+            .into_iter()
+            .flat_map(|(found, _)| found)
+            .map(|r| {
+                let process = Process {
+                    pid: r.pid,
+                    name: Some(full_name(&r.comm, r.exe.as_deref(), r.cmdline.first())),
+                    user: r.uid.and_then(user_name),
+                    uid: r.uid,
+                    exe: r.exe.filter(|e| !e.is_empty()),
+                    // Kernel threads and zombies have an empty command line.
+                    cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
+                };
+                (r.pid, process)
+            })
+            .collect()
+    }
+}
+
+/// One process's details; `None` when it has exited (or its `stat` cannot be read).
+fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
+    let mut path = [0u8; 24];
+    let dir = openat(
+        proc_dir,
+        pid_path(&mut path, pid, b""),
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let comm = comm(read_file(&dir, c"stat", buf)?)?;
+    let uid = read_file(&dir, c"status", buf).and_then(real_uid);
+    let exe = readlinkat(&dir, c"exe", Vec::new()).ok().map(|target| {
+        let target = target.as_bytes();
+        let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
+        String::from_utf8_lossy(target).into_owned()
+    });
+    let cmdline = read_file(&dir, c"cmdline", buf)
+        .map(|data| {
+            data.split(|&b| b == 0)
+                .filter(|arg| !arg.is_empty())
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Read {
+        pid,
+        comm,
+        uid,
+        exe,
+        cmdline,
+    })
+}
+
+/// The whole of a /proc file, in `buf`.
+fn read_file<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    let file = openat(dir, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(buf.capacity().max(4096));
+        }
+        match rustix::io::read(&file, rustix::buffer::spare_capacity(buf)) {
+            Ok(0) => return Some(buf),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// The command name in `stat`: "PID (NAME) STATE …", where NAME may hold spaces and
+/// parentheses, so it ends at the last ')'.
+fn comm(stat: &[u8]) -> Option<String> {
+    let (_, rest) = stat.split_at(stat.iter().position(|&b| b == b' ')? + 1);
+    let end = rest.iter().rposition(|&b| b == b')')?;
+    let name = rest.get(1..end)?;
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The real uid: the first number on `status`'s "Uid:" line.
+fn real_uid(status: &[u8]) -> Option<u32> {
+    status
+        .split(|&b| b == b'\n')
+        .find_map(|line| line.strip_prefix(b"Uid:"))
+        .and_then(|ids| {
+            ids.split(|&b| b == b'\t' || b == b' ')
+                .find(|s| !s.is_empty())
+        })
+        .and_then(|uid| std::str::from_utf8(uid).ok()?.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::SysinfoProcesses;
+
+    #[test]
+    fn parses_stat_and_status() {
+        assert_eq!(
+            comm(b"42 (a (b) c) S 1 42 42 0 -1").as_deref(),
+            Some("a (b) c")
+        );
+        assert_eq!(comm(b"42 () S 1").as_deref(), Some(""));
+        assert_eq!(comm(b"42"), None);
+        assert_eq!(comm(b"42 x)"), Some(String::new()));
+        let status = b"Name:\tsshd\nUmask:\t0022\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(real_uid(status), Some(1000));
+        assert_eq!(real_uid(b"Name:\tx\n"), None);
+    }
+
+    /// The same answers as sysinfo, for processes that stay put while both read them:
+    /// this one, and children with spaces, parentheses and empty arguments in their
+    /// command lines.
+    #[test]
+    fn agrees_with_sysinfo() -> std::io::Result<()> {
+        let mut children = Vec::new();
+        for args in [
+            &["-c", "sleep 30", "sh (odd) name", "", "x y"][..],
+            &["-c", "exec sleep 30"],
+        ] {
+            children.push(std::process::Command::new("sh").args(args).spawn()?);
+        }
+        let mut pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
+        pids.push(std::process::id());
+        // Gone: both leave it out.
+        pids.push(u32::MAX - 1);
+        // Let the children exec.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let ours = ProcfsProcesses.processes(&pids);
+        let theirs = SysinfoProcesses.processes(&pids);
+        for mut child in children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(ours.len(), 3, "{ours:?}");
+        assert_eq!(ours, theirs);
+        let dropped_empty = ["sh", "-c", "sleep 30", "sh (odd) name", "x y"].map(String::from);
+        assert!(
+            ours.values()
+                .any(|p| p.cmdline.as_deref() == Some(&dropped_empty[..])),
+            "{ours:?}"
+        );
+        Ok(())
+    }
+}

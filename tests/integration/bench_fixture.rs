@@ -105,12 +105,16 @@ fn finds_the_shared_listener_of_the_benchmark_fixture() -> TestResult {
         .as_array()
         .ok_or("no sockets array")?
         .iter()
-        .filter(|s| s["local_port"] == port && s["state"] == "listen")
+        // The same port number may be in use on another address (::1) by anyone.
+        .filter(|s| {
+            s["local_port"] == port
+                && s["state"] == "listen"
+                && s["protocol"] == "tcp"
+                && s["local_address"] == "127.0.0.1"
+        })
         .collect();
     assert_eq!(listeners.len(), 1, "{report:#}");
     let listener = listeners[0];
-    assert_eq!(listener["protocol"], "tcp");
-    assert_eq!(listener["local_address"], "127.0.0.1");
     assert_eq!(listener["owner"], "known");
     let mut got: Vec<u32> = listener["processes"]
         .as_array()

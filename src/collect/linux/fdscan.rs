@@ -44,14 +44,19 @@ pub fn scan(wanted: &[u64]) -> Result<FdScan> {
         &pids,
         CHUNK,
         || {
-            (
-                FdScan::default(),
-                vec![MaybeUninit::<u8>::uninit(); 32 * 1024],
-            )
+            // Room for every wanted socket at once: pages that are never written are
+            // never resident, and the vector never grows by copies.
+            let part = FdScan {
+                holders: Vec::with_capacity(wanted.len()),
+                ..FdScan::default()
+            };
+            (part, vec![MaybeUninit::<u8>::uninit(); 32 * 1024])
         },
         |(part, dir_buf), &pid| scan_pid(&proc_dir, pid, wanted, dir_buf, part),
     );
     let mut out = FdScan::default();
+    out.holders
+        .reserve_exact(parts.iter().map(|(part, _)| part.holders.len()).sum());
     for (mut part, _) in parts {
         out.holders.append(&mut part.holders);
         out.inaccessible += part.inaccessible;

@@ -59,11 +59,8 @@ impl Collector for Linux {
         };
         let mut scan = OwnerScan::default();
         // Inode 0: no file refers to the socket any more; nobody can hold it.
-        let mut wanted: Vec<u64> = sockets
-            .iter()
-            .filter_map(|s| s.inode)
-            .filter(|&i| i != 0)
-            .collect();
+        let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len());
+        wanted.extend(sockets.iter().filter_map(|s| s.inode).filter(|&i| i != 0));
         if !wanted.is_empty() {
             wanted.sort_unstable();
             wanted.dedup();

@@ -82,8 +82,10 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         Mode::empty(),
     )
     .ok()?;
-    let comm = comm(read_file(&dir, c"stat", buf)?)?;
-    let uid = read_file(&dir, c"status", buf).and_then(real_uid);
+    // `status` holds both the name and the real uid: one file where sysinfo reads two.
+    let status = read_file(&dir, c"status", buf)?;
+    let comm = status_name(status)?;
+    let uid = real_uid(status);
     let exe = readlinkat(&dir, c"exe", Vec::new()).ok().map(|target| {
         let target = target.as_bytes();
         let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
@@ -123,13 +125,26 @@ fn read_file<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut Vec<u8>) -> Option<&'a
     }
 }
 
-/// The command name in `stat`: "PID (NAME) STATE …", where NAME may hold spaces and
-/// parentheses, so it ends at the last ')'.
-fn comm(stat: &[u8]) -> Option<String> {
-    let (_, rest) = stat.split_at(stat.iter().position(|&b| b == b' ')? + 1);
-    let end = rest.iter().rposition(|&b| b == b')')?;
-    let name = rest.get(1..end)?;
-    Some(String::from_utf8_lossy(name).into_owned())
+/// The command name: `status`'s "Name:" line, where the kernel writes the name that
+/// `stat` holds raw with two escapes, `\n` for a newline and `\\` for a backslash
+/// (`proc_task_name`), undone here.
+fn status_name(status: &[u8]) -> Option<String> {
+    let line = status.split(|&b| b == b'\n').next()?;
+    let escaped = line.strip_prefix(b"Name:")?.strip_prefix(b"\t")?;
+    let mut name = Vec::with_capacity(escaped.len());
+    let mut bytes = escaped.iter();
+    while let Some(&b) = bytes.next() {
+        if b == b'\\' {
+            match bytes.next() {
+                Some(b'n') => name.push(b'\n'),
+                Some(&other) => name.push(other),
+                None => name.push(b),
+            }
+        } else {
+            name.push(b);
+        }
+    }
+    Some(String::from_utf8_lossy(&name).into_owned())
 }
 
 /// The real uid: the first number on `status`'s "Uid:" line.
@@ -150,17 +165,17 @@ mod tests {
     use crate::collect::SysinfoProcesses;
 
     #[test]
-    fn parses_stat_and_status() {
-        assert_eq!(
-            comm(b"42 (a (b) c) S 1 42 42 0 -1").as_deref(),
-            Some("a (b) c")
-        );
-        assert_eq!(comm(b"42 () S 1").as_deref(), Some(""));
-        assert_eq!(comm(b"42"), None);
-        assert_eq!(comm(b"42 x)"), Some(String::new()));
+    fn parses_status() {
         let status = b"Name:\tsshd\nUmask:\t0022\nUid:\t1000\t0\t0\t0\nGid:\t5\t5\t5\t5\n";
+        assert_eq!(status_name(status).as_deref(), Some("sshd"));
         assert_eq!(real_uid(status), Some(1000));
         assert_eq!(real_uid(b"Name:\tx\n"), None);
+        assert_eq!(
+            status_name(b"Name:\ta\\nb\\\\c d (e)\nUid:\t0\n").as_deref(),
+            Some("a\nb\\c d (e)")
+        );
+        assert_eq!(status_name(b"Name:\t\nUid:\t0\n").as_deref(), Some(""));
+        assert_eq!(status_name(b"Uid:\t0\n"), None);
     }
 
     /// The same answers as sysinfo, for processes that stay put while both read them:
@@ -172,6 +187,9 @@ mod tests {
         for args in [
             &["-c", "sleep 30", "sh (odd) name", "", "x y"][..],
             &["-c", "exec sleep 30"],
+            // A name with a newline, a backslash and parentheses, which `status` escapes
+            // and `stat` does not.
+            &["-c", "printf 'a\\\\b\\n(c)' > /proc/$$/comm; sleep 30"],
         ] {
             children.push(std::process::Command::new("sh").args(args).spawn()?);
         }
@@ -187,7 +205,12 @@ mod tests {
             let _ = child.kill();
             let _ = child.wait();
         }
-        assert_eq!(ours.len(), 3, "{ours:?}");
+        assert_eq!(ours.len(), 4, "{ours:?}");
+        assert!(
+            ours.values()
+                .any(|p| p.name.as_deref() == Some("a\\b\n(c)")),
+            "{ours:?}"
+        );
         assert_eq!(ours, theirs);
         let dropped_empty = ["sh", "-c", "sleep 30", "sh (odd) name", "x y"].map(String::from);
         assert!(

@@ -7,6 +7,8 @@ need=()
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v lsof >/dev/null 2>&1 || need+=(lsof)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
+# The Xsan tests start copies of perl named like Xsan's daemons.
+[[ -x /usr/bin/perl ]] || need+=(perl)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
 [[ -x /usr/bin/promtool ]] || need+=(prometheus)

@@ -276,7 +276,11 @@ impl<'a> JsonReport<'a> {
 
 impl Render for Json {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut *out, &JsonReport::new(report))?;
-        writeln!(out)
+        // serde_json writes token by token; a buffer it knows the type of takes each
+        // token without a dynamic call (`out` is reached once per 64 KiB).
+        let mut buffered = io::BufWriter::with_capacity(64 * 1024, out);
+        serde_json::to_writer_pretty(&mut buffered, &JsonReport::new(report))?;
+        writeln!(buffered)?;
+        buffered.flush()
     }
 }

@@ -93,10 +93,14 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
     });
     let cmdline = read_file(&dir, c"cmdline", buf)
         .map(|data| {
-            data.split(|&b| b == 0)
+            let mut args: Vec<String> = data
+                .split(|&b| b == 0)
                 .filter(|arg| !arg.is_empty())
                 .map(|arg| String::from_utf8_lossy(arg).into_owned())
-                .collect()
+                .collect();
+            // Kept until the end, for every owner: no room to spare.
+            args.shrink_to_fit();
+            args
         })
         .unwrap_or_default();
     Some(Read {

@@ -58,7 +58,9 @@ note "building (release)"
 TARGET=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps | jq -r .target_directory)
 WHOPORT=$TARGET/release/whoport
 FIXTURE=$TARGET/release/whoport-fixture
-[ -x "$WHOPORT" ] && [ -x "$FIXTURE" ] || die "the release binaries are missing"
+if [ ! -x "$WHOPORT" ] || [ ! -x "$FIXTURE" ]; then
+    die "the release binaries are missing"
+fi
 
 FIXTURE_PID=
 stop_fixture() {
@@ -213,14 +215,13 @@ time_case() {
 peak_rss() {
     local i out=$RESULTS/rss.txt
     for i in $(seq "$RSS_RUNS"); do
-        # shellcheck disable=SC2086 # the command is split on purpose
         eval "/usr/bin/time -v -o $out $1" >/dev/null 2>&1 || true
         sed -n 's/.*Maximum resident set size (kbytes): //p' "$out"
     done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-# Writes one case's rows: command | median | min–max | × ss | peak RSS.
-# Sets MEDIAN_<key> for the target checks.
+# Writes one case's rows: command | median | min–max | × ss | CPU | peak RSS, and keeps
+# each command's median and RSS (by "size/case/command") for the targets.
 declare -A MEDIAN RSS
 report_case() {
     local size=$1 name=$2 base=$3
@@ -248,6 +249,7 @@ report_case() {
         rss=$(peak_rss "$cmd")
         label=${cmd//$WHOPORT/whoport}
         MEDIAN["$size/$name/$label"]=$(cut -f2 <<<"$row")
+        # shellcheck disable=SC2034 # read through a name reference in ratio()
         RSS["$size/$name/$label"]=$rss
         awk -F'\t' -v label="$label" -v base="$base_median" -v rss="$rss" '{
             ratio = base > 0 ? sprintf("%.2f×", $2 / base) : "–"

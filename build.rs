@@ -86,27 +86,45 @@ fn main() -> Result<(), Box<dyn Error>> {
         .collect();
     names.sort();
 
+    // Every string once, in one blob; the tables hold (offset, length) into it, so that
+    // they hold no pointers: pointers in static data must be relocated, and so read into
+    // memory, each time whoport starts (for 14,000 rows, over a megabyte).
+    let mut blob = String::with_capacity(text.len());
+    let mut placed: std::collections::HashMap<String, (usize, usize)> = Default::default();
+    let mut place = |s: &str| -> (usize, usize) {
+        *placed.entry(s.to_string()).or_insert_with(|| {
+            let at = blob.len();
+            blob.push_str(s);
+            (at, s.len())
+        })
+    };
+    let mut row_texts = Vec::with_capacity(rows.len());
+    for r in &rows {
+        row_texts.push((place(&r.name), place(&r.description)));
+    }
+    let name_texts: Vec<(usize, usize)> = names.iter().map(|(n, _)| place(n)).collect();
     let mut out = String::with_capacity(text.len() * 2);
+    writeln!(out, "pub static STRINGS: &str = {blob:?};")?;
     writeln!(out, "pub const GENERATED: &str = {generated:?};")?;
     writeln!(out, "pub const SOURCES: &[&str] = &{sources:?};")?;
     writeln!(out, "pub const SINGLES_END: usize = {singles};")?;
     writeln!(out, "pub const PORTS_END: usize = {ranged};")?;
     writeln!(out, "pub static ROWS: [Row; {}] = [", rows.len())?;
-    for r in &rows {
+    for (r, ((na, nl), (da, dl))) in rows.iter().zip(&row_texts) {
         let ports = match r.ports {
             Some((a, b)) => format!("Some(({a}, {b}))"),
             None => "None".to_string(),
         };
         writeln!(
             out,
-            "Row::builtin({ports}, Transport::{}, {:?}, {:?}),",
-            r.transport, r.name, r.description
+            "Row::builtin({ports}, Transport::{}, Text::builtin({na}, {nl}), Text::builtin({da}, {dl})),",
+            r.transport
         )?;
     }
     writeln!(out, "];")?;
     writeln!(out, "pub static NAMES: [NameEntry; {}] = [", names.len())?;
-    for (name, i) in &names {
-        writeln!(out, "NameEntry::builtin({name:?}, {i}),")?;
+    for ((_, i), (at, len)) in names.iter().zip(&name_texts) {
+        writeln!(out, "NameEntry::builtin(Text::builtin({at}, {len}), {i}),")?;
     }
     writeln!(out, "];")?;
     let dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -59,6 +59,59 @@ impl From<Protocol> for Transport {
     }
 }
 
+/// Text of the registry: a slice of the built-in string table, or owned (a user's copy).
+/// The built-in tables hold offsets rather than pointers, so that they need no relocation
+/// when whoport starts: pointers in static data are fixed up, and so paged in, at every
+/// start, which for 14,000 rows cost over a megabyte of memory.
+#[derive(Clone, Debug)]
+pub enum Text {
+    Builtin { at: u32, len: u32 },
+    Owned(String),
+}
+
+impl Text {
+    pub const fn builtin(at: u32, len: u32) -> Text {
+        Text::Builtin { at, len }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Text::Builtin { at, len } => {
+                let (at, len) = (*at as usize, *len as usize);
+                builtin::STRINGS.get(at..at + len).unwrap_or("")
+            }
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Text) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Text) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
 /// One registry row: a service name (possibly none: Reserved, Unassigned) on a port or an
 /// inclusive range of ports (possibly none: DNS-SD names) for a protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,23 +119,23 @@ pub struct Row {
     pub ports: Option<(u16, u16)>,
     pub transport: Transport,
     /// Empty when the row assigns no name.
-    pub name: Cow<'static, str>,
+    pub name: Text,
     /// IANA's text; later lines hold IANA's notes (e.g. which alias replaced which).
-    pub description: Cow<'static, str>,
+    pub description: Text,
 }
 
 impl Row {
     pub const fn builtin(
         ports: Option<(u16, u16)>,
         transport: Transport,
-        name: &'static str,
-        description: &'static str,
+        name: Text,
+        description: Text,
     ) -> Row {
         Row {
             ports,
             transport,
-            name: Cow::Borrowed(name),
-            description: Cow::Borrowed(description),
+            name,
+            description,
         }
     }
 
@@ -117,21 +170,18 @@ impl Row {
 /// A service name, lower-cased (IANA's names are case-insensitive), and its row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct NameEntry {
-    key: Cow<'static, str>,
+    key: Text,
     row: usize,
 }
 
 impl NameEntry {
-    pub const fn builtin(key: &'static str, row: usize) -> NameEntry {
-        NameEntry {
-            key: Cow::Borrowed(key),
-            row,
-        }
+    pub const fn builtin(key: Text, row: usize) -> NameEntry {
+        NameEntry { key, row }
     }
 }
 
 mod builtin {
-    use super::{NameEntry, Row, Transport};
+    use super::{NameEntry, Row, Text, Transport};
     include!(concat!(env!("OUT_DIR"), "/iana_builtin.rs"));
 }
 
@@ -207,7 +257,7 @@ impl Registry {
             .enumerate()
             .filter(|(_, r)| !r.name.is_empty())
             .map(|(row, r)| NameEntry {
-                key: Cow::Owned(r.name.to_lowercase()),
+                key: Text::Owned(r.name.to_lowercase()),
                 row,
             })
             .collect();
@@ -414,8 +464,8 @@ pub fn parse_csv(data: &[u8]) -> Result<(Vec<Row>, Option<String>)> {
         rows.push(Row {
             ports,
             transport,
-            name: Cow::Owned(name.to_string()),
-            description: Cow::Owned(clean_description(field(3))),
+            name: Text::Owned(name.to_string()),
+            description: Text::Owned(clean_description(field(3))),
         });
     }
     if !header_seen {

@@ -11,6 +11,8 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use assert_cmd::Command as Whoport;
 use serde_json::Value;
 
+use crate::support::{pids, register_holder};
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Listens on 127.0.0.1:PORT (0: any), prints the port, and waits for stdin to close.
@@ -36,7 +38,10 @@ impl Listener {
             None => String::new(),
         };
         match line.trim().parse::<u16>() {
-            Ok(port) => Ok(Some(Listener { child, port })),
+            Ok(port) => {
+                register_holder(u64::from(child.id()));
+                Ok(Some(Listener { child, port }))
+            }
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -164,30 +169,11 @@ fn sockets<'a>(report: &'a Value, port: u16, state: &str) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-fn pids(socket: &Value) -> Vec<u64> {
-    socket["processes"]
-        .as_array()
-        .map(|ps| ps.iter().filter_map(|p| p["pid"].as_u64()).collect())
-        .unwrap_or_default()
-}
-
 fn flags(socket: &Value) -> Vec<&str> {
     socket["flags"]
         .as_array()
         .map(|fs| fs.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
-}
-
-/// Another test thread starting a program forks this process: until the child execs, it
-/// holds this process's sockets too. Such a child is gone by now, or its parent is us.
-fn passing_fork(pid: u64, parent: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Err(_) => true,
-        Ok(status) => status
-            .lines()
-            .find_map(|l| l.strip_prefix("PPid:"))
-            .is_some_and(|ppid| ppid.trim() == parent.to_string()),
-    }
 }
 
 /// The one listener on a port, held by exactly this pid.
@@ -249,12 +235,8 @@ fn fsports_window_listeners_are_judged_by_executable_path() -> TestResult {
     let [client_socket] = client_sockets[..] else {
         panic!("client socket on {client_port}: {client_sockets:?}");
     };
-    let holders = pids(client_socket);
-    assert!(holders.contains(&mine), "{client_socket}");
-    assert!(
-        holders.iter().all(|&p| p == mine || passing_fork(p, mine)),
-        "{client_socket}"
-    );
+    // `pids` leaves out passing forks of this process (see support::settled).
+    assert_eq!(pids(client_socket), [mine], "{client_socket}");
     assert!(
         !flags(client_socket).iter().any(|f| f.starts_with("xsan")),
         "{client_socket}"

@@ -519,12 +519,16 @@ pub struct RegistryInfo {
 }
 
 impl Socket {
-    /// The Xsan verdict on this socket, if it is a listener on an Xsan port; the worst one
-    /// should several flags be set.
+    /// The Xsan verdict on this socket, if it is a listener on an Xsan port (set by
+    /// `annotate`, which also adds the verdict's flag).
     pub fn xsan(&self) -> Option<XsanVerdict> {
-        XsanVerdict::ALL
-            .into_iter()
-            .find(|v| self.flags.iter().any(|f| f == v.flag()))
+        self.knowledge.xsan.as_ref().map(|c| c.verdict)
+    }
+
+    /// Sets the Xsan verdict, and its flag.
+    pub fn set_xsan(&mut self, check: XsanCheck) {
+        self.flags.push(check.verdict.flag().to_string());
+        self.knowledge.xsan = Some(check);
     }
 }
 

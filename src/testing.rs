@@ -2,7 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::model::{Owner, Process, Protocol, RawSocket, Socket, SocketKnowledge, State};
+use crate::model::{
+    Owner, Process, Protocol, RawSocket, Socket, SocketKnowledge, State, XsanCheck, XsanPort,
+    XsanVerdict,
+};
 
 /// A process with every detail known; its command line carries a secret that must never
 /// reach a label or a status line.
@@ -38,4 +41,16 @@ pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: 
         flags: Vec::new(),
         knowledge: SocketKnowledge::default(),
     }
+}
+
+/// A socket with the Xsan verdict whose flag is `flag`, as `annotate` sets it.
+pub fn with_xsan_flag(mut s: Socket, flag: &str) -> Socket {
+    if let Some(verdict) = XsanVerdict::ALL.into_iter().find(|v| v.flag() == flag) {
+        s.set_xsan(XsanCheck {
+            port: XsanPort::XsanAdmin,
+            verdict,
+            reason: "test".to_string(),
+        });
+    }
+    s
 }

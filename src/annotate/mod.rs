@@ -112,8 +112,7 @@ fn annotate_socket(s: &mut Socket, ctx: &Context) {
             .map(str::to_string);
     }
     if let Some(check) = xsan::check(s, ctx.xsan, ctx.asked_by_number) {
-        s.flags.push(check.verdict.flag().to_string());
-        s.knowledge.xsan = Some(check);
+        s.set_xsan(check);
     }
 }
 

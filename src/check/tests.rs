@@ -58,9 +58,8 @@ fn hidden(port: u16) -> Socket {
     )
 }
 
-fn flagged(mut s: Socket, flag: &str) -> Socket {
-    s.flags.push(flag.to_string());
-    s
+fn flagged(s: Socket, flag: &str) -> Socket {
+    crate::testing::with_xsan_flag(s, flag)
 }
 
 fn complete() -> OwnerScan {

@@ -70,8 +70,8 @@ fn series_and_counts() {
             ),
             reuse.clone(),
             reuse,
-            {
-                let mut s = socket(
+            crate::testing::with_xsan_flag(
+                socket(
                     Protocol::Tcp,
                     LO,
                     312,
@@ -81,10 +81,9 @@ fn series_and_counts() {
                         uid: Some(65534),
                         user: Some("nobody".to_string()),
                     },
-                );
-                s.flags.push(FLAG_XSAN_CONFLICT.to_string());
-                s
-            },
+                ),
+                FLAG_XSAN_CONFLICT,
+            ),
             socket(
                 Protocol::Tcp,
                 LO,

@@ -120,12 +120,12 @@ fn tcp_state(s: &TcpState) -> State {
 /// same socket comes once per holder: merge by inode where there is one, otherwise by
 /// (protocol, local, remote, state), and union the pids.
 fn merge(sockets: impl Iterator<Item = RawSocket>) -> Vec<RawSocket> {
-    let mut by_key: BTreeMap<(Option<u64>, String), RawSocket> = BTreeMap::new();
+    let mut by_key: BTreeMap<_, RawSocket> = BTreeMap::new();
     for s in sockets {
         // Inode 0 means "no file" (TIME_WAIT): such sockets are distinct by address.
         let key = match s.inode {
-            Some(i) if i != 0 => (Some(i), String::new()),
-            _ => (None, format!("{:?}", s.key())),
+            Some(i) if i != 0 => (Some(i), None),
+            _ => (None, Some(s.key())),
         };
         match by_key.get_mut(&key) {
             Some(existing) => {

@@ -313,14 +313,29 @@ pub fn shared_whoport() -> SharedBinary {
 }
 
 /// Runs a copy of whoport as `uid` (and gid `uid`) with this collection path.
+///
+/// Another test thread that forks while the fresh copy is still open for writing holds
+/// that descriptor until it execs, and exec of the copy then fails with "text file busy"
+/// for a moment: that one error is retried.
 pub fn run_as(binary: &SharedBinary, uid: u32, args: &[&str], backend: &str) -> Output {
     use std::os::unix::process::CommandExt;
-    Command::new(&binary.path)
-        .args(args)
-        .env("WHOPORT_BACKEND", backend)
-        .env("NO_COLOR", "1")
-        .uid(uid)
-        .gid(uid)
-        .output()
-        .unwrap_or_else(|e| panic!("whoport {args:?} as uid {uid}: {e}"))
+    let mut tries = 0;
+    loop {
+        let result = Command::new(&binary.path)
+            .args(args)
+            .env("WHOPORT_BACKEND", backend)
+            .env("NO_COLOR", "1")
+            .uid(uid)
+            .gid(uid)
+            .output();
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => {
+                return other.unwrap_or_else(|e| panic!("whoport {args:?} as uid {uid}: {e}"));
+            }
+        }
+    }
 }

@@ -7,6 +7,8 @@ use super::{Collector, ProcessSource, privileged};
 use crate::config::SocketQuery;
 use crate::model::{OwnerScan, RawSocket, Snapshot};
 
+#[allow(dead_code)] // wired into the owner scan in the next step
+mod bpf;
 mod fdscan;
 mod netlink;
 mod parallel;

@@ -1,5 +1,7 @@
-//! Tests of whole paths through the layers, on fake hosts: the check's policy from parsed
-//! expectations (`check`), and the golden output of every format (`golden`).
+//! Tests across the layers, on fake hosts: the check's policy from parsed expectations
+//! (`check`), the golden output of every format (`golden`), and the direction of every
+//! import (`layers`).
 
 mod check;
 mod golden;
+mod layers;

@@ -12,7 +12,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::check::{self, Verdict};
 use crate::cli::Cli;
-use crate::collect::Sources;
+use crate::collect::{Choice, Sources};
 use crate::config::{self, Check, List, Mode, Output};
 use crate::exit::Exit;
 use crate::host::{Host, RealHost, atomic};
@@ -46,14 +46,18 @@ pub(crate) fn run() -> Result<Exit> {
         Err(e) if cli.is_check() => return Ok(check_unknown(&format!("{e:#}"), cli.check_json())),
         Err(e) => return Err(e),
     };
-    let backend = config::backend(&cli);
+    let choice = Choice {
+        backend: config::backend(&cli),
+        owners: config::owner_path(&cli),
+        debug: cli.debug,
+    };
     match mode {
         Mode::Registry(action) => {
             act::registry::run(&action, host.paths(), &mut io::stdout().lock())?;
             Ok(Exit::Matched)
         }
-        Mode::Check(check) => Ok(run_check(&check, Sources::new(backend), &host)),
-        Mode::List(list) => run_list(&list, &Sources::new(backend)?, &host),
+        Mode::Check(check) => Ok(run_check(&check, Sources::new(choice), &host)),
+        Mode::List(list) => run_list(&list, &Sources::new(choice)?, &host),
     }
 }
 

@@ -128,6 +128,27 @@ pub(crate) struct Cli {
     #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND", global = true)]
     pub(crate) backend: Option<BackendChoice>,
 
+    /// How the Linux fast path finds the processes holding sockets (for tests and
+    /// comparisons): the BPF iterator where it can run, else /proc (auto).
+    #[arg(
+        long,
+        value_enum,
+        hide = true,
+        env = "WHOPORT_OWNER_SCAN",
+        global = true
+    )]
+    pub(crate) owner_scan: Option<OwnerScanChoice>,
+
+    /// Notes on how the answer was found, on standard error.
+    #[arg(
+        long,
+        hide = true,
+        global = true,
+        env = "WHOPORT_DEBUG",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub(crate) debug: bool,
+
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
 }
@@ -257,6 +278,16 @@ pub(crate) enum BackendChoice {
     Procfs,
     /// netstat2 + sysinfo, the macOS path.
     Portable,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OwnerScanChoice {
+    /// The BPF iterator where it can run, else the /proc scan.
+    Auto,
+    /// The BPF iterator only: an error where it cannot run.
+    Bpf,
+    /// The /proc/*/fd scan only.
+    Procfs,
 }
 
 impl Cli {

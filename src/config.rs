@@ -8,10 +8,10 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use crate::act::registry::RegistryAction;
 use crate::cli::{
-    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, RegistryCommand,
-    SocketKinds, WarnOnChoice,
+    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, OwnerScanChoice,
+    RegistryCommand, SocketKinds, WarnOnChoice,
 };
-use crate::collect::Backend;
+use crate::collect::{Backend, OwnerPath};
 use crate::host::{Host, Paths};
 use crate::iana::{NameError, Registry};
 use crate::model::{
@@ -79,6 +79,15 @@ pub(crate) fn backend(cli: &Cli) -> Backend {
         None | Some(BackendChoice::Native) => Backend::Native,
         Some(BackendChoice::Procfs) => Backend::Procfs,
         Some(BackendChoice::Portable) => Backend::Portable,
+    }
+}
+
+/// How owners are found (`--owner-scan`, hidden).
+pub(crate) fn owner_path(cli: &Cli) -> OwnerPath {
+    match cli.owner_scan {
+        None | Some(OwnerScanChoice::Auto) => OwnerPath::Auto,
+        Some(OwnerScanChoice::Bpf) => OwnerPath::Bpf,
+        Some(OwnerScanChoice::Procfs) => OwnerPath::Procfs,
     }
 }
 

@@ -57,6 +57,27 @@ pub(crate) enum Backend {
     Portable,
 }
 
+/// How the Linux fast path finds the processes holding sockets (`--owner-scan`, hidden).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OwnerPath {
+    /// The BPF task_file iterator where it can run (root, or CAP_BPF + CAP_PERFMON; kernel
+    /// BTF; Linux 5.8+), else the /proc/*/fd scan.
+    Auto,
+    /// The BPF iterator only; an error where it cannot run.
+    Bpf,
+    /// The /proc/*/fd scan only.
+    Procfs,
+}
+
+/// How one run collects: the path, how owners are found, and whether to note on standard
+/// error how it went (`--debug`, hidden).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    pub(crate) backend: Backend,
+    pub(crate) owners: OwnerPath,
+    pub(crate) debug: bool,
+}
+
 /// The collector and process source of one run.
 pub(crate) struct Sources {
     pub(crate) sockets: Box<dyn Collector>,
@@ -64,15 +85,15 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
-    /// The real ones a backend choice stands for.
-    pub(crate) fn new(backend: Backend) -> Result<Sources> {
-        Ok(match backend {
+    /// The real ones a choice stands for. (The portable path finds owners its own way.)
+    pub(crate) fn new(choice: Choice) -> Result<Sources> {
+        Ok(match choice.backend {
             Backend::Native => Sources {
-                sockets: native::collector(),
+                sockets: native::collector(choice.owners, choice.debug)?,
                 processes: native::process_source(),
             },
             Backend::Procfs => Sources {
-                sockets: native::procfs_collector()?,
+                sockets: native::procfs_collector(choice.owners, choice.debug)?,
                 processes: native::process_source(),
             },
             Backend::Portable => Sources {

@@ -2,16 +2,19 @@
 
 use anyhow::{Result, bail};
 
-use super::{Collector, ProcessSource};
+use super::{Collector, OwnerPath, ProcessSource};
 
-pub(crate) fn collector() -> Box<dyn Collector> {
-    Box::new(super::portable::Portable)
+pub(crate) fn collector(owners: OwnerPath, _debug: bool) -> Result<Box<dyn Collector>> {
+    if owners == OwnerPath::Bpf {
+        bail!("the BPF owner scan exists only on Linux");
+    }
+    Ok(Box::new(super::portable::Portable))
 }
 
 pub(crate) fn process_source() -> Box<dyn ProcessSource> {
     Box::new(super::details::SysinfoProcesses)
 }
 
-pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
+pub(crate) fn procfs_collector(_owners: OwnerPath, _debug: bool) -> Result<Box<dyn Collector>> {
     bail!("the procfs backend exists only on Linux")
 }

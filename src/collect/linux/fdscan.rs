@@ -69,7 +69,7 @@ pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
     Ok(out)
 }
 
-fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
+pub(super) fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
     // A fresh descriptor: reading a directory moves its offset.
     let dir = openat(
         proc_dir,
@@ -132,7 +132,7 @@ fn scan_pid(
     }
 }
 
-fn inaccessible(proc_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
+pub(super) fn inaccessible(proc_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
     let mut path = [0u8; 24];
     match statat(proc_dir, pid_path(&mut path, pid, b""), AtFlags::empty()) {
         Ok(st) => {

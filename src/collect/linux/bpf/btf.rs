@@ -53,11 +53,13 @@ const POINTER_SIZE: u32 = 8;
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Name {
     IterCtx,
+    TaskIterCtx,
     IterMeta,
     TaskStruct,
     File,
     Inode,
     IterFunc,
+    TaskIterFunc,
     Meta,
     Task,
     Fd,
@@ -69,13 +71,15 @@ enum Name {
     IIno,
 }
 
-const NAMES: [(&[u8], Name); 15] = [
+const NAMES: [(&[u8], Name); 17] = [
     (b"bpf_iter__task_file", Name::IterCtx),
+    (b"bpf_iter__task", Name::TaskIterCtx),
     (b"bpf_iter_meta", Name::IterMeta),
     (b"task_struct", Name::TaskStruct),
     (b"file", Name::File),
     (b"inode", Name::Inode),
     (b"bpf_iter_task_file", Name::IterFunc),
+    (b"bpf_iter_task", Name::TaskIterFunc),
     (b"meta", Name::Meta),
     (b"task", Name::Task),
     (b"fd", Name::Fd),
@@ -116,6 +120,11 @@ pub struct Layout {
     pub inode_i_ino: Field,
     /// The BTF id of the function `bpf_iter_task_file`: the program's attach point.
     pub attach_btf_id: u32,
+    /// `struct bpf_iter__task`, the context of the task iterator (every task).
+    pub task_ctx_meta: Field,
+    pub task_ctx_task: Field,
+    /// The BTF id of the function `bpf_iter_task`.
+    pub task_attach_btf_id: u32,
 }
 
 /// Random access to the BTF bytes: the kernel's file, or bytes in memory (tests).
@@ -165,6 +174,7 @@ pub fn kernel_layout() -> Result<Layout> {
 pub fn layout<S: Source + ?Sized>(src: &S) -> Result<Layout> {
     let btf = Btf::open(src)?;
     let ctx = btf.named(Name::IterCtx)?;
+    let task_ctx = btf.named(Name::TaskIterCtx)?;
     let meta = btf.named(Name::IterMeta)?;
     let task = btf.named(Name::TaskStruct)?;
     let file = btf.named(Name::File)?;
@@ -182,7 +192,10 @@ pub fn layout<S: Source + ?Sized>(src: &S) -> Result<Layout> {
         file_f_inode: pointer(file, Name::FInode, "file.f_inode")?,
         inode_i_mode: int(inode, Name::IMode, "inode.i_mode", &[2, 4])?,
         inode_i_ino: int(inode, Name::IIno, "inode.i_ino", &[4, 8])?,
-        attach_btf_id: btf.func.context("no function bpf_iter_task_file in BTF")?,
+        attach_btf_id: btf.funcs[0].context("no function bpf_iter_task_file in BTF")?,
+        task_ctx_meta: pointer(task_ctx, Name::Meta, "bpf_iter__task.meta")?,
+        task_ctx_task: pointer(task_ctx, Name::Task, "bpf_iter__task.task")?,
+        task_attach_btf_id: btf.funcs[1].context("no function bpf_iter_task in BTF")?,
     })
 }
 
@@ -329,9 +342,10 @@ struct Btf<'a, S: Source + ?Sized> {
     names: Vec<(u32, Name)>,
     /// Position of type 1 + k·STRIDE, for every k.
     marks: Vec<u64>,
-    /// Struct ids of IterCtx, IterMeta, TaskStruct, File, Inode (by Name as index).
-    structs: [Option<u32>; 5],
-    func: Option<u32>,
+    /// Struct ids of IterCtx, IterMeta, TaskStruct, File, Inode, TaskIterCtx.
+    structs: [Option<u32>; 6],
+    /// Function ids of IterFunc, TaskIterFunc.
+    funcs: [Option<u32>; 2],
 }
 
 impl<'a, S: Source + ?Sized> Btf<'a, S> {
@@ -358,8 +372,8 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             types_end: hdr_len + type_off + type_len,
             names: Vec::new(),
             marks: Vec::new(),
-            structs: [None; 5],
-            func: None,
+            structs: [None; 6],
+            funcs: [None; 2],
         };
         btf.find_names(hdr_len + str_off, hdr_len + str_off + str_len)?;
         btf.scan_types()?;
@@ -444,8 +458,13 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
                 Some(Name::TaskStruct) => Some(2),
                 Some(Name::File) => Some(3),
                 Some(Name::Inode) => Some(4),
+                Some(Name::TaskIterCtx) => Some(5),
                 Some(Name::IterFunc) if h.kind == KIND_FUNC => {
-                    self.func.get_or_insert(id);
+                    self.funcs[0].get_or_insert(id);
+                    None
+                }
+                Some(Name::TaskIterFunc) if h.kind == KIND_FUNC => {
+                    self.funcs[1].get_or_insert(id);
                     None
                 }
                 _ => None,
@@ -468,6 +487,7 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             Name::IterMeta => (1, "bpf_iter_meta"),
             Name::TaskStruct => (2, "task_struct"),
             Name::File => (3, "file"),
+            Name::TaskIterCtx => (5, "bpf_iter__task"),
             _ => (4, "inode"),
         };
         self.structs[slot].with_context(|| format!("no struct {what} in BTF"))
@@ -688,7 +708,7 @@ pub mod tests {
 
     /// A small BTF shaped like the kernel's where it matters: pointers in anonymous unions,
     /// typedef chains, the struct names at the ends of other strings, many filler types.
-    fn sample() -> (Vec<u8>, u32) {
+    fn sample() -> (Vec<u8>, (u32, u32)) {
         let mut b = Builder::new();
         // Filler, so that the wanted types sit past several marks.
         for i in 0..100 {
@@ -753,11 +773,20 @@ pub mod tests {
                 ("", u_file, 24),
             ],
         );
+        let u_meta2 = b.aggregate(true, "", 8, &[("meta", meta_ptr, 0)]);
+        let u_task2 = b.aggregate(true, "", 8, &[("task", task_ptr, 0)]);
+        b.aggregate(
+            false,
+            "bpf_iter__task",
+            16,
+            &[("", u_meta2, 0), ("", u_task2, 8)],
+        );
         for i in 0..40 {
             b.enum_(&format!("more_{i}"), 3);
         }
+        let task_func = b.func("bpf_iter_task", 0);
         let func = b.func("bpf_iter_task_file", 0);
-        (b.bytes(), func)
+        (b.bytes(), (func, task_func))
     }
 
     #[test]
@@ -775,7 +804,8 @@ pub mod tests {
         assert_eq!(l.file_f_inode, f(32, 8));
         assert_eq!(l.inode_i_mode, f(0, 2));
         assert_eq!(l.inode_i_ino, f(64, 8));
-        assert_eq!(l.attach_btf_id, func);
+        assert_eq!((l.attach_btf_id, l.task_attach_btf_id), func);
+        assert_eq!((l.task_ctx_meta, l.task_ctx_task), (f(0, 8), f(8, 8)));
         Ok(())
     }
 
@@ -838,7 +868,8 @@ pub mod tests {
             (0, 8, 16, 24)
         );
         assert_eq!(l.task_tgid.offset, l.task_pid.offset + 4);
-        assert!(l.attach_btf_id > 0);
+        assert!(l.attach_btf_id > 0 && l.task_attach_btf_id > 0);
+        assert_eq!((l.task_ctx_meta.offset, l.task_ctx_task.offset), (0, 8));
         Ok(())
     }
 }

@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 
 use anyhow::{Context, Result, anyhow};
 
@@ -28,34 +29,119 @@ const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
+/// The iterators, loaded and attached: each walk goes over every task anew (repeated
+/// scans, as `wait` and `watch` make, load them once).
+pub struct SocketIter {
+    /// `iter/task_file`: a record per socket descriptor.
+    files: OwnedFd,
+    /// `iter/task`: a record per process.
+    tasks: OwnedFd,
+}
+
+impl SocketIter {
+    /// Checks that this process may and should use the iterators, then loads them.
+    pub fn load() -> Result<SocketIter> {
+        let status =
+            std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+        usable(&status)?;
+        Self::load_unchecked()
+    }
+
+    /// Loads the iterators, without the checks of `usable`.
+    fn load_unchecked() -> Result<SocketIter> {
+        let layout = btf::kernel_layout()?;
+        let files = load(
+            &program::assemble(&layout),
+            program::NAME,
+            layout.attach_btf_id,
+        )?;
+        // A link holds its program.
+        let files = sys::link_create(&files).context("BPF_LINK_CREATE (iter/task_file)")?;
+        let tasks = load(
+            &program::assemble_tasks(&layout),
+            program::TASKS_NAME,
+            layout.task_attach_btf_id,
+        )?;
+        let tasks = sys::link_create(&tasks).context("BPF_LINK_CREATE (iter/task)")?;
+        Ok(SocketIter { files, tasks })
+    }
+
+    /// Runs the descriptor iterator and calls `f(pid, fd, inode)` for every socket
+    /// descriptor of every process (thread group leaders; threads share their table).
+    pub fn for_each(&self, mut f: impl FnMut(u32, u32, u64)) -> Result<()> {
+        read_records(&self.files, program::RECORD, |rec| {
+            let (pid, fd, inode) = parse_record(rec);
+            f(pid, fd, inode);
+        })
+    }
+
+    /// The descriptors that hold the wanted sockets (inodes, sorted): (inode, pid, fd),
+    /// sorted. Filtered as they are read, so only these are ever held in memory.
+    pub fn holders(&self, wanted: &[u64]) -> Result<Vec<(u64, u32, u32)>> {
+        let mut out = Vec::with_capacity(wanted.len());
+        self.for_each(|pid, fd, inode| {
+            if wanted.binary_search(&inode).is_ok() {
+                out.push((inode, pid, fd));
+            }
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The pid of every process the iterators can see, sorted.
+    pub fn processes(&self) -> Result<Vec<u32>> {
+        let mut out = Vec::with_capacity(1024);
+        read_records(&self.tasks, program::TASK_RECORD, |rec| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&rec[..4]);
+            out.push(u32::from_ne_bytes(b));
+        })?;
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+/// Runs the iterator behind `link` and hands each `size`-byte record to `f`.
+fn read_records(link: &OwnedFd, size: usize, mut f: impl FnMut(&[u8])) -> Result<()> {
+    let iter = sys::iter_create(link).context("BPF_ITER_CREATE")?;
+    let mut iter = File::from(iter);
+    // A multiple of the record sizes; the kernel may still end a read mid-record.
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut have = 0;
+    let mut busy = 0u32;
+    loop {
+        let n = match iter.read(&mut buf[have..]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // The kernel stops a read after a million objects without output; the next
+            // read goes on from there.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && busy < 1_000 => {
+                busy += 1;
+                continue;
+            }
+            Err(e) => return Err(e).context("reading a BPF iterator"),
+        };
+        busy = 0;
+        have += n;
+        let whole = have - have % size;
+        buf[..whole].chunks_exact(size).for_each(&mut f);
+        buf.copy_within(whole..have, 0);
+        have -= whole;
+    }
+    if have != 0 {
+        return Err(anyhow!("a BPF iterator ended mid-record ({have} bytes)"));
+    }
+    Ok(())
+}
+
 /// Every socket descriptor of every process: (pid, fd, inode), in the kernel's order
 /// (by pid, then fd).
-#[allow(dead_code)] // the API for a caller that wants them all; the collector filters
+#[cfg_attr(not(test), allow(dead_code))] // the collector filters as it reads (`holders`)
 pub fn socket_fds() -> Result<Vec<(u32, u32, u64)>> {
     let mut out = Vec::new();
-    for_each_socket_fd(|pid, fd, inode| out.push((pid, fd, inode)))?;
+    SocketIter::load()?.for_each(|pid, fd, inode| out.push((pid, fd, inode)))?;
     Ok(out)
-}
-
-/// The descriptors that hold the wanted sockets (inodes, sorted): (inode, pid, fd),
-/// sorted.
-pub fn holders(wanted: &[u64]) -> Result<Vec<(u64, u32, u32)>> {
-    let mut out = Vec::with_capacity(wanted.len());
-    for_each_socket_fd(|pid, fd, inode| {
-        if wanted.binary_search(&inode).is_ok() {
-            out.push((inode, pid, fd));
-        }
-    })?;
-    out.sort_unstable();
-    Ok(out)
-}
-
-/// Runs the iterator and calls `f(pid, fd, inode)` for every socket descriptor.
-pub fn for_each_socket_fd(f: impl FnMut(u32, u32, u64)) -> Result<()> {
-    let status =
-        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
-    usable(&status)?;
-    run(f)
 }
 
 /// Whether this process may and should use the iterator, from its `/proc/self/status`:
@@ -84,48 +170,7 @@ fn usable(status: &str) -> Result<()> {
     Ok(())
 }
 
-/// Loads and runs the iterator, without the checks of `usable`.
-fn run(mut f: impl FnMut(u32, u32, u64)) -> Result<()> {
-    let layout = btf::kernel_layout()?;
-    let prog = load(&program::assemble(&layout), layout.attach_btf_id)?;
-    let link = sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task_file)")?;
-    let iter = sys::iter_create(&link).context("BPF_ITER_CREATE")?;
-    drop(prog);
-    let mut iter = File::from(iter);
-    // A multiple of the record's size; the kernel may still end a read mid-record.
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut have = 0;
-    let mut busy = 0u32;
-    loop {
-        let n = match iter.read(&mut buf[have..]) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // The kernel stops a read after a million descriptors without a socket;
-            // the next read goes on from there.
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock && busy < 1_000 => {
-                busy += 1;
-                continue;
-            }
-            Err(e) => return Err(e).context("reading the BPF iterator"),
-        };
-        busy = 0;
-        have += n;
-        let whole = have - have % program::RECORD;
-        for rec in buf[..whole].chunks_exact(program::RECORD) {
-            let (pid, fd, inode) = parse_record(rec);
-            f(pid, fd, inode);
-        }
-        buf.copy_within(whole..have, 0);
-        have -= whole;
-    }
-    if have != 0 {
-        return Err(anyhow!("the BPF iterator ended mid-record ({have} bytes)"));
-    }
-    drop(link);
-    Ok(())
-}
-
+/// A socket record: (tgid, fd, inode).
 fn parse_record(rec: &[u8]) -> (u32, u32, u64) {
     let mut b = [0u8; program::RECORD];
     b.copy_from_slice(&rec[..program::RECORD]);
@@ -140,8 +185,9 @@ fn parse_record(rec: &[u8]) -> (u32, u32, u64) {
 /// BPF_PROG_LOAD. Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (EPERM when
 /// it is low): raised once and tried again. A failure is retried with the verifier's log,
 /// so that the error says why.
-fn load(insns: &[u8], attach_btf_id: u32) -> Result<std::os::fd::OwnedFd> {
-    let first = match sys::prog_load(insns, program::LICENSE, program::NAME, attach_btf_id, None) {
+fn load(insns: &[u8], name: &[u8], attach_btf_id: u32) -> Result<OwnedFd> {
+    let what = String::from_utf8_lossy(name);
+    let first = match sys::prog_load(insns, program::LICENSE, name, attach_btf_id, None) {
         Ok(fd) => return Ok(fd),
         Err(e) => e,
     };
@@ -151,38 +197,35 @@ fn load(insns: &[u8], attach_btf_id: u32) -> Result<std::os::fd::OwnedFd> {
             maximum: None,
         };
         if rustix::process::setrlimit(rustix::process::Resource::Memlock, infinity).is_ok()
-            && let Ok(fd) =
-                sys::prog_load(insns, program::LICENSE, program::NAME, attach_btf_id, None)
+            && let Ok(fd) = sys::prog_load(insns, program::LICENSE, name, attach_btf_id, None)
         {
             return Ok(fd);
         }
-        return Err(anyhow!(first)).context("BPF_PROG_LOAD (iter/task_file)");
+        return Err(anyhow!(first)).context(format!("BPF_PROG_LOAD ({what})"));
     }
     let mut log = vec![0u8; 64 * 1024];
-    let again = sys::prog_load(
-        insns,
-        program::LICENSE,
-        program::NAME,
-        attach_btf_id,
-        Some(&mut log),
-    );
+    let again = sys::prog_load(insns, program::LICENSE, name, attach_btf_id, Some(&mut log));
+    // The verifier's complaint is its last line before the statistics.
     let log = String::from_utf8_lossy(log.split(|&b| b == 0).next().unwrap_or(&[]))
         .lines()
         .rev()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| {
+            let l = l.trim();
+            !l.is_empty() && !l.starts_with("processed ") && !l.starts_with("verification time")
+        })
         .unwrap_or("")
         .to_string();
     match again {
         Ok(fd) => Ok(fd),
         Err(_) if !log.is_empty() => {
-            Err(anyhow!(first)).context(format!("BPF_PROG_LOAD (iter/task_file): verifier: {log}"))
+            Err(anyhow!(first)).context(format!("BPF_PROG_LOAD ({what}): verifier: {log}"))
         }
-        Err(_) => Err(anyhow!(first)).context("BPF_PROG_LOAD (iter/task_file)"),
+        Err(_) => Err(anyhow!(first)).context(format!("BPF_PROG_LOAD ({what})")),
     }
 }
 
 /// The errno at the root of an error from this module, if there is one.
-#[allow(dead_code)] // for the caller's debug note and the tests
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn errno(e: &anyhow::Error) -> Option<i32> {
     e.chain()
         .find_map(|c| c.downcast_ref::<io::Error>())

@@ -25,8 +25,9 @@
 
 use super::btf::{Field, Layout};
 
-/// What the kernel calls the program (at most 15 bytes).
+/// What the kernel calls the programs (at most 15 bytes).
 pub const NAME: &[u8] = b"whoport_sockets";
+pub const TASKS_NAME: &[u8] = b"whoport_tasks";
 
 /// GPL-compatible, as `bpf_seq_write` and `struct bpf_iter_meta` require; the project is
 /// MIT, which this dual string includes.
@@ -34,6 +35,9 @@ pub const LICENSE: &std::ffi::CStr = c"Dual MIT/GPL";
 
 /// The size of one record the program writes: u32 tgid, u32 fd, u64 inode.
 pub const RECORD: usize = 16;
+
+/// The size of one record of the task program: u32 tgid.
+pub const TASK_RECORD: usize = 4;
 
 /// `bpf_seq_write` in `enum bpf_func_id`.
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
@@ -44,6 +48,7 @@ const S_IFSOCK: i32 = 0o140000;
 /// The program as the kernel's verifier log (and `bpftool prog dump xlated`) prints it,
 /// one instruction a line, with the offsets read from BTF in braces. A test assembles the
 /// program and prints it back the kernel's way to compare with this.
+#[cfg_attr(not(test), allow(dead_code))] // the source of record, read by people and tests
 pub const LISTING: &str = "\
 (bf) r6 = r1                              ; r6 = ctx
 (79) r7 = *(u64 *)(r6 +{ctx.task})        ; r7 = ctx->task
@@ -69,6 +74,42 @@ pub const LISTING: &str = "\
 (07) r2 += -16                            ; r2 = &rec
 (b7) r3 = 16                              ; r3 = sizeof rec
 (85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 16)
+(b7) r0 = 0                               ; return 0
+(95) exit
+";
+
+/// The second program, over every task (`iter/task`): the pid of every process the
+/// iterators can see, so that a process the kernel keeps from them (some hardened or
+/// sandboxed kernels hide tasks from BPF iterators) is counted as not inspected instead
+/// of its sockets being called unowned. In C:
+///
+/// ```c
+/// SEC("iter/task")
+/// int whoport_tasks(struct bpf_iter__task *ctx)
+/// {
+///     struct task_struct *task = ctx->task;
+///     if (!task || task->pid != task->tgid)
+///         return 0;
+///     u32 tgid = task->tgid;
+///     bpf_seq_write(ctx->meta->seq, &tgid, sizeof tgid);
+///     return 0;
+/// }
+/// ```
+#[cfg_attr(not(test), allow(dead_code))] // the source of record, read by people and tests
+pub const TASKS_LISTING: &str = "\
+(bf) r6 = r1                              ; r6 = ctx
+(79) r7 = *(u64 *)(r6 +{task_ctx.task})   ; r7 = ctx->task
+(15) if r7 == 0x0 goto pc+10              ; no task: done
+(61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
+(61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
+(5d) if r2 != r3 goto pc+7                ; a thread, not the leader: skip
+(63) *(u32 *)(r10 -4) = r3                ; rec = tgid
+(79) r1 = *(u64 *)(r6 +{task_ctx.meta})   ; r1 = ctx->meta
+(79) r1 = *(u64 *)(r1 +{meta.seq})        ; r1 = meta->seq
+(bf) r2 = r10                             ; r2 = frame pointer
+(07) r2 += -4                             ; r2 = &rec
+(b7) r3 = 4                               ; r3 = sizeof rec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 4)
 (b7) r0 = 0                               ; return 0
 (95) exit
 ";
@@ -199,7 +240,7 @@ fn special(op: u8, imm: i32) -> Insn {
 
 /// The program's instructions for this kernel's layout.
 pub fn instructions(l: &Layout) -> Vec<Insn> {
-    let mut p = vec![
+    let p = vec![
         mov_reg(6, 1),                        // r6 = ctx
         load(7, 6, l.ctx_task),               // r7 = ctx->task
         jump_imm(OP_JEQ, 7, 0),               // no task: done
@@ -225,7 +266,32 @@ pub fn instructions(l: &Layout) -> Vec<Insn> {
         alu_imm(OP_MOV, 3, RECORD as i32),    // r3 = sizeof rec
         special(OP_CALL, BPF_FUNC_SEQ_WRITE), // bpf_seq_write(seq, &rec, 16)
     ];
-    // Every conditional jump goes to `return 0`.
+    finish(p)
+}
+
+/// The task program's instructions for this kernel's layout.
+pub fn task_instructions(l: &Layout) -> Vec<Insn> {
+    let rec = TASK_RECORD as i32;
+    let p = vec![
+        mov_reg(6, 1),                        // r6 = ctx
+        load(7, 6, l.task_ctx_task),          // r7 = ctx->task
+        jump_imm(OP_JEQ, 7, 0),               // no task: done
+        load(2, 7, l.task_pid),               // r2 = task->pid
+        load(3, 7, l.task_tgid),              // r3 = task->tgid
+        jump_reg(OP_JNE, 2, 3),               // a thread, not the leader: skip
+        store(4, 10, -(rec as i16), 3),       // rec = tgid
+        load(1, 6, l.task_ctx_meta),          // r1 = ctx->meta
+        load(1, 1, l.meta_seq),               // r1 = meta->seq
+        mov_reg(2, 10),                       // r2 = frame pointer
+        alu_imm(OP_ADD, 2, -rec),             // r2 = &rec
+        alu_imm(OP_MOV, 3, rec),              // r3 = sizeof rec
+        special(OP_CALL, BPF_FUNC_SEQ_WRITE), // bpf_seq_write(seq, &rec, 4)
+    ];
+    finish(p)
+}
+
+/// Points every conditional jump at the end, and ends with `return 0`.
+fn finish(mut p: Vec<Insn>) -> Vec<Insn> {
     let end = p.len();
     for (i, insn) in p.iter_mut().enumerate() {
         if insn.code & 0x07 == JMP && insn.code & 0xf0 != OP_CALL {
@@ -237,9 +303,14 @@ pub fn instructions(l: &Layout) -> Vec<Insn> {
     p
 }
 
-/// The program as bytes for BPF_PROG_LOAD.
+/// The socket program as bytes for BPF_PROG_LOAD.
 pub fn assemble(l: &Layout) -> Vec<u8> {
     instructions(l).iter().flat_map(Insn::encode).collect()
+}
+
+/// The task program as bytes for BPF_PROG_LOAD.
+pub fn assemble_tasks(l: &Layout) -> Vec<u8> {
+    task_instructions(l).iter().flat_map(Insn::encode).collect()
 }
 
 #[cfg(test)]
@@ -284,9 +355,11 @@ pub mod tests {
         format!("({code:02x}) {text}")
     }
 
-    /// LISTING with the layout's offsets in place of the braces, comments dropped.
-    pub fn expected(l: &Layout) -> Vec<String> {
+    /// A listing with the layout's offsets in place of the braces, comments dropped.
+    pub fn expected(listing: &str, l: &Layout) -> Vec<String> {
         let names = [
+            ("{task_ctx.meta}", l.task_ctx_meta),
+            ("{task_ctx.task}", l.task_ctx_task),
             ("{ctx.meta}", l.ctx_meta),
             ("{ctx.task}", l.ctx_task),
             ("{ctx.fd}", l.ctx_fd),
@@ -298,7 +371,7 @@ pub mod tests {
             ("{inode.i_mode}", l.inode_i_mode),
             ("{inode.i_ino}", l.inode_i_ino),
         ];
-        LISTING
+        listing
             .lines()
             .map(|line| {
                 let mut line = line.split(';').next().unwrap_or("").trim_end().to_string();
@@ -335,13 +408,17 @@ pub mod tests {
             inode_i_mode: f(0, 2),
             inode_i_ino: f(64, 8),
             attach_btf_id: 1,
+            task_ctx_meta: f(0, 8),
+            task_ctx_task: f(8, 8),
+            task_attach_btf_id: 2,
         }
     }
 
     #[test]
     fn the_bytes_are_the_listing() {
         let l = sample_layout();
-        assert_eq!(listed(&assemble(&l)), expected(&l));
+        assert_eq!(listed(&assemble(&l)), expected(LISTING, &l));
+        assert_eq!(listed(&assemble_tasks(&l)), expected(TASKS_LISTING, &l));
     }
 
     #[test]

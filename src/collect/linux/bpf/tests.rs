@@ -160,7 +160,7 @@ fn same_descriptors_as_the_proc_walk() -> anyhow::Result<()> {
     assert_eq!(from_bpf, from_proc);
     // And no repeats from the iterator (the test's threads share its table).
     let wanted: Vec<u64> = made.iter().copied().collect();
-    let holders = holders(&wanted)?;
+    let holders = SocketIter::load()?.holders(&wanted)?;
     assert_eq!(holders.len(), from_proc.len(), "{holders:?}");
     Ok(())
 }
@@ -175,15 +175,21 @@ fn this_kernel_loads_the_listing() -> anyhow::Result<()> {
         return Ok(());
     };
     let bytes = program::assemble(&layout);
+    let tasks = program::assemble_tasks(&layout);
     assert_eq!(
         program::tests::listed(&bytes),
-        program::tests::expected(&layout)
+        program::tests::expected(program::LISTING, &layout)
+    );
+    assert_eq!(
+        program::tests::listed(&tasks),
+        program::tests::expected(program::TASKS_LISTING, &layout)
     );
     if !is_root() {
         cannot_run(name, "needs root to load BPF");
         return Ok(());
     }
-    load(&bytes, layout.attach_btf_id)?;
+    load(&bytes, program::NAME, layout.attach_btf_id)?;
+    load(&tasks, program::TASKS_NAME, layout.task_attach_btf_id)?;
     Ok(())
 }
 
@@ -199,7 +205,7 @@ fn unprivileged_is_a_clean_eperm() -> anyhow::Result<()> {
     let e = socket_fds().err();
     assert_eq!(e.as_ref().and_then(errno), Some(libc::EPERM), "{e:?}");
     // Past whoport's own check, the kernel says the same.
-    let e = run(|_, _, _| {}).err();
+    let e = SocketIter::load_unchecked().err();
     assert_eq!(e.as_ref().and_then(errno), Some(libc::EPERM), "{e:?}");
     if std::env::var_os(CHILD_ENV).is_some() {
         println!("unprivileged: EPERM");

@@ -144,3 +144,50 @@ fn finds_the_shared_listener_of_the_benchmark_fixture() -> TestResult {
     }
     Ok(())
 }
+
+/// Both Linux owner scans (BPF iterators, /proc walk) give the same answer for every
+/// socket of the fixture, and name the shared listener's two pids.
+#[test]
+fn both_owner_scans_agree_on_the_benchmark_fixture() -> TestResult {
+    hermetic();
+    if !crate::support::is_root() {
+        crate::support::skip(
+            "both_owner_scans_agree_on_the_benchmark_fixture",
+            "needs root to load BPF",
+        );
+        return Ok(());
+    }
+    let exe = fixture_binary()?;
+    let mut fixture = Fixture {
+        child: Command::new(&exe)
+            .args(["--size", "tiny", "--seconds", "120"])
+            .stdout(Stdio::piped())
+            .spawn()?,
+    };
+    let stdout = fixture.child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    assert!(line.starts_with("ready "), "fixture said {line:?}");
+    let port: u64 = field(&line, "port")?.parse()?;
+    let mut want: Vec<u64> = field(&line, "pids")?
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    want.sort_unstable();
+    // The fixture is a child of this test process that holds sockets on purpose.
+    crate::support::register_holder(u64::from(fixture.child.id()));
+
+    let (bpf, _) = crate::owner_scan::both(&["-a"]);
+    let shared: Vec<Value> = crate::owner_scan::view(&bpf)
+        .into_iter()
+        .filter(|s| s["local_port"] == port && s["state"] == "listen")
+        .filter(|s| s["local_address"] == "127.0.0.1")
+        .collect();
+    assert_eq!(shared.len(), 1, "{bpf:#}");
+    assert_eq!(crate::support::pids(&shared[0]), want);
+    let n = crate::support::sockets(&bpf).len();
+    assert!(n >= 40, "{n} sockets: {bpf:#}");
+    let status = fixture.stop()?;
+    assert!(status.success(), "{status:?}");
+    Ok(())
+}

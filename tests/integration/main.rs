@@ -6,6 +6,8 @@ mod bench_fixture;
 mod check;
 mod compare;
 mod input;
+#[cfg(target_os = "linux")]
+mod owner_scan;
 mod owners;
 mod ports_xsan;
 mod privilege;

@@ -4,8 +4,10 @@
 #   bench/run.sh [SIZE...]        sizes: tiny, small, large (default: small large)
 #
 # For each size it starts bench/fixture (whoport-fixture), checks that whoport's answers
-# equal ss's (same sockets, same pids) — a fast wrong answer fails the run — then times
-# every case with hyperfine and measures peak RSS with /usr/bin/time -v. The results go
+# equal ss's (same sockets, same pids) with both Linux owner scans — the BPF iterators
+# whoport uses by default as root, and the /proc/*/fd scan it falls back to — (a fast
+# wrong answer fails the run), then times every case with hyperfine and measures peak RSS
+# with /usr/bin/time -v. The results go
 # to docs/benchmarks.md, between the "bench:begin" and "bench:end" marks (the text
 # around them is kept). Run it as root: ss, lsof and whoport then see every process.
 #
@@ -187,6 +189,25 @@ check_answers() {
         FREE_NOSCAN="not checked (no strace)"
     fi
     same_answer "$size-all" "whoport_sockets -a" "ss_sockets -tua"
+    # The /proc scan, which whoport falls back to where BPF cannot run, gives the same.
+    same_answer "$size-listen-procfs" "WHOPORT_OWNER_SCAN=procfs whoport_sockets" "ss_sockets -tul"
+    same_answer "$size-all-procfs" "WHOPORT_OWNER_SCAN=procfs whoport_sockets -a" "ss_sockets -tua"
+    # Which owner scan the default run used, and (strace) that the BPF one reads no
+    # descriptor directory.
+    if "$WHOPORT" --debug -q "$PORT" 2>&1 >/dev/null | grep -q 'BPF task_file'; then
+        OWNER_SCAN="the BPF iterators"
+    else
+        OWNER_SCAN="/proc/*/fd (the BPF iterators could not run)"
+    fi
+    note "owner scan by default: $OWNER_SCAN"
+    if command -v strace >/dev/null; then
+        local opened
+        opened=$(strace -f -e trace=openat "$WHOPORT" 2>&1 >/dev/null | grep -c '/fd"' || true)
+        LIST_NOSCAN="$opened /proc/PID/fd opened when listing (strace)"
+    else
+        LIST_NOSCAN="not checked (no strace)"
+    fi
+    note "every listener: $LIST_NOSCAN"
 }
 
 # ---- timing ------------------------------------------------------------------------
@@ -222,7 +243,7 @@ peak_rss() {
 
 # Writes one case's rows: command | median | min–max | × ss | CPU | peak RSS, and keeps
 # each command's median and RSS (by "size/case/command") for the targets.
-declare -A MEDIAN RSS
+declare -A MEDIAN RSS CPU
 report_case() {
     local size=$1 name=$2 base=$3
     shift 3
@@ -250,6 +271,8 @@ report_case() {
         label=${cmd//$WHOPORT/whoport}
         MEDIAN["$size/$name/$label"]=$(cut -f2 <<<"$row")
         # shellcheck disable=SC2034 # read through a name reference in ratio()
+        CPU["$size/$name/$label"]=$(cut -f6 <<<"$row")
+        # shellcheck disable=SC2034 # read through a name reference in ratio()
         RSS["$size/$name/$label"]=$rss
         awk -F'\t' -v label="$label" -v base="$base_median" -v rss="$rss" '{
             ratio = base > 0 ? sprintf("%.2f×", $2 / base) : "–"
@@ -269,6 +292,8 @@ for size in "${SIZES[@]}"; do
     FDS[$size]=$fds
     note "$size host: $procs processes, $fds open fds, $sockets TCP/UDP sockets"
     FREE_NOSCAN=
+    OWNER_SCAN=
+    LIST_NOSCAN=
     check_answers "$size"
     BUSY_BEFORE=$(other_load)
     waited=0
@@ -280,11 +305,12 @@ for size in "${SIZES[@]}"; do
     done
 
     W=$WHOPORT
-    listen=("$W" "ss -tulpn" "netstat -tulpn" "lsof -nP -i" "$W --backend portable")
-    listen_json=("$W --json" "ss -tulpn" "$W --json --backend portable")
-    held=("$W $PORT" "ss -tlnp 'sport = :$PORT'" "fuser $PORT/tcp" "lsof -nP -iTCP:$PORT" "$W --backend portable $PORT")
+    PROCFS="--owner-scan procfs"
+    listen=("$W" "$W $PROCFS" "ss -tulpn" "netstat -tulpn" "lsof -nP -i" "$W --backend portable")
+    listen_json=("$W --json" "$W --json $PROCFS" "ss -tulpn" "$W --json --backend portable")
+    held=("$W $PORT" "$W $PROCFS $PORT" "ss -tlnp 'sport = :$PORT'" "fuser $PORT/tcp" "lsof -nP -iTCP:$PORT" "$W --backend portable $PORT")
     free=("$W $FREE_PORT" "ss -tlnp 'sport = :$FREE_PORT'" "fuser $FREE_PORT/tcp" "lsof -nP -iTCP:$FREE_PORT" "$W --backend portable $FREE_PORT")
-    all=("$W -a" "ss -tuapn" "netstat -tuapn" "lsof -nP -i" "$W -a --backend portable")
+    all=("$W -a" "$W -a $PROCFS" "ss -tuapn" "netstat -tuapn" "lsof -nP -i" "$W -a --backend portable")
     time_case "$size" listen "${listen[@]}"
     time_case "$size" listen-json "${listen_json[@]}"
     time_case "$size" held "${held[@]}"
@@ -299,8 +325,9 @@ for size in "${SIZES[@]}"; do
         echo "Checked before timing: whoport's listening sockets, the sockets on the held port and"
         echo "every socket in every state equal ss's (same inodes, same pids); port $PORT is held by"
         echo "exactly the fixture's pids $OWNERS; port $FREE_PORT is free, and whoport opened no"
-        echo "/proc/PID/fd for it: $FREE_NOSCAN. Cores busy with other work just before and just"
-        echo "after the timings: $BUSY_BEFORE / $BUSY_AFTER."
+        echo "/proc/PID/fd for it: $FREE_NOSCAN. whoport's owner scan by default: $OWNER_SCAN;"
+        echo "$LIST_NOSCAN; \`--owner-scan procfs\` (the /proc/*/fd scan) gave the same answers."
+        echo "Cores busy with other work just before and just after the timings: $BUSY_BEFORE / $BUSY_AFTER."
         echo
         echo "| command | median ms | min–max ms | × ss | CPU ms | peak RSS MiB |"
         echo "|---|---:|---:|---:|---:|---:|"
@@ -345,13 +372,19 @@ TARGETS=$RESULTS/targets.md
     echo "| case | measured | target | |"
     echo "|---|---:|---:|---|"
     target_row "\`whoport\` vs \`ss -tulpn\`" \
-        "$(ratio "$T/listen/whoport" "$T/listen/ss -tulpn" MEDIAN)" 0.35
+        "$(ratio "$T/listen/whoport" "$T/listen/ss -tulpn" MEDIAN)" 0.15
+    target_row "CPU \`whoport\` vs \`ss -tulpn\`" \
+        "$(ratio "$T/listen/whoport" "$T/listen/ss -tulpn" CPU)" 0.10
     target_row "\`whoport $P\` (held, 2 owners) vs \`ss -tlnp 'sport = :$P'\`" \
-        "$(ratio "$T/held/whoport $P" "$T/held/ss -tlnp 'sport = :$P'" MEDIAN)" 0.35
+        "$(ratio "$T/held/whoport $P" "$T/held/ss -tlnp 'sport = :$P'" MEDIAN)" 0.12
     target_row "\`whoport $F\` (free) vs \`ss -tlnp 'sport = :$F'\`" \
-        "$(ratio "$T/free/whoport $F" "$T/free/ss -tlnp 'sport = :$F'" MEDIAN)" 0.05
+        "$(ratio "$T/free/whoport $F" "$T/free/ss -tlnp 'sport = :$F'" MEDIAN)" 0.03
     target_row "\`whoport\` vs \`lsof -nP -i\`" \
         "$(ratio "$T/listen/whoport" "$T/listen/lsof -nP -i" MEDIAN)" 0.2
+    target_row "/proc scan: \`whoport --owner-scan procfs\` vs \`ss -tulpn\`" \
+        "$(ratio "$T/listen/whoport --owner-scan procfs" "$T/listen/ss -tulpn" MEDIAN)" 0.35
+    target_row "/proc scan: \`whoport --owner-scan procfs $P\` vs \`ss -tlnp 'sport = :$P'\`" \
+        "$(ratio "$T/held/whoport --owner-scan procfs $P" "$T/held/ss -tlnp 'sport = :$P'" MEDIAN)" 0.35
     for pair in "listen|whoport|ss -tulpn" "listen-json|whoport --json|ss -tulpn" \
         "held|whoport $P|ss -tlnp 'sport = :$P'" "free|whoport $F|ss -tlnp 'sport = :$F'" \
         "all|whoport -a|ss -tuapn"; do
@@ -368,7 +401,8 @@ TARGETS=$RESULTS/targets.md
         echo
         echo "| command | ms per 10k fds ($a → $T) | ms per 10k fds at $a | at $T |"
         echo "|---|---:|---:|---:|"
-        for pair in "listen|whoport|whoport" "listen|ss -tulpn|ss -tulpn" \
+        for pair in "listen|whoport|whoport" "listen|whoport --owner-scan procfs|whoport --owner-scan procfs" \
+            "listen|ss -tulpn|ss -tulpn" \
             "held|whoport ${HELD_PORT[$a]}|whoport $P|whoport PORT" \
             "held|ss -tlnp 'sport = :${HELD_PORT[$a]}'|ss -tlnp 'sport = :$P'|ss -tlnp 'sport = :PORT'" \
             "listen|lsof -nP -i|lsof -nP -i"; do

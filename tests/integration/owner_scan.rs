@@ -156,3 +156,41 @@ fn the_bpf_scan_opens_no_proc_fd() {
     assert!(opened_fd_dirs("procfs") > 0, "the check sees nothing");
     drop(listener);
 }
+
+/// Inside a child pid namespace (with its own /proc, so that `NSpid` shows one level) the
+/// iterators would give the initial namespace's pids: whoport notices (they number it
+/// differently from its own pid) and the /proc scan answers instead; `--owner-scan bpf`
+/// is an error there.
+#[test]
+fn in_a_child_pid_namespace_the_bpf_scan_steps_aside() {
+    hermetic();
+    let name = "in_a_child_pid_namespace_the_bpf_scan_steps_aside";
+    if !is_root() {
+        return skip(name, "needs root to make a pid namespace and load BPF");
+    }
+    let listener = tcp_listener("127.0.0.1:0");
+    let port = listener
+        .local_addr()
+        .map(|a| a.port().to_string())
+        .unwrap_or_default();
+    let whoport = assert_cmd::cargo::cargo_bin("whoport");
+    let inside = |scan: &str| {
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc"])
+            .arg(&whoport)
+            .args(["--debug", "--json", &port])
+            .env("WHOPORT_OWNER_SCAN", scan)
+            .output()
+            .unwrap_or_else(|e| panic!("unshare (util-linux): {e}"))
+    };
+    let auto = inside("auto");
+    let notes = String::from_utf8_lossy(&auto.stderr);
+    assert!(
+        notes.contains("owners from /proc/*/fd") && notes.contains("pid namespace"),
+        "{notes}"
+    );
+    assert_eq!(auto.status.code(), Some(0), "{notes}");
+    let bpf = inside("bpf");
+    assert_eq!(bpf.status.code(), Some(2), "{bpf:?}");
+    drop(listener);
+}

@@ -88,14 +88,25 @@ impl SocketIter {
         Ok(out)
     }
 
-    /// The pid of every process the iterators can see, sorted.
+    /// The pid of every process the iterators can see, sorted. An error if they number
+    /// processes differently from this process's pid namespace (they use the initial
+    /// one's numbers, which differ inside a container's own pid namespace).
     pub fn processes(&self) -> Result<Vec<u32>> {
+        let me = std::process::id();
         let mut out = Vec::with_capacity(1024);
+        let mut reader_seen_as = me;
         read_records(&self.tasks, program::TASK_RECORD, |rec| {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&rec[..4]);
-            out.push(u32::from_ne_bytes(b));
+            let (tgid, reader) = parse_task_record(rec);
+            if reader != me {
+                reader_seen_as = reader;
+            }
+            out.push(tgid);
         })?;
+        if reader_seen_as != me {
+            return Err(anyhow!(
+                "the BPF iterators number this process {reader_seen_as}, not {me}: a child pid namespace"
+            ));
+        }
         out.sort_unstable();
         Ok(out)
     }
@@ -168,6 +179,17 @@ fn usable(status: &str) -> Result<()> {
         return Err(anyhow!("whoport runs in a child pid namespace"));
     }
     Ok(())
+}
+
+/// A task record: (tgid, the reader's tgid).
+fn parse_task_record(rec: &[u8]) -> (u32, u32) {
+    let mut b = [0u8; program::TASK_RECORD];
+    b.copy_from_slice(&rec[..program::TASK_RECORD]);
+    let [a0, a1, a2, a3, b0, b1, b2, b3] = b;
+    (
+        u32::from_ne_bytes([a0, a1, a2, a3]),
+        u32::from_ne_bytes([b0, b1, b2, b3]),
+    )
 }
 
 /// A socket record: (tgid, fd, inode).

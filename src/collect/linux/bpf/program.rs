@@ -36,11 +36,12 @@ pub const LICENSE: &std::ffi::CStr = c"Dual MIT/GPL";
 /// The size of one record the program writes: u32 tgid, u32 fd, u64 inode.
 pub const RECORD: usize = 16;
 
-/// The size of one record of the task program: u32 tgid.
-pub const TASK_RECORD: usize = 4;
+/// The size of one record of the task program: u32 tgid, u32 the reader's tgid.
+pub const TASK_RECORD: usize = 8;
 
-/// `bpf_seq_write` in `enum bpf_func_id`.
+/// `bpf_seq_write` and `bpf_get_current_pid_tgid` in `enum bpf_func_id`.
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
+const BPF_FUNC_GET_CURRENT_PID_TGID: i32 = 14;
 /// S_IFMT and S_IFSOCK, from `<sys/stat.h>`.
 const S_IFMT: i32 = 0o170000;
 const S_IFSOCK: i32 = 0o140000;
@@ -81,35 +82,42 @@ pub const LISTING: &str = "\
 /// The second program, over every task (`iter/task`): the pid of every process the
 /// iterators can see, so that a process the kernel keeps from them (some hardened or
 /// sandboxed kernels hide tasks from BPF iterators) is counted as not inspected instead
-/// of its sockets being called unowned. In C:
+/// of its sockets being called unowned; and, in every record, the pid of the reader
+/// (whoport) as the iterators number it, which must be the pid whoport has: in a child pid
+/// namespace they number processes as the initial namespace does. In C:
 ///
 /// ```c
 /// SEC("iter/task")
 /// int whoport_tasks(struct bpf_iter__task *ctx)
 /// {
+///     struct { u32 tgid, reader; } rec;
+///     rec.reader = bpf_get_current_pid_tgid() >> 32;
 ///     struct task_struct *task = ctx->task;
 ///     if (!task || task->pid != task->tgid)
 ///         return 0;
-///     u32 tgid = task->tgid;
-///     bpf_seq_write(ctx->meta->seq, &tgid, sizeof tgid);
+///     rec.tgid = task->tgid;
+///     bpf_seq_write(ctx->meta->seq, &rec, sizeof rec);
 ///     return 0;
 /// }
 /// ```
 #[cfg_attr(not(test), allow(dead_code))] // the source of record, read by people and tests
 pub const TASKS_LISTING: &str = "\
 (bf) r6 = r1                              ; r6 = ctx
+(85) call bpf_get_current_pid_tgid#14     ; r0 = the reader's tgid << 32 | pid
+(77) r0 >>= 32                            ; r0 = the reader's tgid
+(63) *(u32 *)(r10 -4) = r0                ; rec.reader = r0
 (79) r7 = *(u64 *)(r6 +{task_ctx.task})   ; r7 = ctx->task
 (15) if r7 == 0x0 goto pc+10              ; no task: done
 (61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
 (61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
 (5d) if r2 != r3 goto pc+7                ; a thread, not the leader: skip
-(63) *(u32 *)(r10 -4) = r3                ; rec = tgid
+(63) *(u32 *)(r10 -8) = r3                ; rec.tgid = tgid
 (79) r1 = *(u64 *)(r6 +{task_ctx.meta})   ; r1 = ctx->meta
 (79) r1 = *(u64 *)(r1 +{meta.seq})        ; r1 = meta->seq
 (bf) r2 = r10                             ; r2 = frame pointer
-(07) r2 += -4                             ; r2 = &rec
-(b7) r3 = 4                               ; r3 = sizeof rec
-(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 4)
+(07) r2 += -8                             ; r2 = &rec
+(b7) r3 = 8                               ; r3 = sizeof rec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 8)
 (b7) r0 = 0                               ; return 0
 (95) exit
 ";
@@ -121,6 +129,7 @@ const ALU64: u8 = 0x07;
 const JMP: u8 = 0x05;
 const OP_ADD: u8 = 0x00;
 const OP_AND: u8 = 0x50;
+const OP_RSH: u8 = 0x70;
 const OP_MOV: u8 = 0xb0;
 const OP_JEQ: u8 = 0x10;
 const OP_JNE: u8 = 0x50;
@@ -273,19 +282,22 @@ pub fn instructions(l: &Layout) -> Vec<Insn> {
 pub fn task_instructions(l: &Layout) -> Vec<Insn> {
     let rec = TASK_RECORD as i32;
     let p = vec![
-        mov_reg(6, 1),                        // r6 = ctx
-        load(7, 6, l.task_ctx_task),          // r7 = ctx->task
-        jump_imm(OP_JEQ, 7, 0),               // no task: done
-        load(2, 7, l.task_pid),               // r2 = task->pid
-        load(3, 7, l.task_tgid),              // r3 = task->tgid
-        jump_reg(OP_JNE, 2, 3),               // a thread, not the leader: skip
-        store(4, 10, -(rec as i16), 3),       // rec = tgid
-        load(1, 6, l.task_ctx_meta),          // r1 = ctx->meta
-        load(1, 1, l.meta_seq),               // r1 = meta->seq
-        mov_reg(2, 10),                       // r2 = frame pointer
-        alu_imm(OP_ADD, 2, -rec),             // r2 = &rec
-        alu_imm(OP_MOV, 3, rec),              // r3 = sizeof rec
-        special(OP_CALL, BPF_FUNC_SEQ_WRITE), // bpf_seq_write(seq, &rec, 4)
+        mov_reg(6, 1),                                   // r6 = ctx
+        special(OP_CALL, BPF_FUNC_GET_CURRENT_PID_TGID), // r0 = tgid << 32 | pid
+        alu_imm(OP_RSH, 0, 32),                          // r0 = the reader's tgid
+        store(4, 10, -4, 0),                             // rec.reader = r0
+        load(7, 6, l.task_ctx_task),                     // r7 = ctx->task
+        jump_imm(OP_JEQ, 7, 0),                          // no task: done
+        load(2, 7, l.task_pid),                          // r2 = task->pid
+        load(3, 7, l.task_tgid),                         // r3 = task->tgid
+        jump_reg(OP_JNE, 2, 3),                          // a thread, not the leader: skip
+        store(4, 10, -8, 3),                             // rec.tgid = tgid
+        load(1, 6, l.task_ctx_meta),                     // r1 = ctx->meta
+        load(1, 1, l.meta_seq),                          // r1 = meta->seq
+        mov_reg(2, 10),                                  // r2 = frame pointer
+        alu_imm(OP_ADD, 2, -rec),                        // r2 = &rec
+        alu_imm(OP_MOV, 3, rec),                         // r3 = sizeof rec
+        special(OP_CALL, BPF_FUNC_SEQ_WRITE),            // bpf_seq_write(seq, &rec, 8)
     ];
     finish(p)
 }
@@ -345,10 +357,12 @@ pub mod tests {
             (0x07, 0xb7) => format!("r{dst} = {imm}"),
             (0x07, 0x57) => format!("r{dst} &= {imm}"),
             (0x07, 0x07) => format!("r{dst} += {imm}"),
+            (0x07, 0x77) => format!("r{dst} >>= {imm}"),
             (0x05, 0x15) => format!("if r{dst} == {imm:#x} goto pc{off:+}"),
             (0x05, 0x55) => format!("if r{dst} != {imm:#x} goto pc{off:+}"),
             (0x05, 0x5d) => format!("if r{dst} != r{src} goto pc{off:+}"),
             (0x05, 0x85) if imm == 127 => "call bpf_seq_write#127".to_string(),
+            (0x05, 0x85) if imm == 14 => "call bpf_get_current_pid_tgid#14".to_string(),
             (0x05, 0x95) => "exit".to_string(),
             _ => format!("unknown {b:02x?}"),
         };

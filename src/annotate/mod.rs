@@ -6,6 +6,9 @@
 
 pub(crate) mod xsan;
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::host::Host;
 use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
@@ -46,8 +49,10 @@ pub(crate) fn xsan_audit(host: &XsanHost, asked_by_number: &[u16]) -> XsanAudit 
 /// Adds what is known to every socket (service names, the Xsan verdict and its flag)
 /// and to every port asked about (registry rows, range class notes, Apple, this host).
 pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
+    // One copy of each service name, shared by the sockets that bear it.
+    let mut names: HashMap<&str, Arc<str>> = HashMap::new();
     for s in &mut report.sockets {
-        annotate_socket(s, ctx);
+        annotate_socket(s, ctx, &mut names);
     }
     for p in &mut report.ports {
         annotate_port(p, ctx);
@@ -67,20 +72,23 @@ fn ephemeral(ctx: &Context, port: u16) -> bool {
     }
 }
 
-fn annotate_socket(s: &mut Socket, ctx: &Context) {
+fn annotate_socket<'r>(s: &mut Socket, ctx: &Context<'r>, names: &mut HashMap<&'r str, Arc<str>>) {
     let t = Transport::from(s.raw.protocol);
     // A client's local port was picked by the OS: its registry name would be chance.
     let client_side = !s.raw.state.is_listening() && ephemeral(ctx, s.raw.local_port);
+    let mut shared = |name: &'r str| -> Arc<str> {
+        names.entry(name).or_insert_with(|| Arc::from(name)).clone()
+    };
     if client_side {
         s.knowledge.remote_service = ctx
             .registry
             .service_name(s.raw.remote_port, t)
-            .map(str::to_string);
+            .map(&mut shared);
     } else {
         s.knowledge.service = ctx
             .registry
             .service_name(s.raw.local_port, t)
-            .map(str::to_string);
+            .map(&mut shared);
     }
     if let Some(check) = xsan::check(s, ctx.xsan, ctx.asked_by_number) {
         s.set_xsan(check);
@@ -396,7 +404,7 @@ mod tests {
             ),
         ];
         for (mut s, service, remote, flags) in cases {
-            annotate_socket(&mut s, &ctx);
+            annotate_socket(&mut s, &ctx, &mut HashMap::new());
             let port = s.raw.local_port;
             assert_eq!(s.knowledge.service.as_deref(), service, "{port}");
             assert_eq!(s.knowledge.remote_service.as_deref(), remote, "{port}");

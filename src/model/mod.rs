@@ -368,15 +368,17 @@ pub(crate) struct Socket {
     pub(crate) knowledge: SocketKnowledge,
 }
 
-/// What `annotate` knows about one socket.
+/// What `annotate` knows about one socket. Kept small, as there is one per socket (tens
+/// of thousands on a busy host): a service name is shared by every socket bearing it, and
+/// the rare Xsan verdict is kept out of line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SocketKnowledge {
     /// The IANA service name of the local port (not for a client's ephemeral port).
-    pub(crate) service: Option<String>,
+    pub(crate) service: Option<Arc<str>>,
     /// The IANA service name of the remote port, for a client-side socket.
-    pub(crate) remote_service: Option<String>,
+    pub(crate) remote_service: Option<Arc<str>>,
     /// The Xsan verdict, for a listener on an Xsan port.
-    pub(crate) xsan: Option<XsanCheck>,
+    pub(crate) xsan: Option<Box<XsanCheck>>,
 }
 
 /// Why a port counts as an Xsan port (Apple's documented uses; the host's fsports).
@@ -578,7 +580,7 @@ impl Socket {
     /// Sets the Xsan verdict, and its flag.
     pub(crate) fn set_xsan(&mut self, check: XsanCheck) {
         self.flags.push(check.verdict.flag());
-        self.knowledge.xsan = Some(check);
+        self.knowledge.xsan = Some(Box::new(check));
     }
 }
 

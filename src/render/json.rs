@@ -176,7 +176,7 @@ impl<'a> JsonSocket<'a> {
             flags: &s.flags,
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),
-            xsan: s.knowledge.xsan.as_ref().map(JsonXsanCheck::from_check),
+            xsan: s.knowledge.xsan.as_deref().map(JsonXsanCheck::from_check),
         }
     }
 }

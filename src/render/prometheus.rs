@@ -111,7 +111,11 @@ impl Prometheus {
         ];
         let tail = [
             s.owner.kind().to_string(),
-            s.knowledge.service.clone().unwrap_or_default(),
+            s.knowledge
+                .service
+                .as_deref()
+                .unwrap_or_default()
+                .to_string(),
             s.xsan()
                 .map(XsanVerdict::as_str)
                 .unwrap_or_default()

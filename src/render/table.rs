@@ -574,10 +574,12 @@ mod tests {
                     XsanVerdict::CannotVerify,
                 ]
                 .get(usize::from(port % 4))
-                .map(|&verdict| XsanCheck {
-                    port: XsanPort::AskedRange,
-                    verdict,
-                    reason: "test".into(),
+                .map(|&verdict| {
+                    Box::new(XsanCheck {
+                        port: XsanPort::AskedRange,
+                        verdict,
+                        reason: "test".into(),
+                    })
                 }),
             },
         }

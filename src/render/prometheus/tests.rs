@@ -15,7 +15,7 @@ fn render(report: &Report, protocols: Vec<Protocol>) -> String {
     let mut report = report.clone();
     for s in &mut report.sockets {
         if s.raw.protocol == Protocol::Tcp && s.raw.local_port == 22 {
-            s.knowledge.service = Some("ssh".to_string());
+            s.knowledge.service = Some("ssh".into());
         }
     }
     let mut out = Vec::new();

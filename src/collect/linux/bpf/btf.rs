@@ -217,7 +217,8 @@ struct Header {
 }
 
 impl Header {
-    fn parse(b: &[u8; 12]) -> Header {
+    #[inline]
+    fn parse(b: &[u8]) -> Header {
         let name_off = ne32(&b[0..4]);
         let info = ne32(&b[4..8]);
         Header {
@@ -244,6 +245,7 @@ impl Header {
     }
 }
 
+#[inline]
 fn ne32(b: &[u8]) -> u32 {
     let mut a = [0u8; 4];
     a.copy_from_slice(&b[..4]);
@@ -283,38 +285,45 @@ impl<'a, S: Source + ?Sized> Stream<'a, S> {
     }
 
     /// The next `n` bytes (n ≤ the buffer's size).
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&[u8]> {
         if self.filled - self.at < n {
-            self.buf.copy_within(self.at..self.filled, 0);
-            self.base += self.at as u64;
-            self.filled -= self.at;
-            self.at = 0;
-            while self.filled < n {
-                let room = self.buf.len() - self.filled;
-                let left = self.end.saturating_sub(self.base + self.filled as u64);
-                let want = room.min(usize::try_from(left).unwrap_or(usize::MAX));
-                let got = match want {
-                    0 => 0,
-                    _ => self.src.read_at(
-                        &mut self.buf[self.filled..self.filled + want],
-                        self.base + self.filled as u64,
-                    )?,
-                };
-                if got == 0 {
-                    bail!("BTF ends inside a record at byte {}", self.position());
-                }
-                self.filled += got;
-            }
+            self.refill(n)?;
         }
         let out = &self.buf[self.at..self.at + n];
         self.at += n;
         Ok(out)
     }
 
+    /// Moves the unread bytes to the front and reads until `n` are there.
+    #[cold]
+    fn refill(&mut self, n: usize) -> Result<()> {
+        self.buf.copy_within(self.at..self.filled, 0);
+        self.base += self.at as u64;
+        self.filled -= self.at;
+        self.at = 0;
+        while self.filled < n {
+            let room = self.buf.len() - self.filled;
+            let left = self.end.saturating_sub(self.base + self.filled as u64);
+            let want = room.min(usize::try_from(left).unwrap_or(usize::MAX));
+            let got = match want {
+                0 => 0,
+                _ => self.src.read_at(
+                    &mut self.buf[self.filled..self.filled + want],
+                    self.base + self.filled as u64,
+                )?,
+            };
+            if got == 0 {
+                bail!("BTF ends inside a record at byte {}", self.position());
+            }
+            self.filled += got;
+        }
+        Ok(())
+    }
+
+    #[inline]
     fn header(&mut self) -> Result<Header> {
-        let mut b = [0u8; 12];
-        b.copy_from_slice(self.take(12)?);
-        Ok(Header::parse(&b))
+        Ok(Header::parse(self.take(12)?))
     }
 
     fn skip(&mut self, n: u64) -> Result<()> {
@@ -428,15 +437,17 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             base += (filled - tail) as u64;
             keep = tail;
         }
+        self.names.sort_unstable_by_key(|&(at, _)| at);
+        self.names.dedup_by_key(|&mut (at, _)| at);
         Ok(())
     }
 
     fn name(&self, name_off: u32) -> Option<Name> {
-        // A dozen entries.
+        // Sorted by offset, one entry per name.
         self.names
-            .iter()
-            .find(|&&(at, _)| at == name_off)
-            .map(|&(_, n)| n)
+            .binary_search_by_key(&name_off, |&(at, _)| at)
+            .ok()
+            .map(|i| self.names[i].1)
     }
 
     /// One pass over the types: the five structs, the function, and the marks.

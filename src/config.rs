@@ -367,6 +367,23 @@ mod tests {
     }
 
     #[test]
+    fn owner_scan_choice() {
+        use clap::Parser;
+        let path =
+            |args: &[&str]| Cli::try_parse_from(args).map(|cli| (owner_path(&cli), cli.debug));
+        assert_eq!(path(&["whoport"]).ok(), Some((OwnerPath::Auto, false)));
+        assert_eq!(
+            path(&["whoport", "--owner-scan", "bpf", "--debug"]).ok(),
+            Some((OwnerPath::Bpf, true))
+        );
+        assert_eq!(
+            path(&["whoport", "check", "22", "--owner-scan", "procfs"]).ok(),
+            Some((OwnerPath::Procfs, false))
+        );
+        assert!(path(&["whoport", "--owner-scan", "kernel"]).is_err());
+    }
+
+    #[test]
     fn port_arguments() {
         let ok: &[(&str, Vec<PortArg>)] = &[
             ("22", vec![PortArg::Single(22)]),

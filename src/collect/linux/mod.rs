@@ -61,17 +61,38 @@ pub(crate) fn procfs_collector(owners: OwnerPath, debug: bool) -> Result<Box<dyn
 impl Collector for Linux {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
         let mut warnings = Vec::new();
-        let mut sockets = match self.source {
-            Source::ProcNet => procnet::read(query)?,
-            Source::Auto => match netlink::dump(query) {
-                Ok(s) => s,
-                Err(e) => {
-                    warnings.push(format!(
-                        "netlink sock_diag unavailable ({e:#}); read /proc/net instead"
-                    ));
-                    procnet::read(query)?
-                }
-            },
+        let mut dump = || -> Result<Vec<RawSocket>> {
+            Ok(match self.source {
+                Source::ProcNet => procnet::read(query)?,
+                Source::Auto => match netlink::dump(query) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        warnings.push(format!(
+                            "netlink sock_diag unavailable ({e:#}); read /proc/net instead"
+                        ));
+                        procnet::read(query)?
+                    }
+                },
+            })
+        };
+        // Listing every port, owners are as good as certain to be needed: the iterators
+        // are loaded (the kernel's BTF read, the programs verified) on the other core
+        // while the kernel dumps the sockets. For given ports they are loaded only if
+        // some socket matched (a free port costs no scan at all).
+        let early =
+            self.owners != OwnerPath::Procfs && query.ports.is_none() && self.bpf.get().is_none();
+        let mut sockets = if early {
+            let (sockets, loaded) = std::thread::scope(|scope| {
+                let loading = scope.spawn(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
+                (dump(), loading.join())
+            });
+            // A loader that panicked is tried again when the owners are looked for.
+            if let Ok(loaded) = loaded {
+                let _ = self.bpf.set(loaded);
+            }
+            sockets?
+        } else {
+            dump()?
         };
         let mut scan = OwnerScan::default();
         // Inode 0: no file refers to the socket any more; nobody can hold it.

@@ -190,6 +190,19 @@ fn in_a_child_pid_namespace_the_bpf_scan_steps_aside() {
         "{notes}"
     );
     assert_eq!(auto.status.code(), Some(0), "{notes}");
+    // The listener is held by this test process, outside the namespace: whoport there
+    // cannot see it, and must not call the socket unowned.
+    let v: Value = serde_json::from_slice(&auto.stdout).unwrap_or_else(|e| panic!("{e}: {notes}"));
+    let ours: Vec<Value> = sockets(&v)
+        .into_iter()
+        .filter(|s| s["local_port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
+        .collect();
+    assert_eq!(ours.len(), 1, "{v:#}");
+    assert_eq!(ours[0]["owner"], "hidden", "{v:#}");
+    assert!(
+        v["warnings"].to_string().contains("child pid namespace"),
+        "{v:#}"
+    );
     let bpf = inside("bpf");
     assert_eq!(bpf.status.code(), Some(2), "{bpf:?}");
     drop(listener);

@@ -101,7 +101,7 @@ impl Collector for Linux {
         if !wanted.is_empty() {
             wanted.sort_unstable();
             wanted.dedup();
-            let (holders, owner_scan) = self.owners(&wanted)?;
+            let (holders, owner_scan) = self.owners(&wanted, &mut warnings)?;
             attach(&mut sockets, &holders);
             scan = owner_scan;
         }
@@ -116,13 +116,23 @@ impl Collector for Linux {
 impl Linux {
     /// (inode, pid) for every wanted socket found held, sorted, without repeats; and how
     /// complete the search was.
-    fn owners(&self, wanted: &[u64]) -> Result<(Vec<(u64, u32)>, OwnerScan)> {
+    fn owners(
+        &self,
+        wanted: &[u64],
+        warnings: &mut Vec<String>,
+    ) -> Result<(Vec<(u64, u32)>, OwnerScan)> {
+        // Whether the iterators showed that this process is in a child pid namespace, whose
+        // /proc does not list the processes outside it.
+        let mut other_pid_namespace = false;
         if self.owners != OwnerPath::Procfs {
             let iter = self
                 .bpf
                 .get_or_init(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
             let found = match iter {
-                Ok(iter) => bpf_owners(iter, wanted).map_err(|e| format!("{e:#}")),
+                Ok(iter) => bpf_owners(iter, wanted).map_err(|e| {
+                    other_pid_namespace = e.is::<bpf::ChildPidNamespace>();
+                    format!("{e:#}")
+                }),
                 Err(why) => Err(why.clone()),
             };
             match found {
@@ -143,9 +153,18 @@ impl Linux {
             ran: true,
             inaccessible: found.inaccessible,
             inaccessible_uids: found.inaccessible_uids,
-            unknown_coverage: false,
+            // Processes outside the namespace may hold these sockets: none found is not
+            // "no holder".
+            unknown_coverage: other_pid_namespace,
             privileged: privileged(),
         };
+        if other_pid_namespace {
+            warnings.push(
+                "whoport runs in a child pid namespace: processes outside it cannot be seen, \
+                 so a socket with no holder found here may be held by one of them"
+                    .to_string(),
+            );
+        }
         Ok((found.holders, scan))
     }
 

@@ -103,8 +103,8 @@ impl SocketIter {
             out.push(tgid);
         })?;
         if reader_seen_as != me {
-            return Err(anyhow!(
-                "the BPF iterators number this process {reader_seen_as}, not {me}: a child pid namespace"
+            return Err(anyhow!(ChildPidNamespace)).context(format!(
+                "the BPF iterators number this process {reader_seen_as}, not {me}"
             ));
         }
         out.sort_unstable();
@@ -145,6 +145,19 @@ fn read_records(link: &OwnedFd, size: usize, mut f: impl FnMut(&[u8])) -> Result
     }
     Ok(())
 }
+
+/// The iterators number processes as the initial pid namespace does, and this process is
+/// in another (a container's, with its own /proc).
+#[derive(Debug)]
+pub struct ChildPidNamespace;
+
+impl std::fmt::Display for ChildPidNamespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a child pid namespace")
+    }
+}
+
+impl std::error::Error for ChildPidNamespace {}
 
 /// Every socket descriptor of every process: (pid, fd, inode), in the kernel's order
 /// (by pid, then fd).

@@ -5,6 +5,7 @@
 //! `render` (table, JSON, Prometheus) → an exit code. `whoport check` judges the report
 //! instead (`check`) and prints a Nagios plugin verdict (`render::nagios`).
 
+pub mod act;
 pub mod annotate;
 pub mod atomic;
 pub mod check;

@@ -13,6 +13,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
 [[ -x /usr/bin/promtool ]] || need+=(prometheus)
 [[ -x /usr/bin/prometheus-node-exporter ]] || need+=(prometheus-node-exporter)
+# .ci/run's actionlint checks the workflow's shell steps with shellcheck.
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 
 if ((${#need[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

@@ -128,6 +128,10 @@ pub struct Cli {
     #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND", global = true)]
     pub backend: Option<BackendChoice>,
 
+    /// Print the man page or a shell completion script (for packagers).
+    #[arg(long, value_name = "WHAT", value_parser = ["man", "complete-bash", "complete-zsh", "complete-fish", "complete-powershell"])]
+    pub generate: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod exit;
+pub mod generate;
 pub mod model;
 pub mod registry;
 pub mod render;
@@ -57,6 +58,12 @@ pub fn run() -> Result<ExitCode> {
             };
         }
     };
+    if let Some(what) = &cli.generate {
+        let mut stdout = io::stdout().lock();
+        generate::write(what, &mut stdout)?;
+        stdout.flush()?;
+        return Ok(exit::code(exit::MATCHED));
+    }
     let paths = Paths::from_cli(&cli);
     if let Some(Command::Registry { command }) = &cli.command {
         registry::run(command.as_ref(), &paths, &mut io::stdout().lock())?;

@@ -14,6 +14,8 @@ pub mod lineage;
 pub mod order;
 pub mod refuse;
 pub mod signal;
+pub mod wait;
+pub mod watch;
 
 #[cfg(target_os = "linux")]
 #[path = "send_linux.rs"]

@@ -1,0 +1,96 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_whoport_global_optspecs
+    string join \n t/tcp u/udp 4/ipv4 6/ipv6 l/listening a/all p/pid= user= json format= output= q/quiet color= xsan data-dir= xsan-config-dir= xsan-bin-dir= backend= generate= h/help V/version
+end
+
+function __fish_whoport_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_whoport_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_whoport_using_subcommand
+    set -l cmd (__fish_whoport_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c whoport -n "__fish_whoport_needs_command" -s p -l pid -d 'Only sockets held by this process' -r
+complete -c whoport -n "__fish_whoport_needs_command" -l user -d 'Only sockets of this user (name or uid): the socket\'s or an owner\'s' -r
+complete -c whoport -n "__fish_whoport_needs_command" -l format -d 'Output format: the table, JSON (docs/json.md) or the Prometheus text exposition format for node_exporter\'s textfile collector (docs/monitoring.md)' -r -f -a "table\t''
+json\t''
+prometheus\t''"
+complete -c whoport -n "__fish_whoport_needs_command" -l output -d 'Write the output to FILE instead of standard output, atomically (a temporary file in the same directory, renamed into place; mode 0644)' -r -F
+complete -c whoport -n "__fish_whoport_needs_command" -l color -d 'When to use colours in the table' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c whoport -n "__fish_whoport_needs_command" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_needs_command" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_needs_command" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_needs_command" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_needs_command" -l generate -d 'Print the man page or a shell completion script (for packagers)' -r -f -a "man\t''
+complete-bash\t''
+complete-zsh\t''
+complete-fish\t''
+complete-powershell\t''"
+complete -c whoport -n "__fish_whoport_needs_command" -s t -l tcp -d 'TCP sockets only'
+complete -c whoport -n "__fish_whoport_needs_command" -s u -l udp -d 'UDP sockets only'
+complete -c whoport -n "__fish_whoport_needs_command" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_needs_command" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c whoport -n "__fish_whoport_needs_command" -s l -l listening -d 'Listening sockets only (TCP LISTEN, unconnected UDP). The default without PORT'
+complete -c whoport -n "__fish_whoport_needs_command" -s a -l all -d 'Sockets in every state. The default with PORT'
+complete -c whoport -n "__fish_whoport_needs_command" -l json -d 'Print JSON (documented in docs/json.md); the same as --format json'
+complete -c whoport -n "__fish_whoport_needs_command" -s q -l quiet -d 'Print nothing; the exit code tells'
+complete -c whoport -n "__fish_whoport_needs_command" -l xsan -d 'Apple Xsan audit: is Xsan configured here, its port window, and every listener on 311/tcp, 312/tcp or in the window with its verdict'
+complete -c whoport -n "__fish_whoport_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whoport -n "__fish_whoport_needs_command" -s V -l version -d 'Print version'
+complete -c whoport -n "__fish_whoport_needs_command" -a "check" -d 'A health check following the Nagios plugin API: one status line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c whoport -n "__fish_whoport_needs_command" -a "registry" -d 'The IANA port registry: which copy is in use (the default), or import IANA\'s CSV'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s e -l expect -d 'What must be true of each PORT (repeatable; see below). Default: listening' -r
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l warn-on -d 'Also report WARNING when this is found while the expectations hold (repeatable)' -r -f -a "xsan-conflict\t'A listening socket on an Xsan port held by a process that is not Xsan'"
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s t -l tcp -d 'TCP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s u -l udp -d 'UDP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -l json -d 'Print the verdict, its reasons and the sockets as JSON (docs/json.md)'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -s h -l help -d 'Print help'
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -f -a "import" -d 'Store a copy of IANA\'s service-names-port-numbers.csv; it then takes precedence over the built-in copy'
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -f -a "status" -d 'Which copy is in use, its date and row count'
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from import" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from import" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from import" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from import" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from status" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from status" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from status" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from status" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand registry; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'

@@ -127,8 +127,14 @@ mod tests {
     fn added_removed_changed() {
         let a = listener(1, &[10]);
         let b = listener(2, &[20, 21]);
-        assert_eq!(kinds(&diff(&[], &[a.clone()])), vec![(Change::Added, 1)]);
-        assert_eq!(kinds(&diff(&[a.clone()], &[])), vec![(Change::Removed, 1)]);
+        assert_eq!(
+            kinds(&diff(&[], std::slice::from_ref(&a))),
+            vec![(Change::Added, 1)]
+        );
+        assert_eq!(
+            kinds(&diff(std::slice::from_ref(&a), &[])),
+            vec![(Change::Removed, 1)]
+        );
         assert!(diff(&[a.clone(), b.clone()], &[a.clone(), b.clone()]).is_empty());
         // A worker exited: the holders changed.
         let b2 = listener(2, &[20]);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::model::{HiddenReason, Protocol, State};
-use crate::testing;
+use crate::model::testing;
 
 const PORT: u16 = 3000;
 

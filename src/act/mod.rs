@@ -1,7 +1,7 @@
 //! Acting on a port: `whoport kill` (signal the holders of its listeners, safely),
 //! `whoport wait` (until it is listening, held or free) and `whoport watch` (a line per
-//! change). Everything here works on the sockets and owners that `collect` and `resolve`
-//! produce; the decisions (whom to refuse, in which order to signal, what changed) are
+//! change), and `whoport registry` (the copy of the IANA registry). Everything here works
+//! on the sockets and owners that `collect` and `resolve` produce; the decisions (whom to refuse, in which order to signal, what changed) are
 //! pure functions, tested on hand-built data.
 //!
 //! The one piece that knows the operating system is how a signal is sent: through a pidfd
@@ -12,6 +12,7 @@ pub mod duration;
 pub mod kill;
 pub mod lineage;
 pub mod order;
+pub(crate) mod registry;
 pub mod refuse;
 pub mod signal;
 pub mod wait;

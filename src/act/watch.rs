@@ -98,7 +98,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::testing;
+    use crate::model::testing;
 
     fn listener(inode: u64, pids: &[u32]) -> Socket {
         let procs: Vec<_> = pids

@@ -59,6 +59,20 @@ pub(crate) fn run() -> Result<Exit> {
             Ok(Exit::Matched)
         }
         Mode::Check(check) => Ok(run_check(&check, Sources::new(backend), &host)),
+        Mode::Kill(cmd) => act::kill_cmd::execute(
+            &cmd,
+            &Sources::new(backend)?,
+            &host,
+            &mut io::stdout().lock(),
+        ),
+        Mode::Wait(cmd) => act::wait_cmd::execute(&cmd, &Sources::new(backend)?, &mut io::stderr()),
+        Mode::Watch(cmd) => act::watch_cmd::execute(
+            &cmd,
+            &Sources::new(backend)?,
+            &host,
+            &mut io::stdout().lock(),
+            &mut io::stderr(),
+        ),
         Mode::List(list) => run_list(&list, &Sources::new(backend)?, &host),
     }
 }

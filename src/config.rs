@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::act::kill::Options as KillOptions;
+use crate::act::kill_cmd::KillCommand;
 use crate::act::registry::RegistryAction;
+use crate::act::wait::Until;
+use crate::act::wait_cmd::WaitCommand;
+use crate::act::watch_cmd::WatchCommand;
+use crate::act::{duration, signal};
 use crate::cli::{
-    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, RegistryCommand,
-    SocketKinds, WarnOnChoice,
+    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, KillArgs, RegistryCommand,
+    SocketKinds, UntilChoice, WaitArgs, WarnOnChoice, WatchArgs,
 };
 use crate::collect::Backend;
 use crate::host::{Host, Paths};
@@ -60,6 +66,9 @@ pub(crate) enum Mode {
     List(List),
     Check(Check),
     Registry(RegistryAction),
+    Kill(KillCommand),
+    Wait(WaitCommand),
+    Watch(WatchCommand),
 }
 
 /// Where whoport's knowledge is read from, from the (hidden) options and their
@@ -86,6 +95,9 @@ pub(crate) fn backend(cli: &Cli) -> Backend {
 pub(crate) fn mode(cli: &Cli, host: &dyn Host) -> Result<Mode> {
     match &cli.command {
         Some(Command::Check(args)) => check(args, host).map(Mode::Check),
+        Some(Command::Kill(args)) => kill(args, host).map(Mode::Kill),
+        Some(Command::Wait(args)) => wait(args, host).map(Mode::Wait),
+        Some(Command::Watch(args)) => watch(args, host).map(Mode::Watch),
         Some(Command::Registry { command }) => Ok(Mode::Registry(match command {
             Some(RegistryCommand::Import { file }) => RegistryAction::Import(file.clone()),
             Some(RegistryCommand::Status) | None => RegistryAction::Status,
@@ -175,6 +187,96 @@ fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
             warn_on,
         },
         json: args.json,
+    })
+}
+
+/// How often `kill` looks at the port while it waits for it to be free.
+const KILL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The ports of the PORT arguments, for messages: `3000`, `8000-8100`, `22, 80`.
+fn port_label(port_args: &[PortArg]) -> String {
+    port_args
+        .iter()
+        .map(|a| match a.bounds() {
+            (lo, hi) if lo == hi => lo.to_string(),
+            (lo, hi) => format!("{lo}-{hi}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kill(args: &KillArgs, host: &dyn Host) -> Result<KillCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let signal = signal::parse(&args.signal)?;
+    let timeout = duration::parse(&args.timeout, "--timeout")?;
+    Ok(KillCommand {
+        // Only listeners: a process that merely has a connection is never a target.
+        query: SocketQuery::new(ports, kinds(&args.kinds), true),
+        label: port_label(&port_args),
+        filters: Filters {
+            port_args,
+            ..Filters::default()
+        },
+        options: KillOptions {
+            signal,
+            timeout,
+            escalate: !args.no_escalate,
+            dry_run: args.dry_run,
+            force: args.force,
+            interval: KILL_INTERVAL,
+        },
+        json: args.json,
+    })
+}
+
+fn wait(args: &WaitArgs, host: &dyn Host) -> Result<WaitCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let until = match args.until {
+        UntilChoice::Listening => Until::Listening,
+        UntilChoice::Held => Until::Held,
+        UntilChoice::Free => Until::Free,
+    };
+    let timeout = args
+        .timeout
+        .as_deref()
+        .map(|t| duration::parse(t, "--timeout"))
+        .transpose()?;
+    let interval = duration::parse_interval(&args.interval, "--interval")?;
+    let every: Vec<u16> = ports
+        .as_ref()
+        .map(|p| p.ranges().iter().flat_map(|&(lo, hi)| lo..=hi).collect())
+        .unwrap_or_default();
+    Ok(WaitCommand {
+        query: SocketQuery::new(ports, kinds(&args.kinds), !until.every_state()),
+        ports: every,
+        label: port_label(&port_args),
+        until,
+        timeout,
+        interval,
+        quiet: args.quiet,
+        command: args.command.clone(),
+    })
+}
+
+fn watch(args: &WatchArgs, host: &dyn Host) -> Result<WatchCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let interval = duration::parse_interval(&args.interval, "--interval")?;
+    let state = if args.all { "" } else { "listening " };
+    let label = if port_args.is_empty() {
+        format!("every {state}socket")
+    } else {
+        format!("the {state}sockets of port {}", port_label(&port_args))
+    };
+    Ok(WatchCommand {
+        query: SocketQuery::new(ports, kinds(&args.kinds), !args.all),
+        filters: Filters {
+            port_args,
+            ..Filters::default()
+        },
+        label,
+        json: args.json,
+        count: args.count,
+        interval,
     })
 }
 

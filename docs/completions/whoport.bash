@@ -19,8 +19,17 @@ _whoport() {
             whoport,check)
                 cmd="whoport__subcmd__check"
                 ;;
+            whoport,kill)
+                cmd="whoport__subcmd__kill"
+                ;;
             whoport,registry)
                 cmd="whoport__subcmd__registry"
+                ;;
+            whoport,wait)
+                cmd="whoport__subcmd__wait"
+                ;;
+            whoport,watch)
+                cmd="whoport__subcmd__watch"
                 ;;
             whoport__subcmd__registry,import)
                 cmd="whoport__subcmd__registry__subcmd__import"
@@ -35,7 +44,7 @@ _whoport() {
 
     case "${cmd}" in
         whoport)
-            opts="-t -u -4 -6 -l -a -p -q -h -V --tcp --udp --ipv4 --ipv6 --listening --all --pid --user --json --format --output --quiet --color --xsan --data-dir --xsan-config-dir --xsan-bin-dir --backend --generate --help --version check registry"
+            opts="-t -u -4 -6 -l -a -p -q -h -V --tcp --udp --ipv4 --ipv6 --listening --all --pid --user --json --format --output --quiet --color --xsan --data-dir --xsan-config-dir --xsan-bin-dir --backend --generate --help --version check kill wait watch registry"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -134,6 +143,48 @@ _whoport() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        whoport__subcmd__kill)
+            opts="-s -n -t -u -4 -6 -h --signal --timeout --no-escalate --dry-run --force --tcp --udp --ipv4 --ipv6 --json --data-dir --xsan-config-dir --xsan-bin-dir --backend --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-bin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "native procfs portable" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         whoport__subcmd__registry)
             opts="-h --data-dir --xsan-config-dir --xsan-bin-dir --backend --help import status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -201,6 +252,86 @@ _whoport() {
                 return 0
             fi
             case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-bin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "native procfs portable" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whoport__subcmd__wait)
+            opts="-t -u -4 -6 -q -h --until --timeout --interval --tcp --udp --ipv4 --ipv6 --quiet --data-dir --xsan-config-dir --xsan-bin-dir --backend --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --until)
+                    COMPREPLY=($(compgen -W "listening held free" -- "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-config-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --xsan-bin-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --backend)
+                    COMPREPLY=($(compgen -W "native procfs portable" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        whoport__subcmd__watch)
+            opts="-a -t -u -4 -6 -h --all --tcp --udp --ipv4 --ipv6 --json --count --interval --data-dir --xsan-config-dir --xsan-bin-dir --backend --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -56,6 +56,9 @@ complete -c whoport -n "__fish_whoport_needs_command" -l xsan -d 'Apple Xsan aud
 complete -c whoport -n "__fish_whoport_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c whoport -n "__fish_whoport_needs_command" -s V -l version -d 'Print version'
 complete -c whoport -n "__fish_whoport_needs_command" -a "check" -d 'A health check following the Nagios plugin API: one status line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN'
+complete -c whoport -n "__fish_whoport_needs_command" -a "kill" -d 'Free a port: signal the processes holding its listening sockets (master first), wait for the port to be free, then SIGKILL whatever still holds it'
+complete -c whoport -n "__fish_whoport_needs_command" -a "wait" -d 'Wait until a port is listening, held or free, reading the local socket table (nothing is sent to the port); then optionally run a command'
+complete -c whoport -n "__fish_whoport_needs_command" -a "watch" -d 'Print a line for every change of the sockets on the ports: a listener added or removed, its holders changed. Runs until interrupted'
 complete -c whoport -n "__fish_whoport_needs_command" -a "registry" -d 'The IANA port registry: which copy is in use (the default), or import IANA\'s CSV'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -s e -l expect -d 'What must be true of each PORT (repeatable; see below). Default: listening' -r
 complete -c whoport -n "__fish_whoport_using_subcommand check" -l warn-on -d 'Also report WARNING when this is found while the expectations hold (repeatable)' -r -f -a "xsan-conflict\t'A listening socket on an Xsan port held by a process that is not Xsan'"
@@ -71,6 +74,55 @@ complete -c whoport -n "__fish_whoport_using_subcommand check" -s 4 -l ipv4 -d '
 complete -c whoport -n "__fish_whoport_using_subcommand check" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -l json -d 'Print the verdict, its reasons and the sockets as JSON (docs/json.md)'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s s -l signal -d 'The signal to send first: a name (TERM, HUP, INT…) or a number' -r
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l timeout -d 'How long to wait for the port to be free after the signal (10s, 1m, 500ms)' -r
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l no-escalate -d 'Do not send SIGKILL when the port is still held after --timeout'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s n -l dry-run -d 'Say who would get which signal, and why; send nothing'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l force -d 'Signal container plumbing (docker-proxy, conmon…) too'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s t -l tcp -d 'TCP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s u -l udp -d 'UDP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -l json -d 'Report what was done as JSON (docs/json.md)'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s h -l help -d 'Print help'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l until -d 'The condition to wait for' -r -f -a "listening\t'A listening socket (TCP LISTEN, bound UDP), any address family'
+held\t'Any socket on the port, in any state'
+free\t'No socket at all on the port (TIME_WAIT included)'"
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l timeout -d 'Give up after this long (10s, 1m, 500ms). Default: wait for ever' -r
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l interval -d 'How often to read the socket table' -r
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s t -l tcp -d 'TCP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s u -l udp -d 'UDP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s q -l quiet -d 'Print nothing; the exit code tells'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l count -d 'Stop after this many events' -r
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l interval -d 'How often to read the socket table' -r
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
+procfs\t'Linux: sockets from /proc/net instead of netlink'
+portable\t'netstat2 + sysinfo, the macOS path'"
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s a -l all -d 'Sockets in every state, not only listening ones'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s t -l tcp -d 'TCP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s u -l udp -d 'UDP sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s 6 -l ipv6 -d 'IPv6 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -l json -d 'JSON Lines: {"event", "time", "socket"} per change'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
 complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l xsan-config-dir -d 'Xsan configuration directory (instead of the standard ones)' -r -F
 complete -c whoport -n "__fish_whoport_using_subcommand registry; and not __fish_seen_subcommand_from import status" -l xsan-bin-dir -d 'Xsan executable directory (instead of the standard ones)' -r -F

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 /// Parses the value of the option named `option` (for the error message).
-pub fn parse(text: &str, option: &str) -> Result<Duration> {
+pub(crate) fn parse(text: &str, option: &str) -> Result<Duration> {
     let trimmed = text.trim();
     if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         bail!("invalid {option} '{text}': give a unit, e.g. {trimmed}s, {trimmed}ms or {trimmed}m");
@@ -19,7 +19,7 @@ pub fn parse(text: &str, option: &str) -> Result<Duration> {
 }
 
 /// Parses a polling interval: a duration of at least one millisecond (zero would spin).
-pub fn parse_interval(text: &str, option: &str) -> Result<Duration> {
+pub(crate) fn parse_interval(text: &str, option: &str) -> Result<Duration> {
     let d = parse(text, option)?;
     if d < Duration::from_millis(1) {
         bail!("invalid {option} '{text}': at least 1ms");
@@ -29,12 +29,12 @@ pub fn parse_interval(text: &str, option: &str) -> Result<Duration> {
 
 /// `start + timeout`, or `None` (never) when the sum is beyond what an `Instant` holds
 /// (`--timeout 1000000y`): adding would panic.
-pub fn deadline(start: Instant, timeout: Duration) -> Option<Instant> {
+pub(crate) fn deadline(start: Instant, timeout: Duration) -> Option<Instant> {
     start.checked_add(timeout)
 }
 
 /// A duration as people write it: `5s`, `1m 30s`, `250ms`.
-pub fn show(d: Duration) -> String {
+pub(crate) fn show(d: Duration) -> String {
     if d.is_zero() {
         return "0s".to_string();
     }

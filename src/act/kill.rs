@@ -21,21 +21,21 @@ use crate::model::{Owner, Process, Socket};
 
 /// What the user asked for.
 #[derive(Clone, Debug)]
-pub struct Options {
-    pub signal: Signal,
+pub(crate) struct Options {
+    pub(crate) signal: Signal,
     /// How long to wait for the port to be free after a signal.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Send SIGKILL to whoever still holds it after `timeout`.
-    pub escalate: bool,
-    pub dry_run: bool,
+    pub(crate) escalate: bool,
+    pub(crate) dry_run: bool,
     /// Signal container plumbing too.
-    pub force: bool,
+    pub(crate) force: bool,
     /// How often to look at the socket table while waiting.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
 }
 
 /// What the engine acts on.
-pub trait World {
+pub(crate) trait World {
     /// The listening sockets on the ports asked about, owners resolved, as they are now.
     fn scan(&mut self) -> Result<Vec<Socket>>;
     /// The parent of a process, as it is now (answers may be kept until the next scan).
@@ -52,7 +52,7 @@ pub trait World {
 
 /// How it ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Nothing listened on the port in the first place.
     AlreadyFree,
     /// It was held, and is free now.
@@ -66,7 +66,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::AlreadyFree => "already_free",
             Outcome::Killed => "killed",
@@ -77,7 +77,7 @@ impl Outcome {
     }
 
     /// Free at the end (or, for a dry run, nothing stands in the way).
-    pub fn success(self) -> bool {
+    pub(crate) fn success(self) -> bool {
         matches!(
             self,
             Outcome::AlreadyFree | Outcome::Killed | Outcome::DryRun
@@ -87,7 +87,7 @@ impl Outcome {
 
 /// Why a holder is signalled when it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// No other holder is among its ancestors: signalled first.
     Master,
     /// A holder below a master (a forked worker): signalled once no holder above it is
@@ -96,7 +96,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Role::Master => "master",
             Role::Worker => "worker",
@@ -106,46 +106,46 @@ impl Role {
 
 /// One holder in the plan of a dry run.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Planned {
-    pub process: Process,
-    pub role: Role,
-    pub signal: Signal,
+pub(crate) struct Planned {
+    pub(crate) process: Process,
+    pub(crate) role: Role,
+    pub(crate) signal: Signal,
     /// The signal that follows after the timeout, if the port is still held.
-    pub then: Option<Signal>,
+    pub(crate) then: Option<Signal>,
 }
 
 /// One signal, as it went.
 #[derive(Clone, Debug)]
-pub struct Action {
-    pub process: Process,
-    pub role: Role,
-    pub signal: Signal,
+pub(crate) struct Action {
+    pub(crate) process: Process,
+    pub(crate) role: Role,
+    pub(crate) signal: Signal,
     /// Since the start.
-    pub at: Duration,
-    pub result: std::result::Result<Delivery, String>,
+    pub(crate) at: Duration,
+    pub(crate) result: std::result::Result<Delivery, String>,
     /// `not_permitted`, `unsupported`… when it failed.
-    pub error_kind: Option<&'static str>,
+    pub(crate) error_kind: Option<&'static str>,
 }
 
 /// What `whoport kill` did.
 #[derive(Clone, Debug)]
-pub struct KillReport {
-    pub outcome: Outcome,
+pub(crate) struct KillReport {
+    pub(crate) outcome: Outcome,
     /// The listening sockets found at the start.
-    pub before: Vec<Socket>,
+    pub(crate) before: Vec<Socket>,
     /// The listening sockets left at the end.
-    pub after: Vec<Socket>,
-    pub refusals: Vec<(u16, Refusal)>,
-    pub plan: Vec<Planned>,
-    pub actions: Vec<Action>,
+    pub(crate) after: Vec<Socket>,
+    pub(crate) refusals: Vec<(u16, Refusal)>,
+    pub(crate) plan: Vec<Planned>,
+    pub(crate) actions: Vec<Action>,
     /// Holders that appeared while it ran (a supervisor restarting the server): never
     /// signalled, since they were not judged.
-    pub appeared: Vec<u32>,
-    pub elapsed: Duration,
+    pub(crate) appeared: Vec<u32>,
+    pub(crate) elapsed: Duration,
 }
 
 /// Runs `whoport kill` on `world`.
-pub fn run(options: &Options, guard: &Guard, world: &mut dyn World) -> Result<KillReport> {
+pub(crate) fn run(options: &Options, guard: &Guard, world: &mut dyn World) -> Result<KillReport> {
     let start = world.now();
     let before = world.scan()?;
     let mut report = KillReport {

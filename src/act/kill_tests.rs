@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use super::*;
-use crate::model::{HiddenReason, Protocol, State};
 use crate::model::testing;
+use crate::model::{HiddenReason, Protocol, State};
 
 const PORT: u16 = 3000;
 

@@ -8,13 +8,13 @@ use std::collections::HashMap;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// Parents as they are now; answers are kept, so make a new one for a new look.
-pub struct Parents {
+pub(crate) struct Parents {
     system: Option<RefCell<System>>,
     known: RefCell<HashMap<u32, Option<u32>>>,
 }
 
 impl Parents {
-    pub fn new() -> Parents {
+    pub(crate) fn new() -> Parents {
         Parents {
             system: System::new().ok().map(RefCell::new),
             known: RefCell::new(HashMap::new()),
@@ -22,7 +22,7 @@ impl Parents {
     }
 
     /// The parent of `pid`, or `None` when it exited or cannot be read.
-    pub fn parent_of(&self, pid: u32) -> Option<u32> {
+    pub(crate) fn parent_of(&self, pid: u32) -> Option<u32> {
         if let Some(known) = self.known.borrow().get(&pid) {
             return *known;
         }

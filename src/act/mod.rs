@@ -8,15 +8,19 @@
 //! on Linux (`send_linux.rs`, which says how that closes the pid-reuse race), `kill(2)`
 //! after a fresh check elsewhere (`send_kill.rs`). `#[cfg]` appears here only.
 
-pub mod duration;
-pub mod kill;
-pub mod lineage;
-pub mod order;
+pub(crate) mod duration;
+pub(crate) mod kill;
+pub(crate) mod kill_cmd;
+pub(crate) mod lineage;
+pub(crate) mod order;
+pub(crate) mod refuse;
 pub(crate) mod registry;
-pub mod refuse;
-pub mod signal;
-pub mod wait;
-pub mod watch;
+pub(crate) mod signal;
+pub(crate) mod wait;
+pub(crate) mod wait_cmd;
+pub(crate) mod watch;
+pub(crate) mod watch_cmd;
+mod world;
 
 #[cfg(target_os = "linux")]
 #[path = "send_linux.rs"]
@@ -27,20 +31,20 @@ mod send;
 
 use std::fmt;
 
-pub use send::{Handle, send};
+pub(crate) use send::{Handle, send};
 
 /// A process to signal and the sockets it was seen holding.
 #[derive(Clone, Copy, Debug)]
-pub struct Target<'a> {
-    pub pid: u32,
+pub(crate) struct Target<'a> {
+    pub(crate) pid: u32,
     /// The inodes of the listening sockets it held at the scan (empty where the platform
     /// has none: macOS).
-    pub inodes: &'a [u64],
+    pub(crate) inodes: &'a [u64],
 }
 
 /// What became of a signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// Sent to the process that holds the socket.
     Sent,
     /// The process had exited: nothing sent.
@@ -50,7 +54,7 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Delivery::Sent => "sent",
             Delivery::Exited => "exited",
@@ -61,7 +65,7 @@ impl Delivery {
 
 /// Why a signal was not sent.
 #[derive(Debug)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// Not allowed to signal (or to read the descriptors of) that process: another user's.
     NotPermitted,
     /// The platform cannot do it safely (no pidfd_open).
@@ -72,7 +76,7 @@ pub enum SendError {
 }
 
 impl SendError {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             SendError::NotPermitted => "not_permitted",
             SendError::Unsupported(_) => "unsupported",

@@ -15,7 +15,7 @@ const MAX_DEPTH: usize = 4096;
 /// The holders that have no other holder among their ancestors, sorted by pid: the ones
 /// to signal first. Never empty when `holders` is not (a chain that loops counts as
 /// having no holder above).
-pub fn masters(holders: &[u32], parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
+pub(crate) fn masters(holders: &[u32], parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
     let set: HashSet<u32> = holders.iter().copied().collect();
     let mut out: Vec<u32> = set
         .iter()
@@ -33,7 +33,7 @@ pub fn masters(holders: &[u32], parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u
 
 /// Every holder in the order to signal them: masters first, then by their distance from
 /// the nearest master above them, each level by pid.
-pub fn master_first(holders: &[u32], parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
+pub(crate) fn master_first(holders: &[u32], parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
     let set: HashSet<u32> = holders.iter().copied().collect();
     let mut ranked: Vec<(usize, u32)> = set
         .iter()
@@ -71,7 +71,7 @@ fn holders_above(pid: u32, set: &HashSet<u32>, parent_of: &dyn Fn(u32) -> Option
 }
 
 /// The ancestors of `pid`, its parent first, up to (and with) pid 1.
-pub fn ancestors(pid: u32, parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
+pub(crate) fn ancestors(pid: u32, parent_of: &dyn Fn(u32) -> Option<u32>) -> Vec<u32> {
     let mut out = Vec::new();
     let mut at = pid;
     for _ in 0..MAX_DEPTH {

@@ -25,16 +25,16 @@ use crate::model::{HiddenReason, NoneReason, Process};
 
 /// What whoport knows about its own line of processes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Guard {
-    pub own_pid: u32,
+pub(crate) struct Guard {
+    pub(crate) own_pid: u32,
     /// whoport's ancestors, its parent first.
-    pub ancestors: Vec<u32>,
+    pub(crate) ancestors: Vec<u32>,
 }
 
 /// Software that holds a published port on a container's behalf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Plumbing {
+pub(crate) enum Plumbing {
     /// Docker's userland proxy, one process per published port.
     DockerProxy,
     /// dockerd itself, reserving the port of a container published with
@@ -51,7 +51,7 @@ pub enum Plumbing {
 }
 
 impl Plumbing {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Plumbing::DockerProxy => "docker-proxy",
             Plumbing::Dockerd => "dockerd",
@@ -72,7 +72,7 @@ impl Plumbing {
 
     /// Which plumbing a process is, by its name, its executable's or its argv\[0\]'s file
     /// name.
-    pub fn of(process: &Process) -> Option<Plumbing> {
+    pub(crate) fn of(process: &Process) -> Option<Plumbing> {
         let exe = process.exe.as_deref().map(file_name);
         let argv0 = process
             .cmdline
@@ -106,7 +106,7 @@ fn option_value<'a>(cmdline: &'a [String], flag: &str) -> Option<&'a str> {
 
 /// Why a socket's holders are not signalled.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// pid 1.
     Init { name: Option<String> },
     /// This whoport.
@@ -134,7 +134,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// A stable word for JSON (`refusals[].rule`).
-    pub fn rule(&self) -> &'static str {
+    pub(crate) fn rule(&self) -> &'static str {
         match self {
             Refusal::Init { .. } => "init",
             Refusal::Whoport { .. } => "self",
@@ -146,7 +146,7 @@ impl Refusal {
     }
 
     /// The pid concerned, where there is one.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         match self {
             Refusal::Init { .. } => Some(1),
             Refusal::Whoport { pid }
@@ -157,12 +157,12 @@ impl Refusal {
     }
 
     /// Whether `--force` overrides it (only container plumbing).
-    pub fn forcible(&self) -> bool {
+    pub(crate) fn forcible(&self) -> bool {
         matches!(self, Refusal::Container { .. })
     }
 
     /// One line: why, and the command to run instead. `port` is the port asked about.
-    pub fn message(&self, port: u16) -> String {
+    pub(crate) fn message(&self, port: u16) -> String {
         match self {
             Refusal::Init { name } => format!(
                 "pid 1 ({}) is the init process: whoport never signals it; if it holds the \
@@ -249,7 +249,7 @@ fn who(uid: Option<u32>, user: Option<&str>) -> String {
 
 /// Whether `process`, a holder of a listening socket on the port, may be signalled.
 /// `container` is the name of the container it publishes, where something knew it.
-pub fn judge(
+pub(crate) fn judge(
     process: &Process,
     guard: &Guard,
     force: bool,
@@ -303,7 +303,7 @@ pub fn judge(
 }
 
 /// The refusal for a socket whose holder is hidden.
-pub fn hidden(reason: HiddenReason, uid: Option<u32>, user: Option<String>) -> Refusal {
+pub(crate) fn hidden(reason: HiddenReason, uid: Option<u32>, user: Option<String>) -> Refusal {
     Refusal::Hidden { reason, uid, user }
 }
 

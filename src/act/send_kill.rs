@@ -15,7 +15,7 @@ use super::{Delivery, SendError, Target};
 
 /// Sends `sig` to `target.pid` if `recheck` (a new scan of the socket) says that it
 /// still holds the socket.
-pub fn send(
+pub(crate) fn send(
     target: &Target<'_>,
     sig: nix::sys::signal::Signal,
     recheck: &dyn Fn(u32) -> anyhow::Result<bool>,
@@ -41,18 +41,18 @@ pub fn send(
 
 /// A process whose exit is noticed by asking for its pid (a reused pid reads as alive:
 /// only `watch` uses this, to decide when to look again).
-pub struct Handle {
+pub(crate) struct Handle {
     pid: Option<Pid>,
 }
 
 impl Handle {
-    pub fn open(pid: u32) -> Handle {
+    pub(crate) fn open(pid: u32) -> Handle {
         Handle {
             pid: i32::try_from(pid).ok().and_then(Pid::from_raw),
         }
     }
 
-    pub fn exited(&self) -> bool {
+    pub(crate) fn exited(&self) -> bool {
         match self.pid {
             Some(pid) => matches!(test_kill_process(pid), Err(Errno::SRCH)),
             None => true,

@@ -38,7 +38,7 @@ use super::{Delivery, SendError, Target};
 
 /// Sends `sig` to `target.pid` if, checked after its pidfd was opened, that process still
 /// holds one of `target.inodes`. `recheck` is for platforms without socket inodes.
-pub fn send(
+pub(crate) fn send(
     target: &Target<'_>,
     sig: nix::sys::signal::Signal,
     _recheck: &dyn Fn(u32) -> anyhow::Result<bool>,
@@ -137,13 +137,13 @@ fn socket_inode(link: &[u8]) -> Option<u64> {
 
 /// A process whose exit can be waited for without polling the process table: on Linux a
 /// pidfd (it cannot be fooled by a reused pid).
-pub struct Handle {
+pub(crate) struct Handle {
     pidfd: Option<OwnedFd>,
 }
 
 impl Handle {
     /// A handle on the process with this pid now (`None` inside when it already exited).
-    pub fn open(pid: u32) -> Handle {
+    pub(crate) fn open(pid: u32) -> Handle {
         let pidfd = i32::try_from(pid)
             .ok()
             .and_then(Pid::from_raw)
@@ -152,7 +152,7 @@ impl Handle {
     }
 
     /// Whether the process has exited (or could not be watched at all).
-    pub fn exited(&self) -> bool {
+    pub(crate) fn exited(&self) -> bool {
         match &self.pidfd {
             Some(fd) => exited(fd).unwrap_or(true),
             None => true,

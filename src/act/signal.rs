@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use nix::sys::signal::Signal;
 
 /// Parses a signal given by name, with or without `SIG`, any case, or by number.
-pub fn parse(text: &str) -> Result<Signal> {
+pub(crate) fn parse(text: &str) -> Result<Signal> {
     let trimmed = text.trim();
     let parsed = if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
         trimmed
@@ -29,7 +29,7 @@ pub fn parse(text: &str) -> Result<Signal> {
 }
 
 /// The name without `SIG`, as `kill -l` prints it: `TERM`.
-pub fn name(sig: Signal) -> &'static str {
+pub(crate) fn name(sig: Signal) -> &'static str {
     let full = sig.as_str();
     full.strip_prefix("SIG").unwrap_or(full)
 }

@@ -6,15 +6,16 @@
 //! The conditions are pure functions of the sockets on a port; the loop takes the scan
 //! and the clock from outside, so that it is tested on scripted scans.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::model::{RawSocket, State};
 
 /// What `--until` waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Until {
+pub(crate) enum Until {
     /// A listening socket: TCP LISTEN or a bound, unconnected UDP socket; any address
     /// family (the default).
     Listening,
@@ -26,16 +27,7 @@ pub enum Until {
 }
 
 impl Until {
-    pub fn parse(text: &str) -> Result<Until> {
-        match text {
-            "listening" => Ok(Until::Listening),
-            "held" => Ok(Until::Held),
-            "free" => Ok(Until::Free),
-            _ => bail!("invalid --until '{text}': one of listening, held, free"),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Until::Listening => "listening",
             Until::Held => "held",
@@ -44,7 +36,7 @@ impl Until {
     }
 
     /// Whether the sockets on one port meet the condition.
-    pub fn met(self, sockets: &[&RawSocket]) -> bool {
+    pub(crate) fn met(self, sockets: &[&RawSocket]) -> bool {
         match self {
             Until::Listening => sockets.iter().any(|s| s.state.is_listening()),
             Until::Held => !sockets.is_empty(),
@@ -53,14 +45,14 @@ impl Until {
     }
 
     /// Whether the condition needs sockets in every state (or only listeners).
-    pub fn every_state(self) -> bool {
+    pub(crate) fn every_state(self) -> bool {
         !matches!(self, Until::Listening)
     }
 }
 
 /// What one port looked like, for the timeout message: `nothing listening`, or the
 /// sockets by protocol and state (`tcp listen on [::1]; tcp time_wait ×2`).
-pub fn describe(sockets: &[&RawSocket]) -> String {
+pub(crate) fn describe(sockets: &[&RawSocket]) -> String {
     if sockets.is_empty() {
         return "no socket".to_string();
     }
@@ -96,28 +88,29 @@ pub fn describe(sockets: &[&RawSocket]) -> String {
 
 /// The state of every port waited for, at one look.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Look {
+pub(crate) struct Look {
     /// (port, met, what was seen).
-    pub ports: Vec<(u16, bool, String)>,
+    pub(crate) ports: Vec<(u16, bool, String)>,
 }
 
 impl Look {
-    pub fn all_met(&self) -> bool {
+    pub(crate) fn all_met(&self) -> bool {
         self.ports.iter().all(|(_, met, _)| *met)
     }
 }
 
 /// Judges one scan for every port waited for.
-pub fn look(until: Until, ports: &[u16], sockets: &[RawSocket]) -> Look {
+pub(crate) fn look(until: Until, ports: &[u16], sockets: &[RawSocket]) -> Look {
+    let mut by_port: HashMap<u16, Vec<&RawSocket>> = HashMap::new();
+    for s in sockets.iter().filter(|s| s.state != State::NewSynRecv) {
+        by_port.entry(s.local_port).or_default().push(s);
+    }
     Look {
         ports: ports
             .iter()
             .map(|&port| {
-                let on: Vec<&RawSocket> = sockets
-                    .iter()
-                    .filter(|s| s.local_port == port && s.state != State::NewSynRecv)
-                    .collect();
-                (port, until.met(&on), describe(&on))
+                let on = by_port.get(&port).map_or(&[][..], Vec::as_slice);
+                (port, until.met(on), describe(on))
             })
             .collect(),
     }
@@ -125,13 +118,13 @@ pub fn look(until: Until, ports: &[u16], sockets: &[RawSocket]) -> Look {
 
 /// How the wait ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Waited {
+pub(crate) enum Waited {
     Met { after: Duration, look: Look },
     TimedOut { after: Duration, last: Look },
 }
 
 /// Looks every `interval` until every port meets `until`, or `timeout` passes.
-pub fn run(
+pub(crate) fn run(
     until: Until,
     ports: &[u16],
     timeout: Option<Duration>,
@@ -157,13 +150,13 @@ pub fn run(
 }
 
 /// Time, from outside (the real one in use, a stepped one in tests).
-pub trait Clock {
+pub(crate) trait Clock {
     fn now(&self) -> Instant;
     fn sleep(&mut self, duration: Duration);
 }
 
 /// The real clock.
-pub struct RealClock;
+pub(crate) struct RealClock;
 
 impl Clock for RealClock {
     fn now(&self) -> Instant {
@@ -213,16 +206,6 @@ mod tests {
         assert!(!Until::Held.met(&[]));
         assert!(Until::Free.met(&[]));
         assert!(!Until::Free.met(&[&tw]), "TIME_WAIT still holds the port");
-    }
-
-    #[test]
-    fn parse_until() {
-        assert_eq!(Until::parse("free").ok(), Some(Until::Free));
-        assert!(
-            Until::parse("up")
-                .err()
-                .is_some_and(|e| e.to_string().contains("'up'"))
-        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::model::{Owner, Protocol, RawSocket, Socket, State};
 
 /// What happened to a socket between two looks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Added,
     Removed,
     /// Same socket, another state or other holders.
@@ -18,7 +18,7 @@ pub enum Change {
 }
 
 impl Change {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Change::Added => "added",
             Change::Removed => "removed",
@@ -46,10 +46,10 @@ fn identity(s: &RawSocket) -> Identity {
 /// The socket side of a look, sorted: what is compared before deciding to scan
 /// processes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SocketSide(Vec<(Identity, State)>);
+pub(crate) struct SocketSide(Vec<(Identity, State)>);
 
 impl SocketSide {
-    pub fn of(sockets: &[RawSocket]) -> SocketSide {
+    pub(crate) fn of(sockets: &[RawSocket]) -> SocketSide {
         let mut v: Vec<(Identity, State)> =
             sockets.iter().map(|s| (identity(s), s.state)).collect();
         v.sort_unstable();
@@ -68,7 +68,7 @@ fn holders(owner: &Owner) -> (&'static str, Vec<u32>) {
 
 /// The changes from `old` to `new`, removed first, then changed, then added, each in
 /// the order of the look.
-pub fn diff(old: &[Socket], new: &[Socket]) -> Vec<(Change, Socket)> {
+pub(crate) fn diff(old: &[Socket], new: &[Socket]) -> Vec<(Change, Socket)> {
     let before: HashMap<Identity, &Socket> = old.iter().map(|s| (identity(&s.raw), s)).collect();
     let after: HashMap<Identity, &Socket> = new.iter().map(|s| (identity(&s.raw), s)).collect();
     let mut out = Vec::new();

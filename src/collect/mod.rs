@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use crate::model::{Process, Snapshot, SocketQuery};
+use crate::model::{Process, RawSocket, Snapshot, SocketQuery};
 
 // The platform's own fast path. On Linux: netlink sock_diag (or /proc/net) plus a
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
@@ -38,6 +38,13 @@ pub(crate) mod fake;
 /// Gives the sockets that match a query, with the pids that hold each.
 pub(crate) trait Collector {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot>;
+
+    /// The sockets alone, without looking for the processes holding them, where the
+    /// platform can tell them apart (`wait` and `watch` read the socket table every
+    /// interval; Linux: sock_diag only). Elsewhere, a whole collection.
+    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+        Ok(self.collect(query)?.sockets)
+    }
 }
 
 /// Gives process details for pids.

@@ -42,10 +42,14 @@ pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
     }))
 }
 
-impl Collector for Linux {
-    fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
-        let mut warnings = Vec::new();
-        let mut sockets = match self.source {
+impl Linux {
+    /// The sockets, from netlink or /proc/net, and a warning when netlink failed.
+    fn read_sockets(
+        &self,
+        query: &SocketQuery,
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<RawSocket>> {
+        Ok(match self.source {
             Source::ProcNet => procnet::read(query)?,
             Source::Auto => match netlink::dump(query) {
                 Ok(s) => s,
@@ -56,7 +60,18 @@ impl Collector for Linux {
                     procnet::read(query)?
                 }
             },
-        };
+        })
+    }
+}
+
+impl Collector for Linux {
+    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+        self.read_sockets(query, &mut Vec::new())
+    }
+
+    fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
+        let mut warnings = Vec::new();
+        let mut sockets = self.read_sockets(query, &mut warnings)?;
         let mut scan = OwnerScan::default();
         // Inode 0: no file refers to the socket any more; nobody can hold it.
         let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len());

@@ -193,6 +193,103 @@ mod tests {
         Ok(())
     }
 
+    /// A process that holds `socket` as its standard input (a listener's holder).
+    fn holder(socket: std::os::fd::OwnedFd) -> std::io::Result<std::process::Child> {
+        std::process::Command::new("sleep")
+            .arg("60")
+            .stdin(std::process::Stdio::from(socket))
+            .spawn()
+    }
+
+    /// A pid-reuse attempt, for real: a listener's holder is scanned (pid P, inode I),
+    /// exits and is reaped; a new process of ours is made to get pid P (through
+    /// `/proc/sys/kernel/ns_last_pid`, as checkpoint/restore does, which needs root).
+    /// Signalling P by the stale scan must not reach it, although `kill(P, 0)` says P is
+    /// alive and would have.
+    #[test]
+    fn a_reused_pid_is_never_signalled() -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if !rustix::process::geteuid().is_root() {
+            let why = "needs root to choose the next pid (/proc/sys/kernel/ns_last_pid)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "a_reused_pid_is_never_signalled cannot run in CI: {why}"
+            );
+            eprintln!("SKIP a_reused_pid_is_never_signalled: {why}");
+            return Ok(());
+        }
+        for _attempt in 0..20 {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            let inode = std::fs::metadata(format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&listener)
+            ))?
+            .ino();
+            // The scan: pid P holds inode I.
+            let mut first = holder(std::os::fd::OwnedFd::from(listener))?;
+            let p = first.id();
+            assert_eq!(holds(p, &[inode]), Ok(true));
+            first.kill()?;
+            first.wait()?;
+            // P is free again; the next pid handed out is P.
+            std::fs::write("/proc/sys/kernel/ns_last_pid", (p - 1).to_string())?;
+            let mut second = std::process::Command::new("sleep").arg("60").spawn()?;
+            if second.id() != p {
+                // Another process on the host took P first; try again.
+                second.kill()?;
+                second.wait()?;
+                continue;
+            }
+            let alive = |pid: u32| {
+                rustix::process::test_kill_process(Pid::from_raw(pid as i32).unwrap_or(Pid::INIT))
+                    .is_ok()
+            };
+            assert!(alive(p), "kill(P, 0) would reach the new process");
+            let got = send(
+                &Target {
+                    pid: p,
+                    inodes: &[inode],
+                },
+                nix::sys::signal::Signal::SIGTERM,
+                &|_| Ok(true),
+            );
+            assert!(matches!(got, Ok(Delivery::Released)), "{got:?}");
+            assert!(
+                second.try_wait()?.is_none(),
+                "the process that got the reused pid was signalled"
+            );
+            second.kill()?;
+            second.wait()?;
+            return Ok(());
+        }
+        panic!("pid reuse could not be arranged in 20 attempts (a busy host)")
+    }
+
+    #[test]
+    fn a_holder_is_signalled_through_its_pidfd() -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let inode = std::fs::metadata(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&listener)
+        ))?
+        .ino();
+        let mut child = holder(std::os::fd::OwnedFd::from(listener))?;
+        let got = send(
+            &Target {
+                pid: child.id(),
+                inodes: &[inode],
+            },
+            nix::sys::signal::Signal::SIGTERM,
+            &|_| Ok(true),
+        );
+        assert!(matches!(got, Ok(Delivery::Sent)), "{got:?}");
+        let status = child.wait()?;
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(15));
+        Ok(())
+    }
+
     #[test]
     fn exited_child_is_not_signalled() -> anyhow::Result<()> {
         let mut child = std::process::Command::new("true").spawn()?;

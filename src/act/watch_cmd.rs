@@ -53,14 +53,13 @@ pub(crate) fn execute(
     let mut sockets = look()?.sockets;
     let mut side = side_of(&sockets);
     let mut handles = handles(&sockets);
-    if !cmd.json {
-        writeln!(
-            err,
-            "whoport: watching {} ({} now); Ctrl-C stops",
-            cmd.label,
-            plural(sockets.len(), "socket")
-        )?;
-    }
+    // On standard error, so that the JSON Lines stay alone on standard output.
+    writeln!(
+        err,
+        "whoport: watching {} ({} now); Ctrl-C stops",
+        cmd.label,
+        plural(sockets.len(), "socket")
+    )?;
     let mut events: u64 = 0;
     if cmd.count == Some(0) {
         return Ok(Exit::Done);

@@ -1,6 +1,7 @@
 //! whoport's integration tests, one test binary: real sockets on loopback, the built
 //! binary, exact pids.
 
+mod act;
 #[cfg(target_os = "linux")]
 mod bench_fixture;
 mod check;

@@ -18,15 +18,15 @@ use super::{Delivery, SendError, Target};
 pub(crate) fn send(
     target: &Target<'_>,
     sig: nix::sys::signal::Signal,
-    recheck: &dyn Fn(u32) -> anyhow::Result<bool>,
+    recheck: &dyn Fn(&Target<'_>) -> anyhow::Result<bool>,
 ) -> Result<Delivery, SendError> {
     let signal = Signal::from_named_raw(sig as i32)
-        .ok_or_else(|| SendError::Unverifiable(format!("signal {sig} is not supported")))?;
+        .ok_or_else(|| SendError::Unsupported(format!("signal {sig} is not supported here")))?;
     let pid = i32::try_from(target.pid)
         .ok()
         .and_then(Pid::from_raw)
         .ok_or_else(|| SendError::Unverifiable(format!("invalid pid {}", target.pid)))?;
-    match recheck(target.pid) {
+    match recheck(target) {
         Ok(true) => {}
         Ok(false) => return Ok(Delivery::Released),
         Err(e) => return Err(SendError::Unverifiable(format!("{e:#}"))),

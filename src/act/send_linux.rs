@@ -41,7 +41,7 @@ use super::{Delivery, SendError, Target};
 pub(crate) fn send(
     target: &Target<'_>,
     sig: nix::sys::signal::Signal,
-    _recheck: &dyn Fn(u32) -> anyhow::Result<bool>,
+    _recheck: &dyn Fn(&Target<'_>) -> anyhow::Result<bool>,
 ) -> Result<Delivery, SendError> {
     if target.inodes.is_empty() {
         return Err(SendError::Unverifiable(
@@ -49,7 +49,7 @@ pub(crate) fn send(
         ));
     }
     let signal = Signal::from_named_raw(sig as i32)
-        .ok_or_else(|| SendError::Unverifiable(format!("signal {sig} is not supported")))?;
+        .ok_or_else(|| SendError::Unsupported(format!("signal {sig} is not supported here")))?;
     let pid = i32::try_from(target.pid)
         .ok()
         .and_then(Pid::from_raw)
@@ -251,7 +251,7 @@ mod tests {
                     inodes: &[inode],
                 },
                 nix::sys::signal::Signal::SIGTERM,
-                &|_| Ok(true),
+                &|_: &Target<'_>| Ok(true),
             );
             assert!(matches!(got, Ok(Delivery::Released)), "{got:?}");
             assert!(
@@ -281,7 +281,7 @@ mod tests {
                 inodes: &[inode],
             },
             nix::sys::signal::Signal::SIGTERM,
-            &|_| Ok(true),
+            &|_: &Target<'_>| Ok(true),
         );
         assert!(matches!(got, Ok(Delivery::Sent)), "{got:?}");
         let status = child.wait()?;
@@ -301,7 +301,7 @@ mod tests {
         let got = send(
             &Target { pid, inodes: &[1] },
             nix::sys::signal::Signal::SIGTERM,
-            &|_| Ok(true),
+            &|_: &Target<'_>| Ok(true),
         );
         assert!(
             matches!(

@@ -62,11 +62,13 @@ impl World for RealWorld<'_> {
 
     fn send(&mut self, target: &Target<'_>, signal: Signal) -> Result<Delivery, SendError> {
         // Where there is no pidfd: a fresh look at the socket table just before kill(2).
-        let recheck = |pid: u32| -> Result<bool> {
-            Ok(self
-                .listeners()?
-                .iter()
-                .any(|s| s.owner.processes().iter().any(|p| p.pid == pid)))
+        // The same socket where inodes are known (Linux), any listener of the port where
+        // they are not (macOS).
+        let recheck = |t: &Target<'_>| -> Result<bool> {
+            Ok(self.listeners()?.iter().any(|s| {
+                s.owner.processes().iter().any(|p| p.pid == t.pid)
+                    && (t.inodes.is_empty() || s.raw.inode.is_some_and(|i| t.inodes.contains(&i)))
+            }))
         };
         send(target, signal, &recheck)
     }

@@ -549,3 +549,37 @@ fn watch_exits_0_when_interrupted() -> TestResult {
     let _ = std::io::stderr().flush();
     Ok(())
 }
+
+#[test]
+fn kill_refuses_container_plumbing_unless_forced() -> TestResult {
+    let test = "kill_refuses_container_plumbing_unless_forced";
+    if kill_scene_or_skip(test).is_none() {
+        return Ok(());
+    }
+    // A process of ours named like Docker's proxy, holding a listener (the rule goes by
+    // the name of the process and of its executable).
+    let dir = tempfile::tempdir()?;
+    let proxy = dir.path().join("docker-proxy");
+    std::fs::copy(sleep_path(), &proxy)?;
+    let l = tcp_listener("127.0.0.1:0");
+    let port = l.local_addr()?.port().to_string();
+    let mut holder = Holder::spawn(&proxy, std::os::fd::OwnedFd::from(l));
+    let pid = holder.pid();
+    let (code, v) = kill_json(&[&port]);
+    assert_eq!((code, &v["outcome"]), (1, &"refused".into()), "{v}");
+    assert_eq!(v["refusals"][0]["rule"], "container");
+    assert_eq!(v["refusals"][0]["pid"], pid);
+    assert_eq!(v["refusals"][0]["forcible"], true);
+    let message = v["refusals"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&format!("docker ps --filter publish={port}"))
+            && message.contains("docker stop"),
+        "{message}"
+    );
+    assert!(matches!(holder.child.try_wait(), Ok(None)), "not signalled");
+    let (code, v) = kill_json(&[&port, "--force"]);
+    assert_eq!((code, &v["outcome"]), (0, &"killed".into()), "{v}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(holder.child.wait()?.signal(), Some(15));
+    Ok(())
+}

@@ -23,9 +23,12 @@
 //!
 //! What remains is not a race with a stranger: X may close the socket itself between
 //! t2 and t4, and is then signalled as the process that held it a moment earlier.
-//! If pid P was already reused at t1, step 2 reads the new process's table, which does
-//! not hold I (socket inodes are not reused while the socket exists, and the listener
-//! scanned still exists or the port is free anyway): nothing is signalled.
+//! If pid P was already reused at t1, step 2 reads the new process's table, and the new
+//! process is signalled only if it holds the listener itself: a stranger does not (socket
+//! inode numbers come from a 32-bit counter that returns to a number only after some four
+//! billion new inodes), while a process that does hold it (a worker forked anew by its
+//! master, which happened to get pid P) is one of the listener's holders, the very
+//! processes `kill` is asked to stop.
 //! `/proc` must be the one of whoport's pid namespace (as for the owner scan).
 
 use rustix::event::{PollFd, PollFlags, Timespec, poll};

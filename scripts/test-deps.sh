@@ -13,6 +13,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
 [[ -x /usr/bin/promtool ]] || need+=(prometheus)
 [[ -x /usr/bin/prometheus-node-exporter ]] || need+=(prometheus-node-exporter)
+# The watch test counts whoport's directory reads with strace.
+command -v strace >/dev/null 2>&1 || need+=(strace)
 # .ci/run's actionlint checks the workflow's shell steps with shellcheck.
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 

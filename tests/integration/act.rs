@@ -583,3 +583,59 @@ fn kill_refuses_container_plumbing_unless_forced() -> TestResult {
     assert_eq!(holder.child.wait()?.signal(), Some(15));
     Ok(())
 }
+
+/// `strace -f -c -e trace=getdents64` of whoport ARGS (stopped with SIGINT after
+/// `seconds`, when given): how many directory reads it made. Each look at the owners
+/// reads `/proc` and every process's `fd` directory.
+fn directory_reads(
+    args: &[&str],
+    seconds: Option<&str>,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let report = tempfile::NamedTempFile::new()?;
+    let out_path = report.path().to_string_lossy().into_owned();
+    let bin = assert_cmd::cargo::cargo_bin("whoport");
+    let mut cmd = Command::new("strace");
+    cmd.args(["-f", "-c", "-e", "trace=getdents64", "-o", &out_path]);
+    if let Some(s) = seconds {
+        cmd.args(["timeout", "-s", "INT", "--preserve-status", s]);
+    }
+    let status = cmd
+        .arg(&bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    assert!(status.success(), "whoport {args:?} under strace: {status}");
+    let text = std::fs::read_to_string(report.path())?;
+    Ok(text
+        .lines()
+        .find(|l| l.trim_end().ends_with("getdents64"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0))
+}
+
+#[test]
+fn watch_scans_no_processes_while_nothing_changes() -> TestResult {
+    hermetic();
+    let test = "watch_scans_no_processes_while_nothing_changes";
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip(test, "strace is not installed");
+        return Ok(());
+    }
+    let l = tcp_listener("127.0.0.1:0");
+    let port = l.local_addr()?.port().to_string();
+    // One listing of the port: one owner scan.
+    let one = directory_reads(&[&port], None)?;
+    assert!(one > 0, "a listing reads /proc");
+    // Watching it for 1.5 s at 20 ms is some 70 looks at the socket table; only the first
+    // scans processes (a few more reads for a process that starts meanwhile are allowed).
+    let watched = directory_reads(&["watch", &port, "--interval", "20ms"], Some("1.5"))?;
+    assert!(
+        watched < 2 * one + 50,
+        "watch read {watched} directories in 1.5 s; one listing reads {one}"
+    );
+    drop(l);
+    Ok(())
+}

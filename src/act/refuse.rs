@@ -312,14 +312,13 @@ mod tests {
     use super::*;
 
     fn process(pid: u32, name: &str, exe: &str, cmdline: &[&str]) -> Process {
-        Process {
-            pid,
-            name: Some(name.to_string()),
-            user: Some("root".to_string()),
-            uid: Some(0),
-            exe: Some(exe.to_string()),
-            cmdline: Some(cmdline.iter().map(|s| s.to_string()).collect()),
-        }
+        let mut p = Process::unknown(pid);
+        p.name = Some(name.to_string());
+        p.user = Some("root".to_string());
+        p.uid = Some(0);
+        p.exe = Some(exe.to_string());
+        p.cmdline = Some(cmdline.iter().map(|s| s.to_string()).collect());
+        p
     }
 
     fn guard() -> Guard {

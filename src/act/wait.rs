@@ -173,21 +173,17 @@ mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
     use super::*;
-    use crate::model::Protocol;
+    use crate::model::testing;
+    use crate::model::{NoneReason, Owner, Protocol};
 
     fn raw(protocol: Protocol, addr: IpAddr, port: u16, state: State) -> RawSocket {
-        RawSocket {
-            protocol,
-            local_address: addr,
-            local_port: port,
-            remote_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            remote_port: 0,
-            state,
-            uid: Some(1000),
-            inode: Some(7),
-            v6only: None,
-            pids: vec![],
-        }
+        let owner = Owner::None {
+            reason: NoneReason::NoFile,
+        };
+        let mut raw = testing::socket(protocol, addr, port, state, owner).raw;
+        raw.remote_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        raw.remote_port = 0;
+        raw
     }
 
     const V4: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -639,3 +639,76 @@ fn watch_scans_no_processes_while_nothing_changes() -> TestResult {
     drop(l);
     Ok(())
 }
+
+/// A master and a forked worker sharing a listener; a line on standard input makes the
+/// master stop the worker. Prints `PORT MASTER WORKER`.
+const SHARED: &str = r#"
+import os, signal, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+worker = os.fork()
+if worker == 0:
+    signal.pause()
+    os._exit(0)
+print(s.getsockname()[1], os.getpid(), worker, flush=True)
+sys.stdin.readline()
+os.kill(worker, signal.SIGTERM)
+os.waitpid(worker, 0)
+sys.stdin.read()
+"#;
+
+#[test]
+fn watch_reports_changed_holders() -> TestResult {
+    hermetic();
+    let test = "watch_reports_changed_holders";
+    let Some(python) = python_or_skip(test) else {
+        return Ok(());
+    };
+    let mut server = Script::start(python, SHARED, &[]);
+    let (port, master, worker) = (server.field(0), server.field(1), server.field(2));
+    let master: u64 = master.parse()?;
+    register_holder(worker.parse()?);
+    let (mut watch, rx) = start_watch(&[&port, "--json", "--count", "1", "--interval", "50ms"]);
+    // The worker goes; the listener stays, held by the master alone. The socket table
+    // does not change: watch notices through the worker's pidfd.
+    if let Some(stdin) = server.child.stdin.as_mut() {
+        stdin.write_all(b"stop the worker\n")?;
+        stdin.flush()?;
+    }
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .map_err(|_| "no 'changed' event within 15 s")?;
+    let event: Value = serde_json::from_str(&line)?;
+    assert_eq!(event["event"], "changed", "{event}");
+    assert_eq!(event["socket"]["state"], "listen");
+    assert_eq!(pids(&event["socket"]), vec![master], "{event}");
+    assert_eq!(watch.wait()?.code(), Some(0));
+    Ok(())
+}
+
+#[test]
+fn wait_for_several_ports_waits_for_all() -> TestResult {
+    hermetic();
+    let test = "wait_for_several_ports_waits_for_all";
+    let Some(python) = python_or_skip(test) else {
+        return Ok(());
+    };
+    let first = tcp_listener("127.0.0.1:0");
+    let a = first.local_addr()?.port().to_string();
+    let b = unused_port();
+    let mut late = Script::start(python, LATE, &["::1", "0.5", &b, "0.5"]);
+    let (code, err, took) = wait_for(&[&a, &b, "--timeout", "10s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "waited for {b} too: {took:?}"
+    );
+    assert!(
+        err.contains(&format!("{a}: tcp listen on 127.0.0.1:{a}"))
+            && err.contains(&format!("{b}: tcp listen on [::1]:{b}")),
+        "{err}"
+    );
+    late.child.wait()?;
+    Ok(())
+}

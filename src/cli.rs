@@ -246,9 +246,9 @@ pub(crate) struct CheckArgs {
 const KILL_AFTER_HELP: &str = "\
 Only the holders of listening sockets are signalled (TCP LISTEN, bound UDP): never a process
 that merely has a connection to the port. Holders are signalled master first (a holder none
-of whose ancestors holds the socket), the others once no holder above them is left. Each
-signal goes through a pidfd, after checking that the process still holds the socket, so a
-reused pid is never signalled.
+of whose ancestors holds the socket), the others once no holder above them is left. On
+Linux each signal goes through a pidfd, after checking that the process still holds the
+socket, so a reused pid is never signalled (macOS: kill(2) right after a fresh check).
 
 Refused (nothing is signalled, the reason and the right command are printed): pid 1;
 whoport and its ancestors; owners whoport cannot see (run it with sudo); container plumbing

@@ -159,10 +159,11 @@ impl SocketQuery {
         }
     }
 
+    /// `-t` covers MPTCP, `-u` UDP-Lite.
     pub fn wants_protocol(&self, p: Protocol) -> bool {
-        match p {
-            Protocol::Tcp => self.tcp,
-            Protocol::Udp => self.udp,
+        match p.base() {
+            Protocol::Tcp | Protocol::Mptcp => self.tcp,
+            Protocol::Udp | Protocol::UdpLite => self.udp,
         }
     }
 

@@ -15,6 +15,12 @@ use serde::Serialize;
 pub enum Protocol {
     Tcp,
     Udp,
+    /// UDP-Lite (RFC 3828): UDP's port space of its own, listed with `-u`.
+    #[serde(rename = "udplite")]
+    UdpLite,
+    /// Multipath TCP (RFC 8684): the socket a process holds; its subflows are TCP
+    /// sockets (flag `mptcp_subflow`). Listed with `-t`.
+    Mptcp,
 }
 
 impl Protocol {
@@ -22,6 +28,17 @@ impl Protocol {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::UdpLite => "udplite",
+            Protocol::Mptcp => "mptcp",
+        }
+    }
+
+    /// The protocol whose port numbers and filters it shares: TCP for MPTCP, UDP for
+    /// UDP-Lite.
+    pub fn base(self) -> Protocol {
+        match self {
+            Protocol::Tcp | Protocol::Mptcp => Protocol::Tcp,
+            Protocol::Udp | Protocol::UdpLite => Protocol::Udp,
         }
     }
 }
@@ -82,7 +99,10 @@ impl State {
     /// them: 7 (`TCP_CLOSE`) is an unconnected UDP socket, 1 a connected one.
     pub fn from_kernel(protocol: Protocol, n: u8) -> State {
         match (protocol, n) {
-            (Protocol::Udp, 7) => State::Unconnected,
+            (Protocol::Udp | Protocol::UdpLite, 7) => State::Unconnected,
+            // sock_diag lists a TCP socket in TCP_CLOSE only from the bind table (Linux
+            // 6.6+): bound, neither listening nor connected.
+            (Protocol::Tcp, 7) => State::BoundInactive,
             (_, 1) => State::Established,
             (_, 2) => State::SynSent,
             (_, 3) => State::SynRecv,
@@ -151,6 +171,34 @@ pub struct RawSocket {
     pub v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
     pub pids: Vec<u32>,
+    /// (pid, descriptor number) of every descriptor found referring to the socket,
+    /// sorted; empty where the platform does not say (portable path).
+    pub fds: Vec<(u32, u32)>,
+    /// What the collector learnt about how the socket is held.
+    pub marks: Vec<Mark>,
+}
+
+/// What a collector learnt about how a socket is held (shown as socket flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Mark {
+    /// A connection in a listener's accept queue, not yet `accept()`ed: no descriptor
+    /// refers to it yet; its owners are the listener's holders.
+    AwaitingAccept,
+    /// Found only in the descriptor table of a thread that has its own
+    /// (`unshare(CLONE_FILES)`), under /proc/PID/task/TID/fd.
+    HeldByThread,
+    /// A TCP subflow of an MPTCP socket; its holders are the MPTCP socket's.
+    MptcpSubflow,
+}
+
+impl Mark {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mark::AwaitingAccept => "awaiting_accept",
+            Mark::HeldByThread => "held_by_thread",
+            Mark::MptcpSubflow => "mptcp_subflow",
+        }
+    }
 }
 
 impl RawSocket {
@@ -186,6 +234,9 @@ pub struct OwnerScan {
     pub unknown_coverage: bool,
     /// Whether the scan ran as root.
     pub privileged: bool,
+    /// /proc hides other users' processes (`hidepid=`) from this run: they cannot even
+    /// be counted.
+    pub restricted_proc: bool,
 }
 
 impl OwnerScan {
@@ -193,7 +244,11 @@ impl OwnerScan {
     /// true without root: with `hidepid=` on /proc, other users' processes cannot even be
     /// listed, let alone counted.
     pub fn complete(&self) -> bool {
-        self.ran && self.privileged && self.inaccessible == 0 && !self.unknown_coverage
+        self.ran
+            && self.privileged
+            && self.inaccessible == 0
+            && !self.unknown_coverage
+            && !self.restricted_proc
     }
 }
 
@@ -204,6 +259,10 @@ pub struct Snapshot {
     pub scan: OwnerScan,
     /// Things the user should know about how complete this answer is.
     pub warnings: Vec<String>,
+    /// (pid, start time in clock ticks after boot) of each holder, as the scan saw it,
+    /// sorted: details read later must be of the same process, not of a newer one
+    /// that reused the pid. Empty where the platform cannot say.
+    pub process_starts: Vec<(u32, u64)>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
@@ -216,6 +275,10 @@ pub struct Process {
     pub uid: Option<u32>,
     pub exe: Option<String>,
     pub cmdline: Option<Vec<String>>,
+    /// Start time in clock ticks after boot, where known: tells a process from a newer
+    /// one with the same pid.
+    #[serde(skip)]
+    pub start_time: Option<u64>,
 }
 
 impl Process {
@@ -228,6 +291,7 @@ impl Process {
             uid: None,
             exe: None,
             cmdline: None,
+            start_time: None,
         }
     }
 }
@@ -242,6 +306,14 @@ pub enum HiddenReason {
     /// Even root could not read some processes (a security module, another pid namespace,
     /// a sandbox), and the socket was not found among those that could.
     Unreadable,
+    /// Every readable process was read and none has it open: a kernel socket, or a
+    /// descriptor in flight (sent over a UNIX socket, not yet received), which no
+    /// process table shows.
+    NotInAnyProcess,
+    /// A connection waiting in a listener's accept queue, whose listener's holders are
+    /// not known: hidden themselves, or several listeners (`SO_REUSEPORT`) with
+    /// different holders share its port.
+    AwaitingAccept,
 }
 
 impl HiddenReason {
@@ -251,6 +323,12 @@ impl HiddenReason {
                 "not permitted to inspect the process holding it (to see it: sudo whoport …)"
             }
             HiddenReason::Unreadable => "the process holding it cannot be inspected, even as root",
+            HiddenReason::NotInAnyProcess => {
+                "no process has it open: a kernel socket, or a descriptor in flight (sent over a UNIX socket, not yet received)"
+            }
+            HiddenReason::AwaitingAccept => {
+                "waits in a listener's accept queue, and which process holds that listener is not known (it is hidden, or several listeners share the port)"
+            }
         }
     }
 }

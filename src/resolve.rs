@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::collect::{ProcessSource, user_name};
 use crate::config::{Config, PortArg};
 use crate::model::{
-    HiddenReason, NoneReason, Owner, OwnerScan, PortInfo, Process, RangeClass, RawSocket, Report,
-    Snapshot, Socket, SocketKnowledge,
+    HiddenReason, Mark, NoneReason, Owner, OwnerScan, PortInfo, Process, RangeClass, RawSocket,
+    Report, Snapshot, Socket, SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
@@ -21,6 +21,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         sockets: mut raw,
         scan,
         mut warnings,
+        process_starts,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.
@@ -33,6 +34,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         .into_iter()
         .collect();
     let mut found = details.processes(&pids);
+    forget_newcomers(&mut found, &process_starts);
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
     let mut lists: HashMap<Vec<u32>, Arc<[Process]>> = HashMap::new();
@@ -60,7 +62,7 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
             lists.insert(pids.to_vec(), Arc::clone(&list));
             list
         });
-        let mut flags = Vec::new();
+        let mut flags: Vec<String> = raw.marks.iter().map(|m| m.as_str().to_string()).collect();
         if is_dual_stack(&raw) {
             flags.push("dual_stack".to_string());
         }
@@ -100,6 +102,18 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
     }
 }
 
+/// Details of a process that is not the one the scan saw (it exited and its pid was
+/// reused in between) are not its details: such a holder keeps only its pid.
+fn forget_newcomers(found: &mut HashMap<u32, Process>, starts: &[(u32, u64)]) {
+    for (pid, process) in found.iter_mut() {
+        if let Ok(at) = starts.binary_search_by_key(pid, |&(p, _)| p)
+            && process.start_time != Some(starts[at].1)
+        {
+            *process = Process::unknown(*pid);
+        }
+    }
+}
+
 /// The owner of one socket, from what the scan saw.
 pub fn owner_of(
     raw: &RawSocket,
@@ -109,15 +123,25 @@ pub fn owner_of(
     if !raw.pids.is_empty() {
         return Owner::Known(processes(&raw.pids));
     }
+    let hidden = |reason| Owner::Hidden {
+        reason,
+        uid: raw.uid,
+        user: raw.uid.and_then(user_name),
+    };
+    if raw.marks.contains(&Mark::AwaitingAccept) {
+        // In an accept queue, but whose listener it is could not be told.
+        return hidden(HiddenReason::AwaitingAccept);
+    }
     if raw.inode == Some(0) {
         return Owner::None {
             reason: NoneReason::NoFile,
         };
     }
     if scan.complete() && raw.inode.is_some() {
-        return Owner::None {
-            reason: NoneReason::NoProcess,
-        };
+        // Every process was read and none has it open. That is a kernel socket, or a
+        // descriptor in flight in a UNIX socket's queue, which no process table shows:
+        // not certain enough for "none".
+        return hidden(HiddenReason::NotInAnyProcess);
     }
     Owner::Hidden {
         reason: if scan.privileged {
@@ -254,11 +278,38 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
         }
     }
 
     fn bare(pids: &[u32]) -> Arc<[Process]> {
         pids.iter().map(|&pid| Process::unknown(pid)).collect()
+    }
+
+    #[test]
+    fn a_reused_pid_gives_no_details() {
+        let with_start = |pid, start| Process {
+            name: Some(format!("p{pid}")),
+            start_time: start,
+            ..Process::unknown(pid)
+        };
+        let mut found: HashMap<u32, Process> = [
+            (10, with_start(10, Some(500))),
+            (11, with_start(11, Some(999))),
+            (12, with_start(12, None)),
+            (13, with_start(13, None)),
+        ]
+        .into_iter()
+        .collect();
+        // The scan saw 10 and 11 start at 500, and 12 at 7; of 13 it knows nothing.
+        forget_newcomers(&mut found, &[(10, 500), (11, 500), (12, 7)]);
+        assert_eq!(found[&10].name.as_deref(), Some("p10"));
+        // Another process now has pid 11; 12's start could not be read: not theirs.
+        assert_eq!(found[&11], Process::unknown(11));
+        assert_eq!(found[&12], Process::unknown(12));
+        // No start time to compare (the portable path): kept.
+        assert_eq!(found[&13].name.as_deref(), Some("p13"));
     }
 
     #[test]
@@ -274,6 +325,7 @@ mod tests {
             inaccessible_uids: vec![1001],
             unknown_coverage: false,
             privileged: false,
+            restricted_proc: false,
         };
         let unknown = OwnerScan {
             ran: true,
@@ -298,13 +350,25 @@ mod tests {
                 reason: NoneReason::NoFile
             }
         );
-        // Everything was read and nobody holds it: a kernel socket.
-        assert_eq!(
+        // Everything was read and nobody holds it: a kernel socket, or a descriptor in
+        // flight, which cannot be told apart: not "none".
+        assert!(matches!(
             owner_of(&raw(Some(5), vec![]), &complete, bare),
-            Owner::None {
-                reason: NoneReason::NoProcess
+            Owner::Hidden {
+                reason: HiddenReason::NotInAnyProcess,
+                ..
             }
-        );
+        ));
+        // In an accept queue, its listener not known: hidden, not "closed".
+        let mut queued = raw(Some(0), vec![]);
+        queued.marks.push(Mark::AwaitingAccept);
+        assert!(matches!(
+            owner_of(&queued, &complete, bare),
+            Owner::Hidden {
+                reason: HiddenReason::AwaitingAccept,
+                ..
+            }
+        ));
         // Some processes could not be read: hidden, never "none", and the uid is kept.
         for scan in [&partial, &unknown] {
             match owner_of(&raw(Some(5), vec![]), scan, bare) {

@@ -17,6 +17,7 @@ pub fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &str) ->
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
+        start_time: None,
     }
 }
 
@@ -35,6 +36,8 @@ pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: 
             inode: Some(42),
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
+            fds: Vec::new(),
+            marks: Vec::new(),
         },
         user: Some("alice".into()),
         owner,

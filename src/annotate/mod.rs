@@ -255,6 +255,8 @@ mod tests {
                 inode: Some(7),
                 v6only: None,
                 pids: vec![42],
+                fds: Vec::new(),
+                marks: Vec::new(),
             },
             user: None,
             owner: Owner::Known(
@@ -265,6 +267,7 @@ mod tests {
                     uid: None,
                     exe: Some(exe.into()),
                     cmdline: None,
+                    start_time: None,
                 }]
                 .into(),
             ),

@@ -440,6 +440,7 @@ mod tests {
             uid: None,
             exe: exe.map(str::to_string),
             cmdline: None,
+            start_time: None,
         }
     }
 
@@ -456,6 +457,8 @@ mod tests {
                 inode: Some(1),
                 v6only: None,
                 pids: Vec::new(),
+                fds: Vec::new(),
+                marks: Vec::new(),
             },
             user: None,
             owner,

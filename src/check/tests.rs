@@ -77,6 +77,7 @@ fn unprivileged() -> OwnerScan {
         inaccessible_uids: vec![0],
         unknown_coverage: false,
         privileged: false,
+        restricted_proc: false,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::config::{Backend, SocketQuery};
-use crate::model::{Process, Snapshot};
+use crate::model::{Mark, Process, Protocol, RawSocket, Snapshot, State};
 
 // The platform's own fast path. On Linux: netlink sock_diag (or /proc/net) plus a
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
@@ -64,6 +64,54 @@ pub fn collector(backend: Backend) -> Result<Box<dyn Collector>> {
         Backend::Native => Ok(native::collector()),
         Backend::Procfs => native::procfs_collector(),
         Backend::Portable => Ok(Box::new(portable::Portable)),
+    }
+}
+
+/// Whether a TCP socket is a connection in a listener's accept queue: established (or
+/// already closed by the peer) with no file yet. A connection its process has closed
+/// moves on to FIN_WAIT or LAST_ACK, so these states without a file mean "not accepted".
+fn awaits_accept(s: &RawSocket) -> bool {
+    s.protocol == Protocol::Tcp
+        && s.inode == Some(0)
+        && matches!(
+            s.state,
+            State::Established | State::CloseWait | State::SynRecv
+        )
+}
+
+/// Gives each connection waiting in an accept queue its listener's holders (flagged
+/// `awaiting_accept`): the listener on its port with the most specific address that
+/// accepts it (its own address, else the wildcard of its family). When several such
+/// listeners (`SO_REUSEPORT`) have different holders, or the listener's are not known,
+/// it is only marked: which process will accept it is not known.
+fn attribute_accept_queue(sockets: &mut [RawSocket], listeners: &[&RawSocket]) {
+    for s in sockets.iter_mut().filter(|s| awaits_accept(s)) {
+        let on_port = || {
+            listeners.iter().filter(|l| {
+                l.protocol == Protocol::Tcp
+                    && l.state == State::Listen
+                    && l.local_port == s.local_port
+                    && l.family() == s.family()
+            })
+        };
+        let exact: Vec<&&RawSocket> = on_port()
+            .filter(|l| l.local_address == s.local_address)
+            .collect();
+        let candidates = if exact.is_empty() {
+            on_port()
+                .filter(|l| l.local_address.is_unspecified())
+                .collect()
+        } else {
+            exact
+        };
+        let Some(first) = candidates.first() else {
+            // No listener any more: the connection is being reset.
+            continue;
+        };
+        s.marks.push(Mark::AwaitingAccept);
+        if !first.pids.is_empty() && candidates.iter().all(|l| l.pids == first.pids) {
+            s.pids = first.pids.clone();
+        }
     }
 }
 

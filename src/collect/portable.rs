@@ -32,7 +32,17 @@ impl Collector for Portable {
             protocols |= ProtocolFlags::UDP;
         }
         let infos = get_sockets_info(families, protocols).context("listing sockets (netstat2)")?;
-        let sockets = merge(infos.iter().map(convert).filter(|s| query.matches(s)));
+        let mut sockets = merge(infos.iter().map(convert));
+        // A connection in a listener's accept queue belongs to the listener's holders
+        // (the listener may be outside the query: another state).
+        let listeners: Vec<RawSocket> = sockets
+            .iter()
+            .filter(|s| s.state == State::Listen && s.protocol == Protocol::Tcp)
+            .cloned()
+            .collect();
+        let listeners: Vec<&RawSocket> = listeners.iter().collect();
+        super::attribute_accept_queue(&mut sockets, &listeners);
+        sockets.retain(|s| query.matches(s));
         let ran = !sockets.is_empty();
         let mut warnings = Vec::new();
         let unprivileged = !privileged();
@@ -47,12 +57,16 @@ impl Collector for Portable {
             sockets,
             scan: OwnerScan {
                 ran,
-                // netstat2 does not say which processes it could not read.
-                unknown_coverage: unprivileged,
+                // netstat2 does not say which processes it could not read, even as root
+                // (a process of another pid namespace, one a security module guards): a
+                // socket it found no holder for is never certainly held by none.
+                unknown_coverage: true,
                 privileged: !unprivileged,
                 ..OwnerScan::default()
             },
             warnings,
+            // netstat2 gives no start times: a reused pid cannot be told apart here.
+            process_starts: Vec::new(),
         })
     }
 }
@@ -74,6 +88,8 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
         // socket is shown as unconnected.
@@ -88,6 +104,8 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
         },
     }
 }
@@ -157,6 +175,8 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
         }
     }
 

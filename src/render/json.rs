@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Render;
 use crate::annotate::range_explanation;
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, Owner, Process, RegistryInfo, Report, Socket, XsanCheck,
+    EphemeralRange, IanaEntry, Mark, Note, Owner, Process, RegistryInfo, Report, Socket, XsanCheck,
     XsanHost,
 };
 
@@ -128,7 +128,7 @@ pub struct JsonSocket<'a> {
     pub owner: &'static str,
     /// Why the owner is hidden or none; null when known.
     pub owner_reason: Option<&'static str>,
-    pub processes: &'a [Process],
+    pub processes: Vec<JsonProcess<'a>>,
     pub flags: &'a [String],
     /// The IANA service name of the local port (null for a client's ephemeral port).
     pub service: Option<&'a str>,
@@ -152,6 +152,17 @@ pub struct JsonPort<'a> {
     pub in_ephemeral_range: Option<bool>,
 }
 
+/// A holder of a socket, with its descriptors referring to that socket.
+#[derive(Serialize)]
+pub struct JsonProcess<'a> {
+    #[serde(flatten)]
+    pub process: &'a Process,
+    /// The descriptor numbers by which this process holds the socket (several for a
+    /// duplicated one; empty for a connection not yet accepted); null where the
+    /// platform does not say (the portable path).
+    pub fds: Option<Vec<u32>>,
+}
+
 impl<'a> JsonSocket<'a> {
     pub fn from_socket(s: &'a Socket) -> JsonSocket<'a> {
         let owner_reason = match &s.owner {
@@ -172,7 +183,23 @@ impl<'a> JsonSocket<'a> {
             inode: s.raw.inode,
             owner: s.owner.kind(),
             owner_reason,
-            processes: s.owner.processes(),
+            processes: s
+                .owner
+                .processes()
+                .iter()
+                .map(|process| JsonProcess {
+                    process,
+                    fds: (!s.raw.fds.is_empty() || s.raw.marks.contains(&Mark::AwaitingAccept))
+                        .then(|| {
+                            s.raw
+                                .fds
+                                .iter()
+                                .filter(|&&(pid, _)| pid == process.pid)
+                                .map(|&(_, fd)| fd)
+                                .collect()
+                        }),
+                })
+                .collect(),
             flags: &s.flags,
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),

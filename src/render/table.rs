@@ -95,7 +95,9 @@ impl Table {
             endpoint_into(row.next(None), &s.raw.local_address, s.raw.local_port);
             if show_remote {
                 let remote = row.next(None);
-                if s.raw.state.is_listening() || s.raw.state == State::Close {
+                if s.raw.state.is_listening()
+                    || matches!(s.raw.state, State::Close | State::BoundInactive)
+                {
                     remote.push('*');
                 } else {
                     endpoint_into(remote, &s.raw.remote_address, s.raw.remote_port);
@@ -549,6 +551,8 @@ mod tests {
                 inode: Some(u64::from(port)),
                 v6only: Some(false),
                 pids: Vec::new(),
+                fds: Vec::new(),
+                marks: Vec::new(),
             },
             user: port.is_multiple_of(3).then(|| "svc".into()),
             owner,
@@ -594,6 +598,7 @@ mod tests {
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
+            start_time: None,
         }
     }
 

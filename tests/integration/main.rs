@@ -11,3 +11,5 @@ mod ports_xsan;
 mod privilege;
 mod prometheus;
 mod support;
+#[cfg(target_os = "linux")]
+mod truth;

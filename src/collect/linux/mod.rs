@@ -4,10 +4,11 @@
 use anyhow::Result;
 
 use super::{Collector, ProcessSource, privileged};
-use crate::config::SocketQuery;
-use crate::model::{OwnerScan, RawSocket, Snapshot};
+use crate::config::{PortSet, SocketQuery};
+use crate::model::{Mark, OwnerScan, Protocol, RawSocket, Snapshot};
 
 mod fdscan;
+mod hidepid;
 mod netlink;
 mod parallel;
 mod procnet;
@@ -45,7 +46,108 @@ pub fn procfs_collector() -> Result<Box<dyn Collector>> {
 impl Collector for Linux {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
         let mut warnings = Vec::new();
-        let mut sockets = match self.source {
+        let mut sockets = self.dump(query, &mut warnings)?;
+        // Connections waiting in an accept queue have no descriptor yet: they belong to
+        // their listener's holders, so the listeners are needed even where the query
+        // leaves them out (`-a` with a family filter, a state the query excludes).
+        let children_ports: Vec<(u16, u16)> = sockets
+            .iter()
+            .filter(|s| super::awaits_accept(s))
+            .map(|s| (s.local_port, s.local_port))
+            .collect();
+        let mut listeners = Vec::new();
+        if !children_ports.is_empty() {
+            let listener_query = SocketQuery {
+                ports: Some(PortSet::new(children_ports)),
+                tcp: true,
+                udp: false,
+                ipv4: true,
+                ipv6: true,
+                listening_only: true,
+            };
+            listeners = self.dump(&listener_query, &mut Vec::new())?;
+            listeners.retain(|l| l.protocol == Protocol::Tcp);
+        }
+        let mut scan = OwnerScan::default();
+        let mut process_starts = Vec::new();
+        // Inode 0: no file refers to the socket any more; nobody can hold it.
+        let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len() + listeners.len());
+        wanted.extend(
+            sockets
+                .iter()
+                .chain(&listeners)
+                .filter_map(|s| s.inode)
+                .filter(|&i| i != 0),
+        );
+        if !wanted.is_empty() {
+            wanted.sort_unstable();
+            wanted.dedup();
+            let found = fdscan::scan(&wanted)?;
+            attach(&mut sockets, &found.holders, &found.thread_held);
+            attach(&mut listeners, &found.holders, &found.thread_held);
+            // A process that could not be read only because it was exiting hid nothing.
+            let mut inaccessible = found.inaccessible;
+            inaccessible.retain(|&(pid, _)| fdscan::still_holds_files(pid));
+            let mut inaccessible_uids: Vec<u32> =
+                inaccessible.iter().filter_map(|&(_, uid)| uid).collect();
+            inaccessible_uids.sort_unstable();
+            inaccessible_uids.dedup();
+            let privileged = privileged();
+            let restricted = if privileged {
+                None
+            } else {
+                hidepid::restricted()
+            };
+            if let Some(how) = &restricted {
+                warnings.push(format!(
+                    "/proc is mounted with {how}: other users' processes are invisible to \
+                     this run, so the process list is incomplete and the owners of their \
+                     sockets are hidden (they cannot even be counted); run as root to see them"
+                ));
+            }
+            scan = OwnerScan {
+                ran: true,
+                inaccessible: u32::try_from(inaccessible.len()).unwrap_or(u32::MAX),
+                inaccessible_uids,
+                unknown_coverage: false,
+                privileged,
+                restricted_proc: restricted.is_some(),
+            };
+            process_starts = found.starts;
+        }
+        let all_listeners: Vec<&RawSocket> = listeners.iter().collect();
+        super::attribute_accept_queue(&mut sockets, &all_listeners);
+        // A socket closed while the processes were read has no holder any more: look
+        // again, and leave out those that are gone rather than call them hidden.
+        if sockets
+            .iter()
+            .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+        {
+            let now = self.dump(query, &mut Vec::new())?;
+            let mut alive: Vec<(Protocol, u64)> = now
+                .iter()
+                .filter_map(|s| Some((s.protocol, s.inode?)))
+                .collect();
+            alive.sort_unstable();
+            sockets.retain(|s| match s.inode {
+                Some(i) if i != 0 && s.pids.is_empty() => {
+                    alive.binary_search(&(s.protocol, i)).is_ok()
+                }
+                _ => true,
+            });
+        }
+        Ok(Snapshot {
+            sockets,
+            scan,
+            warnings,
+            process_starts,
+        })
+    }
+}
+
+impl Linux {
+    fn dump(&self, query: &SocketQuery, warnings: &mut Vec<String>) -> Result<Vec<RawSocket>> {
+        Ok(match self.source {
             Source::ProcNet => procnet::read(query)?,
             Source::Auto => match netlink::dump(query) {
                 Ok(s) => s,
@@ -56,43 +158,23 @@ impl Collector for Linux {
                     procnet::read(query)?
                 }
             },
-        };
-        let mut scan = OwnerScan::default();
-        // Inode 0: no file refers to the socket any more; nobody can hold it.
-        let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len());
-        wanted.extend(sockets.iter().filter_map(|s| s.inode).filter(|&i| i != 0));
-        if !wanted.is_empty() {
-            wanted.sort_unstable();
-            wanted.dedup();
-            let found = fdscan::scan(&wanted)?;
-            attach(&mut sockets, &found.holders);
-            scan = OwnerScan {
-                ran: true,
-                inaccessible: found.inaccessible,
-                inaccessible_uids: found.inaccessible_uids,
-                unknown_coverage: false,
-                privileged: privileged(),
-            };
-        }
-        Ok(Snapshot {
-            sockets,
-            scan,
-            warnings,
         })
     }
 }
 
-/// Gives each socket the pids found holding its inode.
-fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32)]) {
+/// Gives each socket the pids (and descriptors) found holding its inode.
+fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &[u64]) {
     for s in sockets {
         let Some(inode) = s.inode.filter(|&i| i != 0) else {
             continue;
         };
-        let start = holders.partition_point(|&(i, _)| i < inode);
-        s.pids = holders[start..]
-            .iter()
-            .take_while(|&&(i, _)| i == inode)
-            .map(|&(_, pid)| pid)
-            .collect();
+        let start = holders.partition_point(|&(i, _, _)| i < inode);
+        let found = holders[start..].iter().take_while(|&&(i, _, _)| i == inode);
+        s.fds = found.clone().map(|&(_, pid, fd)| (pid, fd)).collect();
+        s.pids = found.map(|&(_, pid, _)| pid).collect();
+        s.pids.dedup();
+        if thread_held.binary_search(&inode).is_ok() {
+            s.marks.push(Mark::HeldByThread);
+        }
     }
 }

@@ -15,6 +15,8 @@ pub fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         (Protocol::Tcp, "tcp6"),
         (Protocol::Udp, "udp"),
         (Protocol::Udp, "udp6"),
+        (Protocol::UdpLite, "udplite"),
+        (Protocol::UdpLite, "udplite6"),
     ] {
         let v6 = name.ends_with('6');
         if !query.wants_protocol(protocol) || !(if v6 { query.ipv6 } else { query.ipv4 }) {
@@ -23,7 +25,7 @@ pub fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         let path = format!("/proc/net/{name}");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            // A kernel without IPv6 has no tcp6/udp6.
+            // A kernel without IPv6 has no tcp6/udp6, one without UDP-Lite no udplite.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("reading {path}")),
         };
@@ -73,6 +75,8 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         inode: Some(inode),
         v6only: None,
         pids: Vec::new(),
+        fds: Vec::new(),
+        marks: Vec::new(),
     })
 }
 

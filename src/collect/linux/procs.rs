@@ -32,6 +32,7 @@ struct Read {
     uid: Option<u32>,
     exe: Option<String>,
     cmdline: Vec<String>,
+    start_time: Option<u64>,
 }
 
 impl ProcessSource for ProcfsProcesses {
@@ -65,6 +66,7 @@ impl ProcessSource for ProcfsProcesses {
                     exe: r.exe.filter(|e| !e.is_empty()),
                     // Kernel threads and zombies have an empty command line.
                     cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
+                    start_time: r.start_time,
                 };
                 (r.pid, process)
             })
@@ -82,6 +84,10 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         Mode::empty(),
     )
     .ok()?;
+    // Every file below is read through this directory descriptor: if the process exits
+    // and its pid is reused meanwhile, they fail instead of describing the newcomer, and
+    // the start time tells the caller which process this was.
+    let start_time = read_file(&dir, c"stat", buf).and_then(start_time);
     // `status` holds both the name and the real uid: one file where sysinfo reads two.
     let status = read_file(&dir, c"status", buf)?;
     let comm = status_name(status)?;
@@ -109,7 +115,16 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         uid,
         exe,
         cmdline,
+        start_time,
     })
+}
+
+/// Field 22 of `stat`, the start time in clock ticks after boot. The name (field 2) may
+/// hold spaces and parentheses: the fields are counted after its last `)`.
+pub fn start_time(stat: &[u8]) -> Option<u64> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
 /// The whole of a /proc file, in `buf`.
@@ -180,6 +195,9 @@ mod tests {
         );
         assert_eq!(status_name(b"Name:\t\nUid:\t0\n").as_deref(), Some(""));
         assert_eq!(status_name(b"Uid:\t0\n"), None);
+        let stat = b"42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(start_time(stat), Some(987_654));
+        assert_eq!(start_time(b"42 (x) S 1"), None);
     }
 
     /// The same answers as sysinfo, for processes that stay put while both read them:
@@ -203,7 +221,12 @@ mod tests {
         pids.push(u32::MAX - 1);
         // Let the children exec.
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let ours = ProcfsProcesses.processes(&pids);
+        let mut ours = ProcfsProcesses.processes(&pids);
+        // sysinfo gives no start time in clock ticks.
+        assert!(ours.values().all(|p| p.start_time.is_some()), "{ours:?}");
+        for p in ours.values_mut() {
+            p.start_time = None;
+        }
         let theirs = SysinfoProcesses.processes(&pids);
         for mut child in children {
             let _ = child.kill();

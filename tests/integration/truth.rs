@@ -71,14 +71,6 @@ impl Drop for Py {
     }
 }
 
-/// A test that cannot run: a failure under `CI=true`, a visible skip otherwise.
-fn skip(test: &str, why: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test} cannot run: {why}");
-    }
-    eprintln!("SKIP: {test}: {why}");
-}
-
 /// The sockets of `whoport --json -a PORT` with this protocol and local port.
 fn on_port(port: &str, backend: &str, protocol: &str) -> Vec<Value> {
     let (_, v) = json(&["-a", port], backend);
@@ -108,6 +100,7 @@ fn ss(args: &[&str]) -> Option<String> {
 /// Case 9: a TCP socket that is bound but neither listening nor connected.
 #[test]
 fn bound_tcp_socket_is_bound_inactive() {
+    hermetic();
     let Some(py) = Py::start(
         "bound_tcp_socket_is_bound_inactive",
         "import socket,sys,os\n\
@@ -138,6 +131,7 @@ fn bound_tcp_socket_is_bound_inactive() {
 /// Case 9: UDP-Lite sockets are listed (on the paths that can see them).
 #[test]
 fn udplite_socket_is_listed() {
+    hermetic();
     let Some(py) = Py::start(
         "udplite_socket_is_listed",
         "import socket,sys\n\
@@ -165,6 +159,7 @@ fn udplite_socket_is_listed() {
 /// subflow with the same holder; ss -M agrees on the pid.
 #[test]
 fn mptcp_listener_and_subflow() {
+    hermetic();
     if std::fs::read_to_string("/proc/sys/net/mptcp/enabled").is_ok_and(|v| v.trim() != "1") {
         skip("mptcp_listener_and_subflow", "MPTCP is disabled");
         return;
@@ -218,6 +213,7 @@ fn mptcp_listener_and_subflow() {
 /// /proc/PID/task/TID/fd (ss, which reads /proc/PID/fd only, shows no process).
 #[test]
 fn thread_with_its_own_descriptor_table() {
+    hermetic();
     let Some(py) = Py::start(
         "thread_with_its_own_descriptor_table",
         "import socket,sys,threading,ctypes,time\n\
@@ -253,6 +249,7 @@ fn thread_with_its_own_descriptor_table() {
 /// flagged; ss shows it with no process (ino:0) and the listener with the same pid.
 #[test]
 fn accept_queue_connection_belongs_to_the_listener() {
+    hermetic();
     let Some(py) = Py::start(
         "accept_queue_connection_belongs_to_the_listener",
         "import socket,sys\n\
@@ -290,6 +287,7 @@ fn accept_queue_connection_belongs_to_the_listener() {
 /// with SCM_RIGHTS, not yet received) is never a certain "none", on any path.
 #[test]
 fn descriptor_in_flight_is_not_certainly_none() {
+    hermetic();
     let Some(py) = Py::start("descriptor_in_flight_is_not_certainly_none", IN_FLIGHT) else {
         return;
     };
@@ -312,6 +310,7 @@ const IN_FLIGHT: &str = "import socket,sys,array\n\
 /// the in-flight listener is `hidden` with the reason that says what it may be.
 #[test]
 fn descriptor_in_flight_in_a_complete_scan() {
+    hermetic();
     let test = "descriptor_in_flight_in_a_complete_scan";
     if !is_root() {
         skip(test, "needs root for a pid namespace");
@@ -367,6 +366,7 @@ fn descriptor_in_flight_in_a_complete_scan() {
 /// processes are told apart by each holder's descriptor numbers, as ss shows them.
 #[test]
 fn descriptor_numbers_tell_reuseport_from_shared() {
+    hermetic();
     let Some(py) = Py::start(
         "descriptor_numbers_tell_reuseport_from_shared",
         "import socket,sys,os\n\
@@ -445,6 +445,7 @@ fn descriptor_numbers_tell_reuseport_from_shared() {
 /// is incomplete instead of warning about nothing.
 #[test]
 fn restricted_proc_is_reported() {
+    hermetic();
     let test = "restricted_proc_is_reported";
     if !is_root() {
         skip(test, "needs root to mount /proc in a mount namespace");
@@ -496,6 +497,7 @@ fn restricted_proc_is_reported() {
 /// "none" owner made up from a socket that closed during the scan.
 #[test]
 fn churning_listeners_are_owned_or_gone() {
+    hermetic();
     let Some(py) = Py::start(
         "churning_listeners_are_owned_or_gone",
         "import socket,sys,threading,time,random\n\

@@ -21,24 +21,24 @@ use super::parallel;
 const CHUNK: usize = 4;
 
 #[derive(Debug, Default)]
-pub struct FdScan {
+pub(crate) struct FdScan {
     /// (inode, pid, fd) for every descriptor of a wanted socket found, sorted.
-    pub holders: Vec<(u64, u32, u32)>,
+    pub(crate) holders: Vec<(u64, u32, u32)>,
     /// Inodes found only in a thread's own descriptor table (sorted).
-    pub thread_held: Vec<u64>,
+    pub(crate) thread_held: Vec<u64>,
     /// (pid, uid) of every process whose descriptors could not be read; the uid when
     /// it could be read.
-    pub inaccessible: Vec<(u32, Option<u32>)>,
+    pub(crate) inaccessible: Vec<(u32, Option<u32>)>,
     /// (pid, start time) of every holder, read through the same /proc/PID directory
     /// as its descriptors: details read later must match it.
-    pub starts: Vec<(u32, u64)>,
+    pub(crate) starts: Vec<(u32, u64)>,
 }
 
 /// Finds the holders of the sockets whose inodes are given (sorted). A socket still
 /// without holder after the process scan is then looked for in the descriptor tables of
 /// threads that have their own (`unshare(CLONE_FILES)`), which /proc/PID/fd does not
 /// show: only then, so the common path reads each process's table once.
-pub fn scan(wanted: &[u64]) -> Result<FdScan> {
+pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
     let proc_dir = openat(
         CWD,
         c"/proc",
@@ -274,7 +274,7 @@ fn inaccessible(pid_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
 
 /// Whether a process counted as unreadable is still there and can hold descriptors:
 /// one that exited, or is a zombie, hid nothing.
-pub fn still_holds_files(pid: u32) -> bool {
+pub(crate) fn still_holds_files(pid: u32) -> bool {
     let mut path = [0u8; 24];
     let Ok(dir) = openat(
         CWD,
@@ -307,7 +307,7 @@ pub fn still_holds_files(pid: u32) -> bool {
 }
 
 /// Writes "PID" + suffix + NUL into `buf` and returns it as a C string.
-pub fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
+pub(crate) fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
     let mut digits = [0u8; 10];
     let mut n = pid;
     let mut len = 0;
@@ -329,7 +329,7 @@ pub fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr 
 }
 
 /// The inode of a `socket:[12345]` link target.
-pub fn socket_inode(target: &[u8]) -> Option<u64> {
+pub(crate) fn socket_inode(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     parse_decimal(digits).map(u64::from).or_else(|| {
         // Inodes above u32 (not seen on Linux so far, but the type allows it).

@@ -3,7 +3,7 @@
 
 /// `Some("hidepid=2")` (the option as mounted) when /proc hides processes from this
 /// run; `None` when it does not, or when that cannot be read.
-pub fn restricted() -> Option<String> {
+pub(crate) fn restricted() -> Option<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     let (hidepid, gid) = proc_options(&mountinfo)?;
     let in_group = gid.is_some_and(|gid| {

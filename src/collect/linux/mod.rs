@@ -4,8 +4,7 @@
 use anyhow::Result;
 
 use super::{Collector, ProcessSource, privileged};
-use crate::config::{PortSet, SocketQuery};
-use crate::model::{Mark, OwnerScan, Protocol, RawSocket, Snapshot};
+use crate::model::{OwnerScan, PortSet, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery};
 
 mod fdscan;
 mod hidepid;
@@ -26,18 +25,18 @@ struct Linux {
     source: Source,
 }
 
-pub fn collector() -> Box<dyn Collector> {
+pub(crate) fn collector() -> Box<dyn Collector> {
     Box::new(Linux {
         source: Source::Auto,
     })
 }
 
 /// Process details straight from /proc, in parallel.
-pub fn process_source() -> Box<dyn ProcessSource> {
+pub(crate) fn process_source() -> Box<dyn ProcessSource> {
     Box::new(procs::ProcfsProcesses)
 }
 
-pub fn procfs_collector() -> Result<Box<dyn Collector>> {
+pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
     Ok(Box::new(Linux {
         source: Source::ProcNet,
     }))
@@ -174,7 +173,7 @@ fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &
         s.pids = found.map(|&(_, pid, _)| pid).collect();
         s.pids.dedup();
         if thread_held.binary_search(&inode).is_ok() {
-            s.marks.push(Mark::HeldByThread);
+            s.marks.push(SocketFlag::HeldByThread);
         }
     }
 }

@@ -161,20 +161,51 @@ fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> Exit {
 }
 
 /// Whether a command line that clap rejected was a `whoport check` (and asked for JSON),
-/// so that its error is reported the plugin way.
+/// so that its error is reported the plugin way: clap's own reading, or else the first
+/// word that is neither an option nor an option's value being `check` (an unknown
+/// option before `check` stops clap before it sees the subcommand).
 fn check_invocation(args: &[OsString]) -> Option<bool> {
-    let matches = Cli::command()
+    let wants_json = || args.iter().any(|a| a == "--json");
+    if let Ok(matches) = Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(args)
-        .ok()?;
-    let (name, sub) = matches.subcommand()?;
-    (name == "check").then(|| {
-        sub.try_get_one::<bool>("json")
-            .ok()
-            .flatten()
-            .copied()
-            .unwrap_or(false)
-    })
+        && let Some((name, sub)) = matches.subcommand()
+    {
+        return (name == "check").then(|| {
+            sub.try_get_one::<bool>("json")
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(false)
+                || wants_json()
+        });
+    }
+    // Options that take their value as the next word.
+    const VALUED: [&str; 11] = [
+        "-p",
+        "--pid",
+        "--user",
+        "--format",
+        "--output",
+        "--color",
+        "--backend",
+        "--data-dir",
+        "--xsan-config-dir",
+        "--xsan-bin-dir",
+        "-e",
+    ];
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let text = word.to_str()?;
+        if text.starts_with('-') && text.len() > 1 {
+            if VALUED.contains(&text) {
+                words.next();
+            }
+            continue;
+        }
+        return (text == "check").then(wants_json);
+    }
+    None
 }
 
 /// One line for a command-line error, naming the bad value.

@@ -39,7 +39,6 @@ whoport may not read the processes that hold it: run it as root to see them) or 
                   (IPv4 and IPv6) with every process that holds them. With no PORT, every \
                   listening socket.",
     after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
     disable_help_subcommand = true
 )]
 pub(crate) struct Cli {
@@ -265,8 +264,9 @@ impl Cli {
         matches!(self.command, Some(Command::Check(_)))
     }
 
-    /// Whether a `whoport check` asked for its verdict as JSON.
+    /// Whether a `whoport check` asked for its verdict as JSON (`--json` before or
+    /// after `check`).
     pub(crate) fn check_json(&self) -> bool {
-        matches!(&self.command, Some(Command::Check(args)) if args.json)
+        matches!(&self.command, Some(Command::Check(args)) if args.json || self.json)
     }
 }

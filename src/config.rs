@@ -85,7 +85,7 @@ pub(crate) fn backend(cli: &Cli) -> Backend {
 /// The mode the command line asks for, its values checked.
 pub(crate) fn mode(cli: &Cli, host: &dyn Host) -> Result<Mode> {
     match &cli.command {
-        Some(Command::Check(args)) => check(args, host).map(Mode::Check),
+        Some(Command::Check(args)) => check(cli, args, host).map(Mode::Check),
         Some(Command::Registry { command }) => Ok(Mode::Registry(match command {
             Some(RegistryCommand::Import { file }) => RegistryAction::Import(file.clone()),
             Some(RegistryCommand::Status) | None => RegistryAction::Status,
@@ -152,7 +152,22 @@ fn list(cli: &Cli, host: &dyn Host) -> Result<List> {
     })
 }
 
-fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
+fn check(cli: &Cli, args: &CheckArgs, host: &dyn Host) -> Result<Check> {
+    // Options given before `check` (`whoport -t check 22`) count as given after it, where
+    // `check` has them too; the listing's own options make no sense for a check.
+    let listing_only = [
+        (cli.listening, "-l/--listening"),
+        (cli.all, "-a/--all"),
+        (cli.pid.is_some(), "--pid"),
+        (cli.user.is_some(), "--user"),
+        (cli.format.is_some(), "--format"),
+        (cli.output.is_some(), "--output"),
+        (cli.quiet, "-q/--quiet"),
+        (cli.xsan, "--xsan (use --expect xsan)"),
+    ];
+    if let Some((_, name)) = listing_only.iter().find(|(given, _)| *given) {
+        bail!("{name} is not an option of whoport check (see whoport check --help)");
+    }
     let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
     let expectations = parse_expectations(&args.expect, host)?;
     let mut warn_on = Vec::new();
@@ -165,7 +180,7 @@ fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
         }
     }
     Ok(Check {
-        query: SocketQuery::new(ports, kinds(&args.kinds), false),
+        query: SocketQuery::new(ports, kinds(&args.kinds) | kinds(&cli.kinds), false),
         filters: Filters {
             port_args,
             ..Filters::default()
@@ -174,7 +189,7 @@ fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
             expectations,
             warn_on,
         },
-        json: args.json,
+        json: args.json || cli.json,
     })
 }
 

@@ -88,6 +88,19 @@ pub(crate) struct Kinds {
     pub(crate) ipv6: bool,
 }
 
+/// Both sets of flags (given before and after a subcommand).
+impl std::ops::BitOr for Kinds {
+    type Output = Kinds;
+    fn bitor(self, other: Kinds) -> Kinds {
+        Kinds {
+            tcp: self.tcp || other.tcp,
+            udp: self.udp || other.udp,
+            ipv4: self.ipv4 || other.ipv4,
+            ipv6: self.ipv6 || other.ipv6,
+        }
+    }
+}
+
 /// What the collector is asked for. The port filter is applied in the kernel where the
 /// platform allows it; `matches` is the same test for everyone else.
 #[derive(Clone, Debug, PartialEq, Eq)]

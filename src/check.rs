@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::exit::Exit;
 use crate::model::{
-    CheckSpec, Expectation, Owner, OwnerClause, OwnerScan, PortArg, Process, Protocol, Report,
-    Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
+    CheckSpec, Expectation, HiddenReason, LeftOut, Owner, OwnerClause, OwnerScan, PortArg,
+    PortInfo, Process, Protocol, Report, Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
 };
 use crate::sanitize::plugin_text;
 
@@ -221,6 +221,20 @@ fn combine(outcomes: Vec<Outcome>, if_none: Outcome) -> Outcome {
 struct Target<'a> {
     label: String,
     sockets: Vec<&'a Socket>,
+    /// With no socket matched: whether the port is free (no socket at all), or what
+    /// the filters left out.
+    vacancy: Vacancy,
+}
+
+/// What "no socket matched" means for a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Vacancy {
+    /// Nothing at all is on it: free.
+    Free,
+    /// The filters left these out (`1 tcp ipv4 listen`, …).
+    LeftOut(Vec<String>),
+    /// Not looked at (a range asked with narrowing filters).
+    Unknown,
 }
 
 fn targets<'a>(report: &'a Report, ports: &[PortArg], query: &SocketQuery) -> Vec<Target<'a>> {
@@ -252,7 +266,28 @@ fn targets<'a>(report: &'a Report, ports: &[PortArg], query: &SocketQuery) -> Ve
                 _ if sockets.is_empty() => text,
                 _ => format!("{text}/tcp+udp"),
             };
-            Target { label, sockets }
+            let infos: Vec<&PortInfo> = report
+                .ports
+                .iter()
+                .filter(|p| (lo..=hi).contains(&p.port) && p.sockets == 0)
+                .collect();
+            let vacancy = if lo == hi {
+                match infos.first().and_then(|p| p.left_out.as_ref()) {
+                    Some(l) if l.is_empty() => Vacancy::Free,
+                    Some(l) => Vacancy::LeftOut(l.iter().map(LeftOut::describe).collect()),
+                    None if query.is_widest() => Vacancy::Free,
+                    None => Vacancy::Unknown,
+                }
+            } else if query.is_widest() {
+                Vacancy::Free
+            } else {
+                Vacancy::Unknown
+            };
+            Target {
+                label,
+                sockets,
+                vacancy,
+            }
         })
         .collect()
 }
@@ -323,7 +358,15 @@ fn holders(sockets: &[&Socket]) -> String {
 /// What is on a port: `22/tcp listening, held by sshd (pid 611, root)`.
 fn describe(target: &Target) -> String {
     if target.sockets.is_empty() {
-        return format!("{} free", target.label);
+        return match &target.vacancy {
+            Vacancy::Free => format!("{} free", target.label),
+            Vacancy::LeftOut(l) => format!(
+                "{}: no socket matched the filters, which left out {}",
+                target.label,
+                l.join(", ")
+            ),
+            Vacancy::Unknown => format!("{}: no socket matched the filters", target.label),
+        };
     }
     let listeners = listening(&target.sockets);
     if !listeners.is_empty() {
@@ -439,6 +482,17 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
     let processes = match &s.owner {
         Owner::Known(processes) => processes,
         Owner::Hidden { reason, .. } => {
+            // Held only by processes root cannot inspect: when none of them can be the
+            // expected owner by who it is, it is not held by it.
+            if *reason == HiddenReason::Unreadable && unseen_ruled_out(scan, clauses) {
+                return Outcome::new(
+                    Status::Critical,
+                    format!(
+                        "expected held by {wanted}; its holder is one of {}",
+                        unseen_identities(scan)
+                    ),
+                );
+            }
             return Outcome::new(
                 Status::Unknown,
                 format!(
@@ -466,12 +520,69 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         )
     } else if scan.complete() {
         Outcome::new(Status::Critical, format!("expected {wanted}"))
+    } else if unseen_ruled_out(scan, clauses) {
+        Outcome::new(
+            Status::Critical,
+            format!(
+                "expected {wanted} (nor is any process root cannot inspect: {})",
+                unseen_identities(scan)
+            ),
+        )
     } else {
         Outcome::new(
             Status::Unknown,
             format!("not {wanted}, but {}", unseen_holders(scan)),
         )
     }
+}
+
+/// Whether every process the scan could not read is known, and none of them can be the
+/// expected owner by what can still be read of it (pid, name, uid): then none of them
+/// holding the socket changes nothing. Not without root, nor where /proc hides
+/// processes or the path cannot say which it failed to read.
+fn unseen_ruled_out(scan: &OwnerScan, clauses: &[&OwnerClause]) -> bool {
+    scan.ran
+        && scan.privileged
+        && !scan.unknown_coverage
+        && !scan.restricted_proc
+        && scan.inaccessible_identities.len() == scan.inaccessible as usize
+        && scan
+            .inaccessible_identities
+            .iter()
+            .all(|p| matches!(matches_identity(p, clauses), Match::No))
+}
+
+/// [`matches_all`] for a process known only by its pid, name and uid. The kernel cuts
+/// names to 15 bytes: a name that long which the expected one continues cannot be told.
+fn matches_identity(p: &Process, clauses: &[&OwnerClause]) -> Match {
+    let cut = clauses.iter().any(|c| match (c, &p.name) {
+        (OwnerClause::Process(want), Some(name)) => {
+            name.len() >= 15 && want.len() > name.len() && want.starts_with(name.as_str())
+        }
+        _ => false,
+    });
+    if cut {
+        return Match::CannotTell(format!("the name of pid {} may be cut", p.pid));
+    }
+    matches_all(p, clauses)
+}
+
+/// `process_api (pid 1, uid 0)`, for each process the scan could not read.
+fn unseen_identities(scan: &OwnerScan) -> String {
+    scan.inaccessible_identities
+        .iter()
+        .map(|p| {
+            let uid = p
+                .uid
+                .map_or("uid unknown".to_string(), |u| format!("uid {u}"));
+            plugin_text(&format!(
+                "{} (pid {}, {uid})",
+                p.name.as_deref().unwrap_or("?"),
+                p.pid
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why a holder that does not match leaves the answer open: another process, one whoport
@@ -561,7 +672,16 @@ fn expectation(target: &Target, e: &Expectation) -> Option<Outcome> {
         }
     };
     match e {
-        Expectation::Free => Some(pass(!any, "free")),
+        // Free of what the filters ask about; the text says "free" only when nothing
+        // at all is on the port.
+        Expectation::Free => Some(pass(
+            !any,
+            if any || target.vacancy == Vacancy::Free {
+                "free"
+            } else {
+                "no matching socket"
+            },
+        )),
         Expectation::Held => Some(pass(any, "held")),
         Expectation::Listening => Some(pass(listens, "listening")),
         Expectation::Xsan => Some(xsan(target)),

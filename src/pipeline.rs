@@ -7,7 +7,12 @@ use anyhow::{Context as _, Result};
 use crate::annotate::{self, Context};
 use crate::collect::Sources;
 use crate::host::Host;
-use crate::model::{Filters, Report, SocketQuery, asked_by_number};
+use std::collections::BTreeMap;
+
+use crate::model::{
+    Family, Filters, LeftOut, Note, NoteSource, PortSet, Protocol, Report, SocketQuery, State,
+    asked_by_number, endpoint,
+};
 use crate::resolve;
 
 /// The annotated report for a query and its filters. With `xsan_audit`, the report also
@@ -26,8 +31,92 @@ pub(crate) fn report(
     let mut report = resolve::build(snapshot, filters, sources.processes.as_ref(), host);
     let asked = asked_by_number(&filters.port_args);
     annotate::annotate(&mut report, &Context::new(host, &asked));
+    explain_ipv4(&mut report, query);
+    look_around(sources, query, filters, &mut report)?;
     if xsan_audit {
         report.xsan = Some(annotate::xsan_audit(host.xsan(), &asked));
     }
     Ok(report)
+}
+
+/// Says why `-4` lists an IPv6 socket: it accepts IPv4, so an IPv4 bind to its port fails.
+fn explain_ipv4(report: &mut Report, query: &SocketQuery) {
+    for s in &report.sockets {
+        if !query.only_as_ipv4(&s.raw) {
+            continue;
+        }
+        let at = endpoint(&s.raw.local_address, s.raw.local_port);
+        let why = if s.raw.is_ipv4_mapped() {
+            "is an IPv6 socket bound to an IPv4-mapped address: it accepts IPv4 only"
+        } else if s.raw.v6only == Some(false) {
+            "is an IPv6 socket with IPV6_V6ONLY off: it accepts IPv4 too"
+        } else {
+            "is an IPv6 wildcard socket that may accept IPv4 too (whether IPV6_V6ONLY is \
+             on is not known on this collection path; Linux's default is off)"
+        };
+        let text = format!(
+            "{at}/{} {why}, so -4 lists it (an IPv4 bind to port {} fails with EADDRINUSE)",
+            s.raw.protocol, s.raw.local_port
+        );
+        if let Some(port) = report.ports.iter_mut().find(|p| p.port == s.raw.local_port) {
+            port.notes.push(Note {
+                source: NoteSource::Host,
+                text,
+            });
+        }
+    }
+}
+
+/// For each port asked about where no socket matched, what is on it that the filters
+/// left out (nothing: the port is free). Only the filters' absence makes "no socket"
+/// mean "free".
+fn look_around(
+    sources: &Sources,
+    query: &SocketQuery,
+    filters: &Filters,
+    report: &mut Report,
+) -> Result<()> {
+    let empty: Vec<u16> = report
+        .ports
+        .iter()
+        .filter(|p| p.sockets == 0)
+        .map(|p| p.port)
+        .collect();
+    if empty.is_empty() {
+        return Ok(());
+    }
+    let mut all = Vec::new();
+    if !(query.is_widest() && filters.pid.is_none() && filters.user.is_none()) {
+        let wide = SocketQuery {
+            ports: Some(PortSet::new(empty.iter().map(|&p| (p, p)).collect())),
+            tcp: true,
+            udp: true,
+            ipv4: true,
+            ipv6: true,
+            listening_only: false,
+        };
+        all = sources
+            .sockets
+            .collect(&wide)
+            .context("looking for sockets the filters left out")?
+            .sockets;
+    }
+    for port in report.ports.iter_mut().filter(|p| p.sockets == 0) {
+        let mut counts: BTreeMap<(Protocol, Family, State), usize> = BTreeMap::new();
+        for s in all.iter().filter(|s| s.local_port == port.port) {
+            *counts.entry((s.protocol, s.family(), s.state)).or_default() += 1;
+        }
+        port.left_out = Some(
+            counts
+                .into_iter()
+                .map(|((protocol, family, state), sockets)| LeftOut {
+                    protocol,
+                    family,
+                    state,
+                    sockets,
+                })
+                .collect(),
+        );
+    }
+    Ok(())
 }

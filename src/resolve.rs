@@ -83,6 +83,9 @@ pub(crate) fn build(
         if is_dual_stack(&raw) {
             flags.push(SocketFlag::DualStack);
         }
+        if raw.is_ipv4_mapped() {
+            flags.push(SocketFlag::Ipv4Mapped);
+        }
         let user = raw.uid.and_then(&mut name_of);
         Socket {
             user,
@@ -259,6 +262,7 @@ fn port_infos(args: &[PortArg], sockets: &[Socket]) -> Vec<PortInfo> {
                     iana: Vec::new(),
                     notes: Vec::new(),
                     in_ephemeral_range: None,
+                    left_out: None,
                 });
             }
         }
@@ -329,6 +333,7 @@ mod tests {
             ran: true,
             inaccessible: 3,
             inaccessible_uids: vec![1001],
+            inaccessible_identities: Vec::new(),
             unknown_coverage: false,
             privileged: false,
             restricted_proc: false,

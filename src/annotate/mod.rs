@@ -183,6 +183,7 @@ mod tests {
             iana: Vec::new(),
             notes: Vec::new(),
             in_ephemeral_range: None,
+            left_out: None,
         }
     }
 

@@ -11,17 +11,17 @@ use netstat2::{
 
 use super::{Collector, netstat2_ext, privileged};
 use crate::model::SocketQuery;
-use crate::model::{OwnerScan, Protocol, RawSocket, Snapshot, State};
+use crate::model::{Family, OwnerScan, Protocol, RawSocket, Snapshot, State};
 
 pub(crate) struct Portable;
 
 impl Collector for Portable {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
         let mut families = AddressFamilyFlags::empty();
-        if query.ipv4 {
+        if query.lists_family(Family::Ipv4) {
             families |= AddressFamilyFlags::IPV4;
         }
-        if query.ipv6 {
+        if query.lists_family(Family::Ipv6) {
             families |= AddressFamilyFlags::IPV6;
         }
         let mut protocols = ProtocolFlags::empty();

@@ -191,6 +191,24 @@ pub(crate) struct RawSocket {
 }
 
 impl RawSocket {
+    /// Whether IPv4 traffic reaches this socket, so an IPv4 bind to its port fails: an
+    /// IPv4 socket, an IPv6 one bound to an IPv4-mapped address (`::ffff:127.0.0.1`),
+    /// or an IPv6 wildcard with `IPV6_V6ONLY` off — or not known to be on (Linux's
+    /// default is off; /proc/net and netstat2 do not say).
+    pub(crate) fn accepts_ipv4(&self) -> bool {
+        match self.local_address {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(a) => {
+                a.to_ipv4_mapped().is_some() || (a.is_unspecified() && self.v6only != Some(true))
+            }
+        }
+    }
+
+    /// An IPv6 socket bound to an IPv4-mapped address: it accepts IPv4 only.
+    pub(crate) fn is_ipv4_mapped(&self) -> bool {
+        matches!(self.local_address, IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
+    }
+
     pub(crate) fn family(&self) -> Family {
         Family::of(&self.local_address)
     }
@@ -223,6 +241,10 @@ pub(crate) struct OwnerScan {
     pub(crate) unknown_coverage: bool,
     /// Whether the scan ran as root.
     pub(crate) privileged: bool,
+    /// Of the processes whose descriptors could not be read, what could still be read
+    /// (pid, name, uid), one each, where the platform tells (Linux): enough to rule
+    /// one in or out by who it is.
+    pub(crate) inaccessible_identities: Vec<Process>,
     /// /proc hides other users' processes (`hidepid=`) from this run: they cannot even
     /// be counted.
     pub(crate) restricted_proc: bool,
@@ -397,6 +419,9 @@ pub(crate) enum SocketFlag {
     HeldByThread,
     /// A TCP subflow of an MPTCP socket; its holders are the MPTCP socket's.
     MptcpSubflow,
+    /// An IPv6 socket bound to an IPv4-mapped address (`::ffff:a.b.c.d`): it accepts
+    /// IPv4 only, and is listed with `-4`.
+    Ipv4Mapped,
 }
 
 impl SocketFlag {
@@ -409,6 +434,7 @@ impl SocketFlag {
             SocketFlag::AwaitingAccept => "awaiting_accept",
             SocketFlag::HeldByThread => "held_by_thread",
             SocketFlag::MptcpSubflow => "mptcp_subflow",
+            SocketFlag::Ipv4Mapped => "ipv4_mapped",
         }
     }
 }
@@ -686,6 +712,39 @@ pub(crate) struct PortInfo {
     pub(crate) notes: Vec<Note>,
     /// Whether the port is in this OS's ephemeral range, where that is known.
     pub(crate) in_ephemeral_range: Option<bool>,
+    /// When no socket matched: the sockets on the port that the filters (protocol,
+    /// family, state, `--pid`, `--user`) left out; empty when there is none at all (the
+    /// port is free). `None` when sockets matched (not looked at).
+    pub(crate) left_out: Option<Vec<LeftOut>>,
+}
+
+impl PortInfo {
+    /// No socket at all is on the port, in any protocol, family or state.
+    pub(crate) fn is_free(&self) -> bool {
+        self.sockets == 0 && self.left_out.as_ref().is_some_and(Vec::is_empty)
+    }
+}
+
+/// Sockets on a port that the filters left out, counted by kind.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LeftOut {
+    pub(crate) protocol: Protocol,
+    pub(crate) family: Family,
+    pub(crate) state: State,
+    pub(crate) sockets: usize,
+}
+
+impl LeftOut {
+    /// `1 tcp ipv4 listen`, `2 udp ipv6 unconnected`.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.sockets,
+            self.protocol.as_str(),
+            self.family.as_str(),
+            self.state.as_str()
+        )
+    }
 }
 
 /// The whole answer: what render and check work from.

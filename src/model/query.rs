@@ -144,6 +144,25 @@ impl SocketQuery {
         }
     }
 
+    /// Whether a collector must list this family's sockets: IPv6 ones for `-4` too, since
+    /// an IPv6 socket may accept IPv4 (see [`RawSocket::accepts_ipv4`]).
+    pub(crate) fn lists_family(&self, f: Family) -> bool {
+        match f {
+            Family::Ipv4 => self.ipv4,
+            Family::Ipv6 => self.ipv6 || self.ipv4,
+        }
+    }
+
+    /// Whether only `-4` brings this socket in: an IPv6 socket that accepts IPv4.
+    pub(crate) fn only_as_ipv4(&self, s: &RawSocket) -> bool {
+        !self.wants_family(s.family()) && self.ipv4 && s.accepts_ipv4()
+    }
+
+    /// Whether nothing narrows the sockets asked about: every protocol, family and state.
+    pub(crate) fn is_widest(&self) -> bool {
+        self.tcp && self.udp && self.ipv4 && self.ipv6 && !self.listening_only
+    }
+
     pub(crate) fn wants_state(&self, s: State) -> bool {
         if self.listening_only {
             s.is_listening()
@@ -155,7 +174,7 @@ impl SocketQuery {
 
     pub(crate) fn matches(&self, s: &RawSocket) -> bool {
         self.wants_protocol(s.protocol)
-            && self.wants_family(s.family())
+            && (self.wants_family(s.family()) || self.only_as_ipv4(s))
             && self.wants_state(s.state)
             && self.ports.as_ref().is_none_or(|p| p.contains(s.local_port))
     }

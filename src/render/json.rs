@@ -150,6 +150,20 @@ pub(crate) struct JsonPort<'a> {
     pub(crate) notes: Vec<JsonNote<'a>>,
     /// Whether this OS hands the port out as an ephemeral port; null when unknown.
     pub(crate) in_ephemeral_range: Option<bool>,
+    /// No socket at all is on the port (any protocol, family, state) in this network
+    /// namespace.
+    pub(crate) free: bool,
+    /// When no socket matched: the sockets on the port that the filters left out.
+    pub(crate) left_out: Vec<JsonLeftOut>,
+}
+
+/// Sockets of one kind on a port that the filters left out.
+#[derive(Serialize)]
+pub(crate) struct JsonLeftOut {
+    pub(crate) protocol: &'static str,
+    pub(crate) family: &'static str,
+    pub(crate) state: &'static str,
+    pub(crate) sockets: usize,
 }
 
 /// A holder of a socket, with its descriptors referring to that socket.
@@ -294,6 +308,18 @@ impl<'a> JsonReport<'a> {
                     iana: p.iana.iter().map(iana).collect(),
                     notes: p.notes.iter().map(note).collect(),
                     in_ephemeral_range: p.in_ephemeral_range,
+                    free: p.is_free(),
+                    left_out: p
+                        .left_out
+                        .iter()
+                        .flatten()
+                        .map(|l| JsonLeftOut {
+                            protocol: l.protocol.as_str(),
+                            family: l.family.as_str(),
+                            state: l.state.as_str(),
+                            sockets: l.sockets,
+                        })
+                        .collect(),
                 })
                 .collect(),
             warnings: &report.warnings,

@@ -456,10 +456,22 @@ fn iana_lines(entries: &[IanaEntry]) -> Vec<String> {
 }
 
 fn port_lines(p: &PortInfo) -> Vec<String> {
-    let mut out = vec![if p.sockets == 0 {
+    let mut out = vec![if p.is_free() {
         format!(
             "port {}: no socket (free in this network namespace); {}",
             p.port,
+            range_explanation(p.range)
+        )
+    } else if p.sockets == 0 {
+        let left_out: Vec<String> = p.left_out.iter().flatten().map(|l| l.describe()).collect();
+        format!(
+            "port {}: no socket matched the filters, which left out {}; {}",
+            p.port,
+            if left_out.is_empty() {
+                "what is on it (not looked at)".to_string()
+            } else {
+                left_out.join(", ")
+            },
             range_explanation(p.range)
         )
     } else {

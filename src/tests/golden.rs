@@ -197,6 +197,7 @@ fn busy_scan() -> OwnerScan {
         ran: true,
         inaccessible: 1,
         inaccessible_uids: vec![65534],
+        inaccessible_identities: Vec::new(),
         unknown_coverage: false,
         privileged: true,
         restricted_proc: false,

@@ -535,3 +535,220 @@ fn churning_listeners_are_owned_or_gone() {
     );
     eprintln!("churn: {rows} listener rows in {runs} runs, all owned");
 }
+
+/// The exit code and standard output of `whoport ARGS` on a collection path.
+fn run_text(args: &[&str], backend: &str) -> (i32, String) {
+    let out = run(args, backend);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Case 1: `-4` lists the IPv6 sockets that accept IPv4 (a dual-stack wildcard, an
+/// IPv4-mapped bind) and says why; an IPv4 bind to their ports fails, so a check for
+/// "free" fails too.
+#[test]
+fn ipv4_filter_includes_ipv6_sockets_that_accept_ipv4() {
+    hermetic();
+    let Some(py) = Py::start(
+        "ipv4_filter_includes_ipv6_sockets_that_accept_ipv4",
+        "import socket,sys\n\
+         d=socket.socket(socket.AF_INET6); d.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0); d.bind(('::',0)); d.listen()\n\
+         m=socket.socket(socket.AF_INET6); m.bind(('::ffff:127.0.0.1',0)); m.listen()\n\
+         o=socket.socket(socket.AF_INET6); o.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); o.bind(('::',0)); o.listen()\n\
+         print('dual=%d mapped=%d v6only=%d' % (d.getsockname()[1], m.getsockname()[1], o.getsockname()[1]), flush=True)\n\
+         sys.stdin.read()",
+    ) else {
+        return;
+    };
+    for (key, address, flag) in [
+        ("dual", "::", "dual_stack"),
+        ("mapped", "::ffff:127.0.0.1", "ipv4_mapped"),
+    ] {
+        let port = py.get(key);
+        // The kernel's answer: an IPv4 bind to the port fails.
+        let bind = std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(0)));
+        assert!(bind.is_err(), "{key}: an IPv4 bind succeeded");
+        for backend in BACKENDS {
+            let (code, v) = json(&["-4", port], backend);
+            assert_eq!(code, 0, "{backend} -4 {key}: {v}");
+            let found = sockets(&v);
+            assert_eq!(found.len(), 1, "{backend} {key}: {v}");
+            assert_eq!(found[0]["local_address"], address);
+            assert_eq!(pids(&found[0]), vec![py.pid()], "{backend}");
+            if backend == "native" || key == "mapped" {
+                assert!(
+                    flags(&found[0]).contains(&flag.to_string()),
+                    "{backend}: {v}"
+                );
+            }
+            let why = v["ports"][0]["notes"].to_string();
+            assert!(why.contains("so -4 lists it"), "{backend} {key}: {why}");
+            let (code, line) = run_text(&["check", port, "-4", "--expect", "free"], backend);
+            assert_eq!(code, 2, "{backend} {key}: {line}");
+        }
+    }
+    // IPV6_V6ONLY on: IPv4 does not reach it, and -4 leaves it out (on the path that
+    // knows the option), saying what it left out.
+    let port = py.get("v6only");
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(0))).is_ok());
+    let (code, v) = json(&["-4", port], "native");
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ports"][0]["free"], false, "{v}");
+    assert_eq!(
+        v["ports"][0]["left_out"],
+        serde_json::json!([{"protocol": "tcp", "family": "ipv6", "state": "listen", "sockets": 1}])
+    );
+}
+
+/// Case 2: "free" only when nothing at all is on the port; otherwise the answer says no
+/// socket matched the filters and what they left out. Exit codes stay: 1 when nothing
+/// matched.
+#[test]
+fn free_only_when_no_socket_at_all() {
+    hermetic();
+    let Some(py) = Py::start(
+        "free_only_when_no_socket_at_all",
+        "import socket,sys\n\
+         u=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1',0)); u.connect(('127.0.0.1',9))\n\
+         t=socket.socket(); t.bind(('127.0.0.1',0)); t.listen()\n\
+         print('udp=%d tcp=%d' % (u.getsockname()[1], t.getsockname()[1]), flush=True)\n\
+         sys.stdin.read()",
+    ) else {
+        return;
+    };
+    let (udp, tcp) = (py.get("udp"), py.get("tcp"));
+    let cases = [
+        (["-l", udp], "udp ipv4 established"),
+        (["-u", tcp], "tcp ipv4 listen"),
+        (["-6", tcp], "tcp ipv4 listen"),
+    ];
+    for backend in ["native", "procfs"] {
+        for (args, left_out) in &cases {
+            let (code, text) = run_text(&args[..], backend);
+            assert_eq!(code, 1, "{backend} {args:?}: {text}");
+            assert!(!text.contains("free"), "{backend} {args:?}: {text}");
+            assert!(
+                text.contains("no socket matched the filters")
+                    && text.contains(&format!("left out 1 {left_out}")),
+                "{backend} {args:?}: {text}"
+            );
+            let (_, v) = json(&args[..], backend);
+            assert_eq!(v["ports"][0]["free"], false, "{v}");
+        }
+        let (code, line) = run_text(&["check", tcp, "-u", "--expect", "free"], backend);
+        assert_eq!(code, 0, "{line}");
+        assert!(
+            line.contains("no socket matched the filters") && !line.contains(" free"),
+            "{line}"
+        );
+    }
+    // Nothing at all: free, in the table, the JSON and a check.
+    let nothing = unused_port();
+    let (code, text) = run_text(&["-u", &nothing], "native");
+    assert_eq!(code, 1);
+    assert!(text.contains("free in this network namespace"), "{text}");
+    let (_, v) = json(&["-u", &nothing], "native");
+    assert_eq!(v["ports"][0]["free"], true, "{v}");
+    assert_eq!(v["ports"][0]["left_out"], serde_json::json!([]));
+    let (code, line) = run_text(&["check", &nothing, "-u", "--expect", "free"], "native");
+    assert_eq!(code, 0);
+    assert!(line.contains(&format!("{nothing}/udp free")), "{line}");
+    // ss agrees that the TCP port is held.
+    if let Some(out) = ss(&["-tanH", &format!("sport = :{tcp}")]) {
+        assert!(out.contains("LISTEN"), "ss: {out}");
+    }
+}
+
+/// Case 7: a process root cannot inspect (pid 1 of a sandbox) does not make every failed
+/// owner expectation UNKNOWN: its name and uid rule it out. Only an expectation it may
+/// meet stays UNKNOWN.
+#[test]
+fn uninspectable_process_is_judged_by_its_identity() {
+    hermetic();
+    let test = "uninspectable_process_is_judged_by_its_identity";
+    if !is_root() {
+        skip(
+            test,
+            "needs root (as a user every other user's process is unreadable)",
+        );
+        return;
+    }
+    let Some(py) = Py::start(
+        test,
+        "import socket,sys\n\
+         t=socket.socket(); t.bind(('127.0.0.1',0)); t.listen()\n\
+         print('port=%d' % t.getsockname()[1], flush=True)\n\
+         sys.stdin.read()",
+    ) else {
+        return;
+    };
+    let port = py.get("port");
+    // Never signalled or touched: only whether root may read its descriptors.
+    let pid1_unreadable = std::fs::read_dir("/proc/1/fd")
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(Result::ok)
+        .is_some_and(|e| std::fs::read_link(e.path()).is_err());
+    let (code, line) = run_text(&["check", port, "--expect", "process=nginx"], "native");
+    assert_eq!(code, 2, "{line}");
+    assert!(line.contains("expected process=nginx"), "{line}");
+    let (code, line) = run_text(&["check", port, "--expect", "process=python3"], "native");
+    assert_eq!(code, 0, "{line}");
+    let (code, line) = run_text(&["check", port, "--expect", "pid=1"], "native");
+    if pid1_unreadable {
+        // pid 1 may hold the socket too: that truly cannot be known.
+        assert_eq!(code, 3, "{line}");
+        assert!(line.contains("cannot inspect"), "{line}");
+    } else {
+        assert_eq!(code, 2, "{line}");
+    }
+    // The portable path cannot say which processes it failed to read: never a false
+    // CRITICAL for pid=1, never a false OK.
+    let (code, line) = run_text(&["check", port, "--expect", "pid=1"], "portable");
+    assert_eq!(code, 3, "portable: {line}");
+}
+
+/// Case 8: options before `check` work, and every failure of a check invocation is an
+/// UNKNOWN status line (exit 3), never whoport's exit 2.
+#[test]
+fn options_before_check() {
+    hermetic();
+    let listener = tcp_listener("127.0.0.1:0");
+    let port = listener
+        .local_addr()
+        .map(|a| a.port().to_string())
+        .unwrap_or_default();
+    for args in [
+        vec!["-t", "check", &port, "--expect", "listening"],
+        vec!["-4", "check", &port],
+        vec!["--backend", "procfs", "check", &port],
+        vec!["-t", "-4", "check", &port, "-t", "--expect", "listening"],
+    ] {
+        let (code, line) = run_text(&args, "native");
+        assert_eq!(code, 0, "{args:?}: {line}");
+        assert!(line.starts_with("WHOPORT OK - "), "{args:?}: {line}");
+    }
+    let (code, v) = {
+        let out = run(&["--json", "-t", "check", &port], "native");
+        (
+            out.status.code().unwrap_or(-1),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(code, 0);
+    assert_eq!(v["status"], "ok", "{v}");
+    for args in [
+        vec!["-l", "check", &port],
+        vec!["--format", "json", "check", &port],
+        vec!["--bogus", "check", &port],
+        vec!["--backend", "nope", "check", &port],
+        vec!["-t", "check"],
+        vec!["-t", "check", &port, "--expect", "bogus"],
+    ] {
+        let (code, line) = run_text(&args, "native");
+        assert_eq!(code, 3, "{args:?}: {line}");
+        assert!(line.starts_with("WHOPORT UNKNOWN - "), "{args:?}: {line}");
+    }
+}

@@ -26,9 +26,9 @@ pub(crate) struct FdScan {
     pub(crate) holders: Vec<(u64, u32, u32)>,
     /// Inodes found only in a thread's own descriptor table (sorted).
     pub(crate) thread_held: Vec<u64>,
-    /// (pid, uid) of every process whose descriptors could not be read; the uid when
-    /// it could be read.
-    pub(crate) inaccessible: Vec<(u32, Option<u32>)>,
+    /// (pid, uid, name) of every process whose descriptors could not be read; its
+    /// uid and name (from `status`, which stays readable) when they could be read.
+    pub(crate) inaccessible: Vec<(u32, Option<u32>, Option<String>)>,
     /// (pid, start time) of every holder, read through the same /proc/PID directory
     /// as its descriptors: details read later must match it.
     pub(crate) starts: Vec<(u32, u64)>,
@@ -70,7 +70,7 @@ pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
         // A process counted twice (its threads too) is one process.
         out.inaccessible.extend(threads.inaccessible);
         out.inaccessible.sort_unstable();
-        out.inaccessible.dedup_by_key(|&mut (pid, _)| pid);
+        out.inaccessible.dedup_by_key(|&mut (pid, _, _)| pid);
     }
     Ok(out)
 }
@@ -264,12 +264,18 @@ fn read_small<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Option<&'a [
 }
 
 fn inaccessible(pid_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
-    match statat(pid_dir, c"", AtFlags::EMPTY_PATH) {
-        Ok(st) => out.inaccessible.push((pid, Some(st.st_uid))),
+    let uid = match statat(pid_dir, c"", AtFlags::EMPTY_PATH) {
+        Ok(st) => Some(st.st_uid),
         // Gone: nothing was hidden.
-        Err(Errno::NOENT | Errno::SRCH) => {}
-        Err(_) => out.inaccessible.push((pid, None)),
-    }
+        Err(Errno::NOENT | Errno::SRCH) => return,
+        Err(_) => None,
+    };
+    // Its identity, which `status` still gives: a check can rule it in or out by it.
+    let mut buf = [0u8; 4096];
+    let status = read_small(pid_dir, c"status", &mut buf);
+    let name = status.and_then(super::procs::status_name);
+    let uid = status.and_then(super::procs::real_uid).or(uid);
+    out.inaccessible.push((pid, uid, name));
 }
 
 /// Whether a process counted as unreadable is still there and can hold descriptors:

@@ -4,7 +4,9 @@
 use anyhow::Result;
 
 use super::{Collector, ProcessSource, privileged};
-use crate::model::{OwnerScan, PortSet, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery};
+use crate::model::{
+    OwnerScan, PortSet, Process, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery,
+};
 
 mod fdscan;
 mod hidepid;
@@ -86,9 +88,9 @@ impl Collector for Linux {
             attach(&mut listeners, &found.holders, &found.thread_held);
             // A process that could not be read only because it was exiting hid nothing.
             let mut inaccessible = found.inaccessible;
-            inaccessible.retain(|&(pid, _)| fdscan::still_holds_files(pid));
+            inaccessible.retain(|&(pid, _, _)| fdscan::still_holds_files(pid));
             let mut inaccessible_uids: Vec<u32> =
-                inaccessible.iter().filter_map(|&(_, uid)| uid).collect();
+                inaccessible.iter().filter_map(|&(_, uid, _)| uid).collect();
             inaccessible_uids.sort_unstable();
             inaccessible_uids.dedup();
             let privileged = privileged();
@@ -108,6 +110,14 @@ impl Collector for Linux {
                 ran: true,
                 inaccessible: u32::try_from(inaccessible.len()).unwrap_or(u32::MAX),
                 inaccessible_uids,
+                inaccessible_identities: inaccessible
+                    .into_iter()
+                    .map(|(pid, uid, name)| Process {
+                        name,
+                        uid,
+                        ..Process::unknown(pid)
+                    })
+                    .collect(),
                 unknown_coverage: false,
                 privileged,
                 restricted_proc: restricted.is_some(),

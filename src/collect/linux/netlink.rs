@@ -13,8 +13,8 @@ use rustix::net::{
     AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink, recv, send, socket_with,
 };
 
+use crate::model::{Family, Protocol, RawSocket, SocketFlag, State};
 use crate::model::{PortSet, SocketQuery};
-use crate::model::{Protocol, RawSocket, SocketFlag, State};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// The first `inet_diag` request (Linux 2.6), still served: it dumps TCP sockets of both
@@ -194,7 +194,11 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        if protocol == Protocol::Tcp && query.ipv4 && query.ipv6 {
+        let (ipv4, ipv6) = (
+            query.lists_family(Family::Ipv4),
+            query.lists_family(Family::Ipv6),
+        );
+        if protocol == Protocol::Tcp && ipv4 && ipv6 {
             let before = out.len();
             match ask(Request::TcpBothFamilies, protocol, &mut out) {
                 Ok(()) => continue,
@@ -205,7 +209,7 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         // MPTCP and UDP-Lite may be missing from the kernel (or their diag module not
         // loaded): then there are no such sockets to list.
         let optional = matches!(protocol, Protocol::Mptcp | Protocol::UdpLite);
-        for (wanted, family) in [(query.ipv4, AF_INET), (query.ipv6, AF_INET6)] {
+        for (wanted, family) in [(ipv4, AF_INET), (ipv6, AF_INET6)] {
             if wanted {
                 let kind = Request::ByFamily {
                     family,

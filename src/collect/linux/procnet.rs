@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use anyhow::{Context, Result};
 
 use crate::model::SocketQuery;
-use crate::model::{Protocol, RawSocket, State};
+use crate::model::{Family, Protocol, RawSocket, State};
 
 pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
@@ -19,7 +19,9 @@ pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         (Protocol::UdpLite, "udplite6"),
     ] {
         let v6 = name.ends_with('6');
-        if !query.wants_protocol(protocol) || !(if v6 { query.ipv6 } else { query.ipv4 }) {
+        if !query.wants_protocol(protocol)
+            || !query.lists_family(if v6 { Family::Ipv6 } else { Family::Ipv4 })
+        {
             continue;
         }
         let path = format!("/proc/net/{name}");

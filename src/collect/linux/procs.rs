@@ -146,7 +146,7 @@ fn read_file<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut Vec<u8>) -> Option<&'a
 /// The command name: `status`'s "Name:" line, where the kernel writes the name that
 /// `stat` holds raw with two escapes, `\n` for a newline and `\\` for a backslash
 /// (`proc_task_name`), undone here.
-fn status_name(status: &[u8]) -> Option<String> {
+pub(crate) fn status_name(status: &[u8]) -> Option<String> {
     let line = status.split(|&b| b == b'\n').next()?;
     let escaped = line.strip_prefix(b"Name:")?.strip_prefix(b"\t")?;
     let mut name = Vec::with_capacity(escaped.len());
@@ -166,7 +166,7 @@ fn status_name(status: &[u8]) -> Option<String> {
 }
 
 /// The real uid: the first number on `status`'s "Uid:" line.
-fn real_uid(status: &[u8]) -> Option<u32> {
+pub(crate) fn real_uid(status: &[u8]) -> Option<u32> {
     status
         .split(|&b| b == b'\n')
         .find_map(|line| line.strip_prefix(b"Uid:"))

@@ -21,14 +21,17 @@ Examples:
 
 Exit codes:
   0  at least one socket matched
-  1  no socket matched (the port is free in this network namespace)
+  1  no socket matched (free when nothing at all is on the port; otherwise the output says
+     what the filters left out)
   2  bad input or a failure (one line on stderr, naming the bad value)
 With --format prometheus: 0 when the metrics were written (also when no socket matched).
 `whoport check` follows the Nagios plugin API instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
-Owners are `known` (the processes holding the socket), `hidden` (the socket exists, but
-whoport may not read the processes that hold it: run it as root to see them) or `none`
-(no process holds it: TIME_WAIT, or a kernel socket).";
+Owners are `known` (the processes holding the socket, or for a connection not yet accepted
+its listener's), `hidden` (the socket exists, but who holds it cannot be known: a process
+whoport may not read (run it as root), a kernel socket or a descriptor in flight) or `none`
+(certainly no process holds it: TIME_WAIT and other closing sockets).
+-4 also lists IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped), and says why.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -134,15 +137,15 @@ pub(crate) struct Cli {
 /// Which sockets to look at, by protocol and address family.
 #[derive(Debug, Default, Args)]
 pub(crate) struct SocketKinds {
-    /// TCP sockets only.
+    /// TCP sockets only (MPTCP included).
     #[arg(short = 't', long)]
     pub(crate) tcp: bool,
 
-    /// UDP sockets only.
+    /// UDP sockets only (UDP-Lite included).
     #[arg(short = 'u', long)]
     pub(crate) udp: bool,
 
-    /// IPv4 sockets only.
+    /// IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped).
     #[arg(short = '4', long)]
     pub ipv4: bool,
 
@@ -165,7 +168,8 @@ pub(crate) enum Command {
 
 const CHECK_AFTER_HELP: &str = "\
 Expectations (several --expect combine: all must hold for every PORT):
-  free            no socket at all on the port
+  free            no socket on the port of the protocols and families asked (-t/-u/-4/-6;
+                  without them, no socket at all: only then does the line say free)
   held            some socket on the port, in any state
   listening       a listening socket (TCP LISTEN, bound UDP); the default without --expect
   xsan            listening, and held only by verified Apple Xsan processes

@@ -94,6 +94,7 @@ fn look_around(
             ipv4: true,
             ipv6: true,
             listening_only: false,
+            owners: false,
         };
         all = sources
             .sockets

@@ -111,6 +111,9 @@ pub(crate) struct SocketQuery {
     pub(crate) ipv4: bool,
     pub(crate) ipv6: bool,
     pub(crate) listening_only: bool,
+    /// Whether to look for the processes holding the sockets (not when only counting
+    /// what is on a port).
+    pub(crate) owners: bool,
 }
 
 impl SocketQuery {
@@ -126,6 +129,7 @@ impl SocketQuery {
             ipv4: kinds.ipv4 || both_families,
             ipv6: kinds.ipv6 || both_families,
             listening_only,
+            owners: true,
         }
     }
 

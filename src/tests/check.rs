@@ -151,6 +151,7 @@ impl Case {
             ipv4: true,
             ipv6: true,
             listening_only: false,
+            owners: true,
         };
         let spec = CheckSpec {
             expectations,

@@ -65,6 +65,7 @@ impl Collector for Linux {
                 ipv4: true,
                 ipv6: true,
                 listening_only: true,
+                owners: true,
             };
             listeners = self.dump(&listener_query, &mut Vec::new())?;
             listeners.retain(|l| l.protocol == Protocol::Tcp);
@@ -80,7 +81,7 @@ impl Collector for Linux {
                 .filter_map(|s| s.inode)
                 .filter(|&i| i != 0),
         );
-        if !wanted.is_empty() {
+        if !wanted.is_empty() && query.owners {
             wanted.sort_unstable();
             wanted.dedup();
             let found = fdscan::scan(&wanted)?;
@@ -128,9 +129,10 @@ impl Collector for Linux {
         super::attribute_accept_queue(&mut sockets, &all_listeners);
         // A socket closed while the processes were read has no holder any more: look
         // again, and leave out those that are gone rather than call them hidden.
-        if sockets
-            .iter()
-            .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+        if query.owners
+            && sockets
+                .iter()
+                .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
         {
             let now = self.dump(query, &mut Vec::new())?;
             let mut alive: Vec<(Protocol, u64)> = now

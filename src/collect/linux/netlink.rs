@@ -485,6 +485,7 @@ mod tests {
             ipv4: true,
             ipv6: true,
             listening_only: false,
+            owners: true,
         };
         let mut found: Vec<(Protocol, IpAddr, u16)> = dump(&query)?
             .iter()

@@ -165,6 +165,11 @@ fn scan_pid(
     let table = match tables {
         Tables::Process => scan_table(&pid_dir, c"fd", pid, wanted, dir_buf, out),
         Tables::Threads => {
+            // The task directory's link count is 2 + its threads (proc_task_getattr):
+            // a single-threaded process, most of them, has no other table to read.
+            if statat(&pid_dir, c"task", AtFlags::empty()).is_ok_and(|st| st.st_nlink <= 3) {
+                return;
+            }
             let Ok(tids) = list_dir_numbers(&pid_dir, c"task") else {
                 return;
             };

@@ -134,7 +134,21 @@ impl Collector for Linux {
                 .iter()
                 .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
         {
-            let now = self.dump(query, &mut Vec::new())?;
+            // Only their ports and protocols: a query for one port costs a few messages.
+            let unowned = || {
+                sockets
+                    .iter()
+                    .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+            };
+            let again = SocketQuery {
+                ports: Some(PortSet::new(
+                    unowned().map(|s| (s.local_port, s.local_port)).collect(),
+                )),
+                tcp: unowned().any(|s| s.protocol.base() == Protocol::Tcp),
+                udp: unowned().any(|s| s.protocol.base() == Protocol::Udp),
+                ..query.clone()
+            };
+            let now = self.dump(&again, &mut Vec::new())?;
             let mut alive: Vec<(Protocol, u64)> = now
                 .iter()
                 .filter_map(|s| Some((s.protocol, s.inode?)))

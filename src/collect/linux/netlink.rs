@@ -179,6 +179,9 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut seq = 0;
+    // MPTCP and UDP-Lite sockets are rare, and asking for MPTCP walks the whole TCP
+    // listening table: they are asked for only when the kernel counts some in use here.
+    let rare_in_use = rare_protocols_in_use();
     let mut ask = |kind: Request, protocol: Protocol, out: &mut Vec<RawSocket>| -> Result<()> {
         seq += 1;
         let req = request(kind, state_mask(query, protocol), &bytecode, seq);
@@ -192,6 +195,12 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         (Protocol::UdpLite, u32::from(IPPROTO_UDPLITE)),
     ] {
         if !query.wants_protocol(protocol) {
+            continue;
+        }
+        if let Some(in_use) = &rare_in_use
+            && matches!(protocol, Protocol::Mptcp | Protocol::UdpLite)
+            && !in_use.contains(&protocol)
+        {
             continue;
         }
         let (ipv4, ipv6) = (
@@ -227,6 +236,50 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     mark_subflows(&mut out);
     out.retain(|s| query.matches(s));
     Ok(out)
+}
+
+/// Which of MPTCP and UDP-Lite have sockets in use in this network namespace, from the
+/// kernel's count per protocol (the `sockets` column of /proc/net/protocols, both
+/// families); `None` when that cannot be read (then both are asked for).
+fn rare_protocols_in_use() -> Option<Vec<Protocol>> {
+    let text = std::fs::read_to_string("/proc/net/protocols").ok()?;
+    let counts = parse_protocol_counts(&text)?;
+    Some(
+        [
+            (Protocol::Mptcp, ["MPTCP", "MPTCPv6"]),
+            (Protocol::UdpLite, ["UDP-Lite", "UDPLITEv6"]),
+        ]
+        .into_iter()
+        .filter(|(_, names)| {
+            // A name the kernel does not list: not known, so asked for.
+            names.iter().any(|n| {
+                counts
+                    .iter()
+                    .find(|(name, _)| name == n)
+                    .is_none_or(|&(_, c)| c != 0)
+            })
+        })
+        .map(|(p, _)| p)
+        .collect(),
+    )
+}
+
+/// (protocol name, sockets in use) of each line of /proc/net/protocols.
+fn parse_protocol_counts(text: &str) -> Option<Vec<(String, i64)>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let column = header.iter().position(|&h| h == "sockets")?;
+    Some(
+        lines
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                Some((
+                    fields.first()?.to_string(),
+                    fields.get(column)?.parse().ok()?,
+                ))
+            })
+            .collect(),
+    )
 }
 
 /// An MPTCP socket's TCP subflows carry its inode (the kernel grafts them onto its
@@ -530,6 +583,23 @@ mod tests {
         assert_eq!(u16_at(&old, 4), TCPDIAG_GETSOCK);
         // struct inet_diag_req: the states follow the 4 leading bytes and the 48 of sockid.
         assert_eq!(u32_at(&old, NLMSG_HDRLEN + 52), 1 << TCP_LISTEN);
+    }
+
+    #[test]
+    fn reads_the_protocol_counts() {
+        let text = "protocol  size sockets  memory press maxhdr  slab module\n\
+                    MPTCPv6   2048      0       0   no       0   yes  kernel\n\
+                    UDPLITEv6 1472      1       0   NI       0   yes  kernel\n\
+                    UDP-Lite  1280      0       0   NI       0   yes  kernel\n\
+                    MPTCP     2048      0       0   no       0   yes  kernel\n";
+        let counts = parse_protocol_counts(text).unwrap_or_default();
+        assert_eq!(counts.len(), 4);
+        assert!(counts.contains(&("UDPLITEv6".to_string(), 1)));
+        assert!(counts.contains(&("MPTCP".to_string(), 0)));
+        assert_eq!(
+            parse_protocol_counts("nothing here\n").map(|c| c.len()),
+            None
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ command -v lsof >/dev/null 2>&1 || need+=(lsof)
 [[ -x /usr/bin/python3 ]] || need+=(python3)
 # The Xsan tests start copies of perl named like Xsan's daemons.
 [[ -x /usr/bin/perl ]] || need+=(perl)
+# setpriv, and unshare for the pid and mount namespaces of the truth tests (hidepid, a
+# descriptor in flight seen by a complete scan).
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
 [[ -x /usr/bin/promtool ]] || need+=(prometheus)
 [[ -x /usr/bin/prometheus-node-exporter ]] || need+=(prometheus-node-exporter)

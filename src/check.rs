@@ -588,7 +588,11 @@ fn unseen_identities(scan: &OwnerScan) -> String {
 /// Why a holder that does not match leaves the answer open: another process, one whoport
 /// could not inspect, may hold the same socket and be the expected one.
 fn unseen_holders(scan: &OwnerScan) -> String {
-    if scan.privileged {
+    if scan.unknown_coverage {
+        "processes this collection path could not read may hold it too (it does not say \
+         which it failed to read)"
+            .to_string()
+    } else if scan.privileged {
         format!(
             "{} process{} that even root cannot inspect may hold it too",
             scan.inaccessible,

@@ -27,7 +27,7 @@ pub(crate) fn build(
         sockets: mut raw,
         scan,
         mut warnings,
-        process_starts,
+        processes: read_with_scan,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.
@@ -39,8 +39,16 @@ pub(crate) fn build(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut found = details.processes(&pids);
-    forget_newcomers(&mut found, &process_starts);
+    // Details the collector read with its scan; the rest from the process source.
+    let mut found: HashMap<u32, Process> = read_with_scan.into_iter().map(|p| (p.pid, p)).collect();
+    let missing: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| !found.contains_key(p))
+        .collect();
+    if !missing.is_empty() {
+        found.extend(details.processes(&missing));
+    }
     let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
     let mut name_of = |uid: u32| {
         user_names
@@ -114,18 +122,6 @@ pub(crate) fn build(
         warnings: std::mem::take(&mut warnings),
         scan,
         ..Report::default()
-    }
-}
-
-/// Details of a process that is not the one the scan saw (it exited and its pid was
-/// reused in between) are not its details: such a holder keeps only its pid.
-fn forget_newcomers(found: &mut HashMap<u32, Process>, starts: &[(u32, u64)]) {
-    for (pid, process) in found.iter_mut() {
-        if let Ok(at) = starts.binary_search_by_key(pid, |&(p, _)| p)
-            && process.start_time != Some(starts[at].1)
-        {
-            *process = Process::unknown(*pid);
-        }
     }
 }
 
@@ -295,31 +291,6 @@ mod tests {
 
     fn bare(pids: &[u32]) -> Arc<[Process]> {
         pids.iter().map(|&pid| Process::unknown(pid)).collect()
-    }
-
-    #[test]
-    fn a_reused_pid_gives_no_details() {
-        let with_start = |pid, start| Process {
-            name: Some(format!("p{pid}")),
-            start_time: start,
-            ..Process::unknown(pid)
-        };
-        let mut found: HashMap<u32, Process> = [
-            (10, with_start(10, Some(500))),
-            (11, with_start(11, Some(999))),
-            (12, with_start(12, None)),
-            (13, with_start(13, None)),
-        ]
-        .into_iter()
-        .collect();
-        // The scan saw 10 and 11 start at 500, and 12 at 7; of 13 it knows nothing.
-        forget_newcomers(&mut found, &[(10, 500), (11, 500), (12, 7)]);
-        assert_eq!(found[&10].name.as_deref(), Some("p10"));
-        // Another process now has pid 11; 12's start could not be read: not theirs.
-        assert_eq!(found[&11], Process::unknown(11));
-        assert_eq!(found[&12], Process::unknown(12));
-        // No start time to compare (the portable path): kept.
-        assert_eq!(found[&13].name.as_deref(), Some("p13"));
     }
 
     #[test]

@@ -212,7 +212,6 @@ mod tests {
                     uid: None,
                     exe: Some(exe.into()),
                     cmdline: None,
-                    start_time: None,
                 }]
                 .into(),
             ),

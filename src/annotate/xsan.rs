@@ -280,7 +280,6 @@ mod tests {
             uid: None,
             exe: exe.map(str::to_string),
             cmdline: None,
-            start_time: None,
         }
     }
 

@@ -55,8 +55,6 @@ impl ProcessSource for SysinfoProcesses {
                     exe: exe.filter(|e| !e.is_empty()),
                     // Kernel threads and zombies have an empty command line.
                     cmdline: (!cmdline.is_empty()).then_some(cmdline),
-                    // sysinfo gives seconds, too coarse to tell a reused pid apart.
-                    start_time: None,
                 },
             );
         }

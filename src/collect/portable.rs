@@ -65,8 +65,9 @@ impl Collector for Portable {
                 ..OwnerScan::default()
             },
             warnings,
-            // netstat2 gives no start times: a reused pid cannot be told apart here.
-            process_starts: Vec::new(),
+            // Details come later, from sysinfo: a pid reused in between cannot be told
+            // apart on this path.
+            processes: Vec::new(),
         })
     }
 }

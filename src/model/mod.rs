@@ -270,10 +270,11 @@ pub(crate) struct Snapshot {
     pub(crate) scan: OwnerScan,
     /// Things the user should know about how complete this answer is.
     pub(crate) warnings: Vec<String>,
-    /// (pid, start time in clock ticks after boot) of each holder, as the scan saw it,
-    /// sorted: details read later must be of the same process, not of a newer one
-    /// that reused the pid. Empty where the platform cannot say.
-    pub(crate) process_starts: Vec<(u32, u64)>,
+    /// Details of holders that the collector read itself, through the same handle on
+    /// the process as its descriptors (Linux: the /proc/PID directory), so that they
+    /// cannot be a newer process's that reused the pid. The others are read later,
+    /// through a `ProcessSource`.
+    pub(crate) processes: Vec<Process>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
@@ -286,10 +287,6 @@ pub(crate) struct Process {
     pub(crate) uid: Option<u32>,
     pub(crate) exe: Option<String>,
     pub(crate) cmdline: Option<Vec<String>>,
-    /// Start time in clock ticks after boot, where known: tells a process from a newer
-    /// one with the same pid.
-    #[serde(skip)]
-    pub(crate) start_time: Option<u64>,
 }
 
 impl Process {
@@ -302,7 +299,6 @@ impl Process {
             uid: None,
             exe: None,
             cmdline: None,
-            start_time: None,
         }
     }
 }

@@ -612,7 +612,6 @@ mod tests {
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
-            start_time: None,
         }
     }
 

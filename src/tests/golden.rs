@@ -35,7 +35,6 @@ fn process(pid: u32, comm: &str, uid: u32, exe: &str, argv: &[&str]) -> Process 
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(argv.iter().map(|a| a.to_string()).collect()),
-        start_time: None,
     }
 }
 
@@ -240,7 +239,7 @@ impl World {
                 warnings: vec![
                     "netlink sock_diag unavailable (test); read /proc/net instead".into(),
                 ],
-                process_starts: Vec::new(),
+                processes: Vec::new(),
             },
         }
     }

@@ -15,6 +15,7 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, readlinkat_raw, sta
 use rustix::io::Errno;
 
 use super::parallel;
+use crate::model::Process;
 
 /// Pids handed to a thread at a time: few, so that a run of processes with thousands of
 /// descriptors each does not leave one thread working alone at the end.
@@ -29,9 +30,9 @@ pub(crate) struct FdScan {
     /// (pid, uid, name) of every process whose descriptors could not be read; its
     /// uid and name (from `status`, which stays readable) when they could be read.
     pub(crate) inaccessible: Vec<(u32, Option<u32>, Option<String>)>,
-    /// (pid, start time) of every holder, read through the same /proc/PID directory
-    /// as its descriptors: details read later must match it.
-    pub(crate) starts: Vec<(u32, u64)>,
+    /// The details of every holder, read through the same /proc/PID directory as its
+    /// descriptors: never a newer process's that reused the pid.
+    pub(crate) details: Vec<Process>,
 }
 
 /// Finds the holders of the sockets whose inodes are given (sorted). A socket still
@@ -64,9 +65,10 @@ pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
         out.holders.extend(threads.holders);
         out.holders.sort_unstable();
         out.holders.dedup();
-        out.starts.extend(threads.starts);
-        out.starts.sort_unstable();
-        out.starts.dedup();
+        // A process whose own table held something was read already.
+        out.details.extend(threads.details);
+        out.details.sort_by_key(|p| p.pid);
+        out.details.dedup_by_key(|p| p.pid);
         // A process counted twice (its threads too) is one process.
         out.inaccessible.extend(threads.inaccessible);
         out.inaccessible.sort_unstable();
@@ -104,12 +106,12 @@ fn run(proc_dir: &OwnedFd, pids: &[u32], wanted: &[u64], tables: Tables) -> FdSc
     for (mut part, _) in parts {
         out.holders.append(&mut part.holders);
         out.inaccessible.append(&mut part.inaccessible);
-        out.starts.append(&mut part.starts);
+        out.details.append(&mut part.details);
     }
     out.holders.sort_unstable();
     out.holders.dedup();
     out.inaccessible.sort_unstable();
-    out.starts.sort_unstable();
+    out.details.sort_by_key(|p| p.pid);
     out
 }
 
@@ -194,11 +196,11 @@ fn scan_pid(
             inaccessible(&pid_dir, pid, out);
         }
         Table::Read if out.holders.len() > before => {
-            // The holder's start time, through the same directory: if it is gone now,
-            // so are its descriptors, and what it held is not counted.
-            let mut buf = [0u8; 1024];
-            match read_small(&pid_dir, c"stat", &mut buf).and_then(super::procs::start_time) {
-                Some(start) => out.starts.push((pid, start)),
+            // The holder's details, through the same directory: if it is gone now, so
+            // are its descriptors, and what it held is not counted.
+            let mut buf = Vec::with_capacity(4096);
+            match super::procs::details_in(&pid_dir, pid, &mut buf) {
+                Some(process) => out.details.push(process),
                 None => out.holders.truncate(before),
             }
         }
@@ -427,7 +429,8 @@ mod tests {
         let found = scan(&[inode]).map_err(std::io::Error::other)?;
         let fd = u32::try_from(listener.as_raw_fd()).unwrap_or_default();
         assert_eq!(found.holders, vec![(inode, std::process::id(), fd)]);
-        assert_eq!(found.starts.len(), 1);
+        assert_eq!(found.details.len(), 1);
+        assert_eq!(found.details[0].pid, std::process::id());
         Ok(())
     }
 }

@@ -71,7 +71,7 @@ impl Collector for Linux {
             listeners.retain(|l| l.protocol == Protocol::Tcp);
         }
         let mut scan = OwnerScan::default();
-        let mut process_starts = Vec::new();
+        let mut processes = Vec::new();
         // Inode 0: no file refers to the socket any more; nobody can hold it.
         let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len() + listeners.len());
         wanted.extend(
@@ -123,7 +123,7 @@ impl Collector for Linux {
                 privileged,
                 restricted_proc: restricted.is_some(),
             };
-            process_starts = found.starts;
+            processes = found.details;
         }
         let all_listeners: Vec<&RawSocket> = listeners.iter().collect();
         super::attribute_accept_queue(&mut sockets, &all_listeners);
@@ -165,7 +165,7 @@ impl Collector for Linux {
             sockets,
             scan,
             warnings,
-            process_starts,
+            processes,
         })
     }
 }

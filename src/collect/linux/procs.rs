@@ -32,7 +32,6 @@ struct Read {
     uid: Option<u32>,
     exe: Option<String>,
     cmdline: Vec<String>,
-    start_time: Option<u64>,
 }
 
 impl ProcessSource for ProcfsProcesses {
@@ -56,21 +55,33 @@ impl ProcessSource for ProcfsProcesses {
         parts
             .into_iter()
             .flat_map(|(found, _)| found)
-            .map(|r| {
-                let process = Process {
-                    pid: r.pid,
-                    name: Some(full_name(&r.comm, r.exe.as_deref(), r.cmdline.first())),
-                    user: None, // named in resolve, through the host
-                    uid: r.uid,
-                    exe: r.exe.filter(|e| !e.is_empty()),
-                    // Kernel threads and zombies have an empty command line.
-                    cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
-                    start_time: r.start_time,
-                };
-                (r.pid, process)
-            })
+            .map(|r| (r.pid, r.into_process()))
             .collect()
     }
+}
+
+impl Read {
+    fn into_process(self) -> Process {
+        Process {
+            pid: self.pid,
+            name: Some(full_name(
+                &self.comm,
+                self.exe.as_deref(),
+                self.cmdline.first(),
+            )),
+            user: None, // named in resolve, through the host
+            uid: self.uid,
+            exe: self.exe.filter(|e| !e.is_empty()),
+            // Kernel threads and zombies have an empty command line.
+            cmdline: (!self.cmdline.is_empty()).then_some(self.cmdline),
+        }
+    }
+}
+
+/// The details of the process whose /proc/PID directory `dir` is, read through it: if
+/// that process has exited, `None`, even when its pid already names another process.
+pub(crate) fn details_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Process> {
+    read_in(dir, pid, buf).map(Read::into_process)
 }
 
 /// One process's details; `None` when it has exited (or its `stat` cannot be read).
@@ -83,20 +94,23 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         Mode::empty(),
     )
     .ok()?;
-    // Every file below is read through this directory descriptor: if the process exits
-    // and its pid is reused meanwhile, they fail instead of describing the newcomer, and
-    // the start time tells the caller which process this was.
-    let start_time = read_file(&dir, c"stat", buf).and_then(start_time);
+    read_in(&dir, pid, buf)
+}
+
+/// [`read`] through an open /proc/PID directory. Every file is read through it: if the
+/// process exits and its pid is reused meanwhile, the reads fail instead of describing
+/// the newcomer.
+fn read_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
     // `status` holds both the name and the real uid: one file where sysinfo reads two.
-    let status = read_file(&dir, c"status", buf)?;
+    let status = read_file(dir, c"status", buf)?;
     let comm = status_name(status)?;
     let uid = real_uid(status);
-    let exe = readlinkat(&dir, c"exe", Vec::new()).ok().map(|target| {
+    let exe = readlinkat(dir, c"exe", Vec::new()).ok().map(|target| {
         let target = target.as_bytes();
         let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
         String::from_utf8_lossy(target).into_owned()
     });
-    let cmdline = read_file(&dir, c"cmdline", buf)
+    let cmdline = read_file(dir, c"cmdline", buf)
         .map(|data| {
             let mut args: Vec<String> = data
                 .split(|&b| b == 0)
@@ -114,16 +128,7 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         uid,
         exe,
         cmdline,
-        start_time,
     })
-}
-
-/// Field 22 of `stat`, the start time in clock ticks after boot. The name (field 2) may
-/// hold spaces and parentheses: the fields are counted after its last `)`.
-pub(crate) fn start_time(stat: &[u8]) -> Option<u64> {
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
 }
 
 /// The whole of a /proc file, in `buf`.
@@ -194,9 +199,6 @@ mod tests {
         );
         assert_eq!(status_name(b"Name:\t\nUid:\t0\n").as_deref(), Some(""));
         assert_eq!(status_name(b"Uid:\t0\n"), None);
-        let stat = b"42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(start_time(stat), Some(987_654));
-        assert_eq!(start_time(b"42 (x) S 1"), None);
     }
 
     /// The same answers as sysinfo, for processes that stay put while both read them:
@@ -220,12 +222,7 @@ mod tests {
         pids.push(u32::MAX - 1);
         // Let the children exec.
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let mut ours = ProcfsProcesses.processes(&pids);
-        // sysinfo gives no start time in clock ticks.
-        assert!(ours.values().all(|p| p.start_time.is_some()), "{ours:?}");
-        for p in ours.values_mut() {
-            p.start_time = None;
-        }
+        let ours = ProcfsProcesses.processes(&pids);
         let theirs = SysinfoProcesses.processes(&pids);
         for mut child in children {
             let _ = child.kill();

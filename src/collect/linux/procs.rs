@@ -201,6 +201,42 @@ mod tests {
         assert_eq!(status_name(b"Uid:\t0\n"), None);
     }
 
+    /// Details read through a /proc/PID directory descriptor are that process's or none:
+    /// once it has exited, nothing more is read through it (also when its pid names
+    /// another process by then, as the kernel ties the directory to the process).
+    #[test]
+    fn a_directory_descriptor_outlives_nothing() -> std::io::Result<()> {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+        let pid = child.id();
+        let mut path = [0u8; 24];
+        let dir = openat(
+            CWD,
+            c"/proc",
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .and_then(|proc_dir| {
+            openat(
+                &proc_dir,
+                pid_path(&mut path, pid, b""),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        });
+        let Ok(dir) = dir else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("cannot open /proc/PID"));
+        };
+        let mut buf = Vec::new();
+        let alive = details_in(&dir, pid, &mut buf);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(alive.and_then(|p| p.name).as_deref(), Some("sleep"));
+        assert_eq!(details_in(&dir, pid, &mut buf), None);
+        Ok(())
+    }
+
     /// The same answers as sysinfo, for processes that stay put while both read them:
     /// this one, and children with spaces, parentheses and empty arguments in their
     /// command lines.

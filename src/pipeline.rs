@@ -107,6 +107,29 @@ fn look_around(
         for s in all.iter().filter(|s| s.local_port == port.port) {
             *counts.entry((s.protocol, s.family(), s.state)).or_default() += 1;
         }
+        // `-6` left out IPv4 listeners: an IPv6 bind that accepts IPv4 too (the default)
+        // collides with them all the same.
+        let ipv4_held = all
+            .iter()
+            .filter(|s| {
+                s.local_port == port.port
+                    && s.family() == Family::Ipv4
+                    && s.protocol.base() == Protocol::Tcp
+                    && s.state == State::Listen
+            })
+            .count();
+        if query.ipv6 && !query.ipv4 && ipv4_held > 0 {
+            port.notes.push(Note {
+                source: NoteSource::Host,
+                text: format!(
+                    "-6 left out {ipv4_held} IPv4 TCP listener{} on port {}: an IPv6 wildcard \
+                     bind that accepts IPv4 too (IPV6_V6ONLY off, Linux's default) fails there \
+                     with EADDRINUSE; one with IPV6_V6ONLY on does not",
+                    if ipv4_held == 1 { "" } else { "s" },
+                    port.port
+                ),
+            });
+        }
         port.left_out = Some(
             counts
                 .into_iter()

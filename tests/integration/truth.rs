@@ -637,6 +637,14 @@ fn free_only_when_no_socket_at_all() {
             let (_, v) = json(&args[..], backend);
             assert_eq!(v["ports"][0]["free"], false, "{v}");
         }
+        // -6 says why the IPv4 listener matters: a default IPv6 bind collides with it.
+        let (_, v) = json(&["-6", tcp], backend);
+        assert!(
+            v["ports"][0]["notes"]
+                .to_string()
+                .contains("fails there with EADDRINUSE"),
+            "{backend}: {v}"
+        );
         let (code, line) = run_text(&["check", tcp, "-u", "--expect", "free"], backend);
         assert_eq!(code, 0, "{line}");
         assert!(

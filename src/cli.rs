@@ -76,8 +76,9 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
     pub format: Option<FormatChoice>,
 
-    /// Write the output to FILE instead of standard output, atomically (a temporary file
-    /// in the same directory, renamed into place; mode 0644).
+    /// Write the output to FILE instead of standard output. A regular file is replaced
+    /// atomically, keeping its mode and owner; a new file gets its mode from the umask; a
+    /// character device or FIFO is written through; anything else is refused.
     #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
     pub output: Option<PathBuf>,
 

@@ -87,7 +87,7 @@ pub fn run() -> Result<ExitCode> {
     if let Some(path) = &config.output_file {
         let mut buffer = Vec::new();
         render_report(&config, &report, elapsed, &mut buffer, false)?;
-        atomic::write(path, &buffer, 0o644)?;
+        atomic::write(path, &buffer)?;
         print_warnings(&config, &report);
         return Ok(code);
     }

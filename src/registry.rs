@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,7 +42,7 @@ pub fn user_copy_path(paths: &Paths) -> Option<PathBuf> {
 /// The registry copy in use: the user's when there is one that reads, else the built-in
 /// one (with a warning when a user copy is there but cannot be used).
 pub fn active(paths: &Paths) -> (Registry, Option<String>) {
-    let Some(path) = user_copy_path(paths).filter(|p| p.exists()) else {
+    let Some(path) = user_copy_path(paths).filter(|p| p.symlink_metadata().is_ok()) else {
         return (Registry::builtin(), None);
     };
     match load_user_copy(&path) {
@@ -51,13 +52,18 @@ pub fn active(paths: &Paths) -> (Registry, Option<String>) {
             Some(format!(
                 "the user copy of the IANA registry ({}) cannot be used ({e:#}); using the \
                  built-in copy",
-                path.display()
+                shown(&path)
             )),
         ),
     }
 }
 
+/// The user's copy: a regular file no larger than IANA's CSV can be, owned by root and
+/// in directories only root can change when whoport runs as root.
 pub fn load_user_copy(path: &Path) -> Result<Registry> {
+    if running_as_root() {
+        root_may_trust(path)?;
+    }
     let data = read_limited(path)?;
     let (rows, newest_date) = iana::parse_csv(&data)?;
     Ok(Registry::from_rows(
@@ -69,20 +75,137 @@ pub fn load_user_copy(path: &Path) -> Result<Registry> {
     ))
 }
 
+fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Whether a file or directory could have been changed by a user other than root: owned by
+/// another user, or writable by group or others (a directory with the sticky bit, as
+/// /tmp, only lets others add names of their own, so it is safe as an ancestor).
+fn others_may_change(meta: &std::fs::Metadata, ancestor: bool) -> Option<String> {
+    let mode = meta.mode();
+    if meta.uid() != 0 {
+        return Some(format!("is owned by uid {}, not root", meta.uid()));
+    }
+    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o022 != 0 && !(ancestor && sticky_dir) && !meta.file_type().is_symlink() {
+        return Some(format!(
+            "is writable by users other than root (mode {:04o})",
+            mode & 0o7777
+        ));
+    }
+    None
+}
+
+/// As root, whoport uses a file of its own (the registry copy) only when no other user
+/// could have put it there: the file, every directory above it as written, and every
+/// directory of its real path, are owned by root and writable by root alone. Otherwise a
+/// `sudo -E` run with another user's HOME would take that user's word for what a port is.
+pub fn root_may_trust(path: &Path) -> Result<()> {
+    let mut checked: Vec<PathBuf> = Vec::new();
+    let real_parent = path.parent().and_then(|p| {
+        std::fs::canonicalize(if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        })
+        .ok()
+    });
+    let ancestors = path.ancestors().skip(1).map(Path::to_path_buf).chain(
+        real_parent
+            .iter()
+            .flat_map(|p| p.ancestors().map(Path::to_path_buf)),
+    );
+    for dir in ancestors {
+        if dir.as_os_str().is_empty() || checked.contains(&dir) {
+            continue;
+        }
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
+            checked.push(dir);
+            continue;
+        };
+        if let Some(why) = others_may_change(&meta, true) {
+            bail!(
+                "running as root, whoport trusts only files that root alone can change, and \
+                 {} {why} (HOME or WHOPORT_DATA_DIR may name another user's directory: use \
+                 sudo -H, or a directory of root's)",
+                shown(&dir)
+            );
+        }
+        checked.push(dir);
+    }
+    if let Ok(meta) = std::fs::metadata(path)
+        && let Some(why) = others_may_change(&meta, false)
+    {
+        bail!(
+            "running as root, whoport trusts only files that root alone can change, and {} \
+             {why} (HOME or WHOPORT_DATA_DIR may name another user's directory: use sudo -H, \
+             or a directory of root's)",
+            shown(path)
+        );
+    }
+    Ok(())
+}
+
+/// Reads a regular file of at most [`MAX_CSV_BYTES`]. The open does not block (a FIFO
+/// planted at the path would otherwise hang every command), and anything that is not a
+/// regular file (a FIFO, /dev/zero, a directory) is refused before a byte is read.
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let context = || format!("cannot read {}", shown(path));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(path)
+        .with_context(context)?;
+    let meta = file.metadata().with_context(context)?;
+    if !meta.is_file() {
+        bail!(
+            "{} is not a regular file (it is {}): not IANA's CSV",
+            shown(path),
+            file_kind(&meta)
+        );
+    }
+    if meta.len() > MAX_CSV_BYTES {
+        bail!(
+            "{} is larger than {} MiB: not IANA's CSV",
+            shown(path),
+            MAX_CSV_BYTES >> 20
+        );
+    }
     let mut data = Vec::new();
     file.take(MAX_CSV_BYTES + 1)
         .read_to_end(&mut data)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+        .with_context(context)?;
     if data.len() as u64 > MAX_CSV_BYTES {
         bail!(
             "{} is larger than {} MiB: not IANA's CSV",
-            path.display(),
+            shown(path),
             MAX_CSV_BYTES >> 20
         );
     }
     Ok(data)
+}
+
+/// `O_NONBLOCK | O_NOCTTY`, as `open(2)` flags.
+fn libc_flags() -> i32 {
+    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// `whoport registry [status | import FILE.csv]`.
@@ -93,24 +216,56 @@ pub fn run(command: Option<&RegistryCommand>, paths: &Paths, out: &mut dyn Write
     }
 }
 
-/// Checks the whole file first, then replaces the user copy atomically (a temporary file
-/// in the same directory, renamed over it): a bad file leaves the installed copy as it was.
+/// Checks the whole file first, then replaces the user copy atomically (`atomic`): a bad
+/// file leaves the installed copy as it was.
 pub fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
     let data = read_limited(file)?;
     let (rows, newest_date) =
         iana::parse_csv(&data).with_context(|| format!("{} was not imported", file.display()))?;
     let dir = data_dir(paths)
         .ok_or_else(|| anyhow!("this user has no data directory: set WHOPORT_DATA_DIR to one"))?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let target = dir.join(USER_COPY);
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(&data)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.persist(&target)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", target.display()))?;
+    let root = running_as_root();
+    if root {
+        // Before creating anything: the directories that exist must be root's alone.
+        root_may_trust(&target)?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", shown(&dir)))?;
+    // The data directory itself is opened without following a symbolic link, and the copy
+    // is written relative to it: a link planted there or at the file's name is never
+    // followed (a link at the name is replaced, as `rename` does).
+    let dirfd = rustix::fs::open(
+        &dir,
+        rustix::fs::OFlags::RDONLY
+            | rustix::fs::OFlags::DIRECTORY
+            | rustix::fs::OFlags::NOFOLLOW
+            | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => anyhow!(
+            "cannot write in {}: it is a symbolic link, and whoport does not write through one",
+            shown(&dir)
+        ),
+        e => anyhow!(std::io::Error::from(e)).context(format!("cannot open {}", shown(&dir))),
+    })?;
+    if root {
+        let meta = File::from(dirfd.try_clone()?).metadata()?;
+        if let Some(why) = others_may_change(&meta, false) {
+            bail!(
+                "running as root, whoport writes only in directories root alone can change, and \
+                 {} {why}",
+                shown(&dir)
+            );
+        }
+    }
+    crate::atomic::write_at(
+        std::os::fd::AsFd::as_fd(&dirfd),
+        &target,
+        std::ffi::OsStr::new(USER_COPY),
+        &data,
+        crate::atomic::Devices::Refuse,
+    )?;
     let registry = Registry::from_rows(
         rows,
         Copy::User {
@@ -133,7 +288,7 @@ pub fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
 /// Which copy is in use, its date and its size; and what the built-in copy is.
 pub fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
     let path = user_copy_path(paths);
-    let existing = path.as_ref().filter(|p| p.exists());
+    let existing = path.as_ref().filter(|p| p.symlink_metadata().is_ok());
     match existing.map(|p| (p, load_user_copy(p))) {
         Some((p, Ok(registry))) => {
             let newest_date = match registry.copy() {

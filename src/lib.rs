@@ -19,6 +19,7 @@ pub mod resolve;
 pub mod sanitize;
 #[cfg(test)]
 mod testing;
+pub mod trust;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -226,7 +227,13 @@ pub fn report_with(config: &Config, knowledge: &Knowledge) -> Result<Report> {
     let snapshot = collector.collect(&query).context("collecting sockets")?;
     let details = collect::process_source(config.backend);
     let mut report = resolve::build(snapshot, config, details.as_ref());
-    annotate::annotate(&mut report, &knowledge.context(&asked));
+    let mut ctx = knowledge.context(&asked);
+    ctx.xsan_asked = config.xsan_audit
+        || config.check.as_ref().is_some_and(|c| {
+            c.expectations.contains(&config::Expectation::Xsan)
+                || c.warn_on.contains(&config::WarnOn::XsanConflict)
+        });
+    annotate::annotate(&mut report, &ctx);
     if config.xsan_audit {
         report.xsan = Some(knowledge.xsan.clone());
     }

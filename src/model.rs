@@ -439,6 +439,17 @@ pub struct XsanHost {
     pub alt_bin_dir: Option<PathBuf>,
     /// Problems with the files read (an fsports file without MinPort, …).
     pub warnings: Vec<String>,
+    /// Executable directories (or directories above them) that a user other than root can
+    /// write to: any program put there would pass for Xsan's. Reported when a verdict
+    /// relies on them.
+    pub bin_dir_warnings: Vec<String>,
+}
+
+impl XsanHost {
+    /// Xsan is set up on this host: an `fsnameservers` or an `fsports` file.
+    pub fn is_configured(&self) -> bool {
+        self.configured_in.is_some() || self.fsports.is_some()
+    }
 }
 
 /// The fsports file (fsports(4)): the ports Xsan's server processes may use.

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,6 +14,7 @@ use crate::annotate::iana::{self, Copy, Registry, Stats};
 use crate::cli::RegistryCommand;
 use crate::config::Paths;
 use crate::sanitize::terminal_safe;
+use crate::trust::{others_may_change, root_may_trust};
 
 /// A path as the terminal may show it.
 fn shown(path: &Path) -> String {
@@ -77,74 +78,6 @@ pub fn load_user_copy(path: &Path) -> Result<Registry> {
 
 fn running_as_root() -> bool {
     rustix::process::geteuid().is_root()
-}
-
-/// Whether a file or directory could have been changed by a user other than root: owned by
-/// another user, or writable by group or others (a directory with the sticky bit, as
-/// /tmp, only lets others add names of their own, so it is safe as an ancestor).
-fn others_may_change(meta: &std::fs::Metadata, ancestor: bool) -> Option<String> {
-    let mode = meta.mode();
-    if meta.uid() != 0 {
-        return Some(format!("is owned by uid {}, not root", meta.uid()));
-    }
-    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-    if mode & 0o022 != 0 && !(ancestor && sticky_dir) && !meta.file_type().is_symlink() {
-        return Some(format!(
-            "is writable by users other than root (mode {:04o})",
-            mode & 0o7777
-        ));
-    }
-    None
-}
-
-/// As root, whoport uses a file of its own (the registry copy) only when no other user
-/// could have put it there: the file, every directory above it as written, and every
-/// directory of its real path, are owned by root and writable by root alone. Otherwise a
-/// `sudo -E` run with another user's HOME would take that user's word for what a port is.
-pub fn root_may_trust(path: &Path) -> Result<()> {
-    let mut checked: Vec<PathBuf> = Vec::new();
-    let real_parent = path.parent().and_then(|p| {
-        std::fs::canonicalize(if p.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            p
-        })
-        .ok()
-    });
-    let ancestors = path.ancestors().skip(1).map(Path::to_path_buf).chain(
-        real_parent
-            .iter()
-            .flat_map(|p| p.ancestors().map(Path::to_path_buf)),
-    );
-    for dir in ancestors {
-        if dir.as_os_str().is_empty() || checked.contains(&dir) {
-            continue;
-        }
-        let Ok(meta) = std::fs::symlink_metadata(&dir) else {
-            checked.push(dir);
-            continue;
-        };
-        if let Some(why) = others_may_change(&meta, true) {
-            bail!(
-                "running as root, whoport trusts only files that root alone can change, and \
-                 {} {why} (HOME or WHOPORT_DATA_DIR may name another user's directory: use \
-                 sudo -H, or a directory of root's)",
-                shown(&dir)
-            );
-        }
-        checked.push(dir);
-    }
-    if let Ok(meta) = std::fs::metadata(path)
-        && let Some(why) = others_may_change(&meta, false)
-    {
-        bail!(
-            "running as root, whoport trusts only files that root alone can change, and {} \
-             {why} (HOME or WHOPORT_DATA_DIR may name another user's directory: use sudo -H, \
-             or a directory of root's)",
-            shown(path)
-        );
-    }
-    Ok(())
 }
 
 /// Reads a regular file of at most [`MAX_CSV_BYTES`]. The open does not block (a FIFO

@@ -558,7 +558,7 @@ pub fn evaluate(
         .join(" ");
     let targets = targets(report, ports, query);
     let mut reasons = Vec::new();
-    let mut lines: Vec<(Status, String)> = Vec::new();
+    let mut lines: Vec<(Status, String, String)> = Vec::new();
     for target in &targets {
         let mut outcomes: Vec<(String, Outcome)> = spec
             .expectations
@@ -588,7 +588,11 @@ pub fn evaluate(
             text.push_str(": ");
             text.push_str(&problems.join(", "));
         }
-        lines.push((status, text));
+        let rest = text
+            .strip_prefix(target.label.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!(": {text}"));
+        lines.push((status, target.label.clone(), rest));
         reasons.extend(outcomes.into_iter().map(|(expectation, o)| Reason {
             port: target.label.clone(),
             expectation: plugin_text(&expectation),
@@ -597,18 +601,14 @@ pub fn evaluate(
         }));
     }
     // The worst first: a status line may be cut short by the monitoring system.
-    lines.sort_by_key(|(status, _)| std::cmp::Reverse(status.rank()));
+    lines.sort_by_key(|(status, _, _)| std::cmp::Reverse(status.rank()));
     let status = lines
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _, _)| *s)
         .fold(Status::Ok, Status::worst);
     Verdict {
         status,
-        summary: lines
-            .into_iter()
-            .map(|(_, text)| text)
-            .collect::<Vec<_>>()
-            .join("; "),
+        summary: summary(lines),
         expectations: spec
             .expectations
             .iter()
@@ -618,6 +618,60 @@ pub fn evaluate(
         reasons,
         perfdata: perfdata(&targets, elapsed),
     }
+}
+
+/// The most ports one group of the status line names before `(+N more)`.
+const LABELS_SHOWN: usize = 5;
+/// The status line stops adding groups past this many characters: a check of 10,000 ports
+/// still prints one short line (every port is in the JSON's `reasons`).
+const SUMMARY_CHARS: usize = 1000;
+
+/// The status line: ports with the same status and the same words share one group
+/// (`1, 2, 3 (+9997 more) free: expected listening`), worst first, within
+/// [`SUMMARY_CHARS`].
+fn summary(lines: Vec<(Status, String, String)>) -> String {
+    let mut groups: Vec<(Status, Vec<String>, String)> = Vec::new();
+    for (status, label, rest) in lines {
+        match groups
+            .iter_mut()
+            .find(|(s, _, r)| *s == status && *r == rest)
+        {
+            Some(group) => group.1.push(label),
+            None => groups.push((status, vec![label], rest)),
+        }
+    }
+    let left: Vec<usize> = groups
+        .iter()
+        .rev()
+        .scan(0, |sum, (_, labels, _)| {
+            *sum += labels.len();
+            Some(*sum)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut out = String::new();
+    for (i, (_, labels, rest)) in groups.into_iter().enumerate() {
+        if out.len() > SUMMARY_CHARS {
+            let ports = left[i];
+            out.push_str(&format!(
+                "; and {ports} more port{} (every port in --json)",
+                if ports == 1 { "" } else { "s" }
+            ));
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let more = labels.len().saturating_sub(LABELS_SHOWN);
+        out.push_str(&labels[..labels.len().min(LABELS_SHOWN)].join(", "));
+        if more > 0 {
+            out.push_str(&format!(" (+{more} more)"));
+        }
+        out.push_str(&rest);
+    }
+    out
 }
 
 /// Counts over every socket of the ports checked (each socket once), and the time taken.

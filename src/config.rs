@@ -11,6 +11,7 @@ use crate::cli::{
     BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, SocketKinds, WarnOnChoice,
 };
 use crate::model::{Family, Protocol, RawSocket, State};
+use crate::sanitize::value;
 
 /// Inclusive port ranges, sorted and merged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,10 +75,19 @@ pub fn parse_port_arg(
         && !lo.is_empty()
         && lo.bytes().all(|b| b.is_ascii_digit())
     {
+        if hi.is_empty() {
+            bail!(
+                "invalid port range '{}': incomplete range (write LO-HI, e.g. 8000-8100)",
+                value(text)
+            );
+        }
         let lo = parse_port_number(lo, text)?;
         let hi = parse_port_number(hi, text)?;
         if lo > hi {
-            bail!("invalid port range '{text}': {lo} is greater than {hi}");
+            bail!(
+                "invalid port range '{}': {lo} is greater than {hi}",
+                value(text)
+            );
         }
         return Ok(vec![PortArg::Range(lo, hi)]);
     }
@@ -88,12 +98,18 @@ pub fn parse_port_arg(
 }
 
 fn parse_port_number(part: &str, whole: &str) -> Result<u16> {
+    let bad = || {
+        anyhow!(
+            "invalid port '{}': ports are numbers from 1 to 65535",
+            value(whole)
+        )
+    };
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("invalid port '{whole}': ports are numbers from 1 to 65535");
+        return Err(bad());
     }
     match part.parse::<u32>() {
         Ok(n @ 1..=65535) => Ok(n as u16),
-        _ => bail!("invalid port '{whole}': ports are numbers from 1 to 65535"),
+        _ => Err(bad()),
     }
 }
 
@@ -111,7 +127,7 @@ pub fn parse_user(text: &str) -> Result<UserFilter> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let uid: u32 = text
             .parse()
-            .map_err(|_| anyhow!("invalid user '{text}': not a valid uid"))?;
+            .map_err(|_| anyhow!("invalid user '{}': not a valid uid", value(text)))?;
         let name = crate::collect::user_name(uid);
         return Ok(UserFilter { uid, name });
     }
@@ -120,13 +136,31 @@ pub fn parse_user(text: &str) -> Result<UserFilter> {
             uid,
             name: Some(text.to_string()),
         }),
-        None => bail!("unknown user '{text}'"),
+        None => bail!("unknown user '{}'", value(text)),
+    }
+}
+
+/// Whether a process with this pid exists (in this pid namespace): signal 0 is checked,
+/// not sent. A process of another user exists too (the answer is then "not permitted").
+pub fn process_exists(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    match rustix::process::Pid::from_raw(raw) {
+        Some(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => false,
     }
 }
 
 pub fn parse_pid(text: &str) -> Result<u32> {
     match text.parse::<u32>() {
-        Ok(0) | Err(_) => bail!("invalid pid '{text}': pids are positive whole numbers"),
+        Ok(0) | Err(_) => bail!(
+            "invalid pid '{}': pids are positive whole numbers",
+            value(text)
+        ),
         Ok(n) => Ok(n),
     }
 }
@@ -287,7 +321,7 @@ const EXPECTATIONS: &str =
 
 /// Parses one `--expect` value.
 pub fn parse_expectation(text: &str) -> Result<Expectation> {
-    let bad = |why: &str| anyhow!("invalid expectation '{text}': {why}");
+    let bad = |why: &str| anyhow!("invalid expectation '{}': {why}", value(text));
     let Some((key, value)) = text.split_once('=') else {
         return match text {
             "free" => Ok(Expectation::Free),
@@ -428,6 +462,11 @@ impl Config {
         }
         let (port_args, ports) = resolve_ports(&cli.ports, lookup_service)?;
         let pid = cli.pid.as_deref().map(parse_pid).transpose()?;
+        if let Some(pid) = pid
+            && !process_exists(pid)
+        {
+            bail!("no process with pid {pid} (--pid {pid})");
+        }
         let user = cli
             .user
             .as_deref()

@@ -50,10 +50,10 @@ pub fn run() -> Result<ExitCode> {
         Err(e) => {
             return match check_invocation(&args) {
                 Some(json) => Ok(check_unknown(
-                    &usage_error(&e, "whoport check --help"),
+                    &usage_error(&e, &args, "whoport check --help"),
                     json,
                 )),
-                None => Err(anyhow!(usage_error(&e, "whoport --help"))),
+                None => Err(anyhow!(usage_error(&e, &args, "whoport --help"))),
             };
         }
     };
@@ -245,22 +245,60 @@ fn comfy_table_width() -> Option<u16> {
     probe.width()
 }
 
-/// One line for a command-line error, naming the bad value.
-fn usage_error(e: &clap::Error, help: &str) -> String {
+/// One line for a command-line error, naming the bad value exactly (escaped, and
+/// shortened when very long).
+fn usage_error(e: &clap::Error, args: &[OsString], help: &str) -> String {
     if e.kind() == ErrorKind::UnknownArgument
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
         && arg.starts_with('-')
         && arg.len() > 1
         && arg[1..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
     {
-        return format!("invalid port '{arg}': ports are numbers from 1 to 65535");
+        // clap names only the first short flag of `-80` (`-8`): name the argument given.
+        let whole = args
+            .iter()
+            .skip(1)
+            .filter_map(|a| a.to_str())
+            .find(|a| {
+                a.starts_with(arg.as_str())
+                    && a[1..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
+            })
+            .unwrap_or(arg);
+        return format!(
+            "invalid port '{}': ports are numbers from 1 to 65535",
+            sanitize::value(whole)
+        );
+    }
+    if e.kind() == ErrorKind::InvalidUtf8 {
+        let bad = args
+            .iter()
+            .skip(1)
+            .find(|a| a.to_str().is_none())
+            .map(|a| {
+                sanitize::value(&sanitize::bytes_safe(
+                    std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()),
+                ))
+            })
+            .unwrap_or_default();
+        return format!(
+            "invalid argument '{bad}': not valid UTF-8 (ports, names and options are text; see \
+             {help})"
+        );
     }
     if e.kind() == ErrorKind::MissingRequiredArgument
         && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
     {
         return format!("missing {} (see {help})", missing.join(", "));
     }
-    let text = e.render().to_string();
+    let mut text = e.render().to_string();
+    // A value clap echoes (`invalid value 'xxxx…' for '--color'`): shortened and escaped.
+    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg] {
+        if let Some(ContextValue::String(v)) = e.get(kind)
+            && v.chars().count() > sanitize::VALUE_CHARS
+        {
+            text = text.replace(v.as_str(), &sanitize::value(v));
+        }
+    }
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);

@@ -242,8 +242,8 @@ pub fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
             })
             .collect()),
         Err(NameError::NoPort) => bail!(
-            "invalid port '{name}': IANA registered the service name '{name}' without a \
-             port number"
+            "invalid port '{0}': IANA registered the service name '{0}' without a port number",
+            crate::sanitize::value(name)
         ),
         Err(NameError::Unknown { suggestions }) => {
             let hint = if suggestions.is_empty() {
@@ -251,7 +251,10 @@ pub fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
             } else {
                 format!("; did you mean {}?", suggestions.join(", "))
             };
-            bail!("invalid port '{name}': not a port number nor an IANA service name{hint}")
+            bail!(
+                "invalid port '{}': not a port number nor an IANA service name{hint}",
+                crate::sanitize::value(name)
+            )
         }
     }
 }

@@ -10,4 +10,5 @@ mod owners;
 mod ports_xsan;
 mod privilege;
 mod prometheus;
+mod safety;
 mod support;

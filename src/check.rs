@@ -16,15 +16,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Expectation, OwnerClause, PortArg, SocketQuery, WarnOn};
-use crate::exit;
-use crate::model::{Owner, OwnerScan, Process, Protocol, Report, Socket, XsanVerdict, endpoint};
+use crate::exit::Exit;
+use crate::model::{
+    CheckSpec, Expectation, Owner, OwnerClause, OwnerScan, PortArg, Process, Protocol, Report,
+    Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
+};
 use crate::sanitize::plugin_text;
 
 /// A plugin's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warning,
     Critical,
@@ -42,7 +44,7 @@ impl Status {
         }
     }
 
-    pub fn worst(self, other: Status) -> Status {
+    pub(crate) fn worst(self, other: Status) -> Status {
         if other.rank() > self.rank() {
             other
         } else {
@@ -51,17 +53,17 @@ impl Status {
     }
 
     /// The exit code of the Nagios plugin API.
-    pub fn code(self) -> u8 {
+    pub(crate) fn exit(self) -> Exit {
         match self {
-            Status::Ok => exit::CHECK_OK,
-            Status::Warning => exit::CHECK_WARNING,
-            Status::Critical => exit::CHECK_CRITICAL,
-            Status::Unknown => exit::CHECK_UNKNOWN,
+            Status::Ok => Exit::CheckOk,
+            Status::Warning => Exit::CheckWarning,
+            Status::Critical => Exit::CheckCritical,
+            Status::Unknown => Exit::CheckUnknown,
         }
     }
 
     /// As the status line spells it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Warning => "WARNING",
@@ -71,27 +73,59 @@ impl Status {
     }
 }
 
+/// What one reason judged: an expectation, the owner clauses together (they must hold
+/// of one process at once), or a `--warn-on` condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Judged {
+    One(Expectation),
+    Owners(Vec<OwnerClause>),
+    WarnOn(WarnOn),
+}
+
+impl std::fmt::Display for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Judged::One(e) => write!(f, "{e}"),
+            Judged::Owners(clauses) => {
+                for (i, c) in clauses.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(f, "{sep}{}", Expectation::Owner(c.clone()))?;
+                }
+                Ok(())
+            }
+            Judged::WarnOn(w) => write!(f, "warn-on={}", w.as_str()),
+        }
+    }
+}
+
+/// As the status line and JSON name it: plugin-safe text (`process=…` is the user's).
+impl Serialize for Judged {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&plugin_text(&self.to_string()))
+    }
+}
+
 /// The outcome of one expectation (or `--warn-on` condition) on one PORT.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Reason {
+pub(crate) struct Reason {
     /// The PORT as the check names it (`22/tcp`, `8000-8100`).
-    pub port: String,
-    /// The expectation (`listening`, `process=nginx user=www-data`, `warn-on=xsan-conflict`).
-    pub expectation: String,
-    pub status: Status,
+    pub(crate) port: String,
+    /// What was judged (`listening`, `process=nginx user=www-data`, `warn-on=xsan-conflict`).
+    pub(crate) expectation: Judged,
+    pub(crate) status: Status,
     /// Why; terminal-safe.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 /// One performance data item: `label=value[uom];;;min`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Perf {
-    pub label: &'static str,
+pub(crate) struct Perf {
+    pub(crate) label: &'static str,
     #[serde(serialize_with = "number")]
-    pub value: f64,
-    pub uom: &'static str,
+    pub(crate) value: f64,
+    pub(crate) uom: &'static str,
     #[serde(serialize_with = "number")]
-    pub min: f64,
+    pub(crate) min: f64,
 }
 
 /// Whole numbers as JSON integers (`3`, not `3.0`).
@@ -103,20 +137,20 @@ fn number<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
-    pub status: Status,
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Verdict {
+    pub(crate) status: Status,
     /// The status line's text between `WHOPORT STATUS - ` and ` | `; terminal-safe.
-    pub summary: String,
-    pub expectations: Vec<String>,
-    pub warn_on: Vec<&'static str>,
-    pub reasons: Vec<Reason>,
-    pub perfdata: Vec<Perf>,
+    pub(crate) summary: String,
+    pub(crate) expectations: Vec<Expectation>,
+    pub(crate) warn_on: Vec<WarnOn>,
+    pub(crate) reasons: Vec<Reason>,
+    pub(crate) perfdata: Vec<Perf>,
 }
 
 impl Verdict {
     /// UNKNOWN: the check could not be run (bad input, a failed collection).
-    pub fn unknown(message: &str) -> Verdict {
+    pub(crate) fn unknown(message: &str) -> Verdict {
         Verdict {
             status: Status::Unknown,
             summary: plugin_text(message),
@@ -536,7 +570,7 @@ fn expectation(target: &Target, e: &Expectation) -> Option<Outcome> {
 }
 
 /// The verdict of `whoport check` on a report of the ports asked.
-pub fn evaluate(
+pub(crate) fn evaluate(
     report: &Report,
     ports: &[PortArg],
     query: &SocketQuery,
@@ -551,28 +585,27 @@ pub fn evaluate(
             _ => None,
         })
         .collect();
-    let owner_label = clauses
-        .iter()
-        .map(|c| Expectation::Owner((*c).clone()).to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let owners_judged = Judged::Owners(clauses.iter().map(|c| (*c).clone()).collect());
     let targets = targets(report, ports, query);
     let mut reasons = Vec::new();
     let mut lines: Vec<(Status, String, String)> = Vec::new();
     for target in &targets {
-        let mut outcomes: Vec<(String, Outcome)> = spec
+        let mut outcomes: Vec<(Judged, Outcome)> = spec
             .expectations
             .iter()
-            .filter_map(|e| Some((e.to_string(), expectation(target, e)?)))
+            .filter_map(|e| Some((Judged::One(e.clone()), expectation(target, e)?)))
             .collect();
         if !clauses.is_empty() {
-            outcomes.push((owner_label.clone(), owners(target, &clauses, &report.scan)));
+            outcomes.push((
+                owners_judged.clone(),
+                owners(target, &clauses, &report.scan),
+            ));
         }
         for w in &spec.warn_on {
             let outcome = match w {
                 WarnOn::XsanConflict => warn_xsan_conflict(target),
             };
-            outcomes.push((format!("warn-on={}", w.as_str()), outcome));
+            outcomes.push((Judged::WarnOn(*w), outcome));
         }
         let status = outcomes
             .iter()
@@ -595,7 +628,7 @@ pub fn evaluate(
         lines.push((status, target.label.clone(), rest));
         reasons.extend(outcomes.into_iter().map(|(expectation, o)| Reason {
             port: target.label.clone(),
-            expectation: plugin_text(&expectation),
+            expectation,
             status: o.status,
             text: o.text,
         }));
@@ -609,12 +642,8 @@ pub fn evaluate(
     Verdict {
         status,
         summary: summary(lines),
-        expectations: spec
-            .expectations
-            .iter()
-            .map(|e| plugin_text(&e.to_string()))
-            .collect(),
-        warn_on: spec.warn_on.iter().map(|w| w.as_str()).collect(),
+        expectations: spec.expectations.clone(),
+        warn_on: spec.warn_on.clone(),
         reasons,
         perfdata: perfdata(&targets, elapsed),
     }
@@ -711,6 +740,3 @@ fn perfdata(targets: &[Target], elapsed: Duration) -> Vec<Perf> {
         },
     ]
 }
-
-#[cfg(test)]
-mod tests;

@@ -30,7 +30,7 @@ use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint, GeneralCateg
 use icu_properties::{CodePointMapData, CodePointSetData};
 
 /// Whether a character is shown escaped (see the module's documentation).
-pub fn needs_escape(c: char) -> bool {
+pub(crate) fn needs_escape(c: char) -> bool {
     if c.is_ascii() {
         return c.is_ascii_control();
     }
@@ -68,7 +68,7 @@ fn push_escaped(out: &mut String, c: char) {
 
 /// Shows every character that is invisible, reorders text or breaks lines as a visible
 /// escape (`\x1b`, `\u{200b}`); everything else is kept.
-pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+pub(crate) fn terminal_safe(s: &str) -> Cow<'_, str> {
     if plain_ascii(s) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
     }
@@ -85,7 +85,7 @@ pub fn terminal_safe(s: &str) -> Cow<'_, str> {
 
 /// Bytes that are not UTF-8 (an argument, a path), terminal-safe: valid text as
 /// [`terminal_safe`] shows it, each invalid byte as `\xHH`.
-pub fn bytes_safe(bytes: &[u8]) -> String {
+pub(crate) fn bytes_safe(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         out.push_str(&terminal_safe(chunk.valid()));
@@ -97,12 +97,12 @@ pub fn bytes_safe(bytes: &[u8]) -> String {
 }
 
 /// The longest user value echoed whole in an error message, in characters.
-pub const VALUE_CHARS: usize = 64;
+pub(crate) const VALUE_CHARS: usize = 64;
 
 /// A value the user gave, as an error message names it: terminal-safe and, when longer
 /// than [`VALUE_CHARS`] characters, its start, `…` and its length (`xxxx… (5000
 /// characters)`), so that a huge argument does not fill the screen.
-pub fn value(s: &str) -> String {
+pub(crate) fn value(s: &str) -> String {
     let count = s.chars().count();
     if count <= VALUE_CHARS {
         return terminal_safe(s).into_owned();
@@ -112,17 +112,17 @@ pub fn value(s: &str) -> String {
 }
 
 /// The longest line an error or warning may take, in characters.
-pub const LINE_CHARS: usize = 4000;
+pub(crate) const LINE_CHARS: usize = 4000;
 
 /// One line of text for an error message: terminal-safe, newlines shown as `\x0a`, and
 /// cut at [`LINE_CHARS`] characters.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     let safe = terminal_safe(s.trim_end());
     shorten(&safe, LINE_CHARS)
 }
 
 /// `s` cut to at most `max` characters, the cut shown by `…`.
-pub fn shorten(s: &str, max: usize) -> String {
+pub(crate) fn shorten(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         None => s.to_string(),
         Some(_) => {
@@ -137,7 +137,7 @@ pub fn shorten(s: &str, max: usize) -> String {
 
 /// Text for a monitoring plugin's status line: terminal-safe, on one line, and with `|`
 /// (which starts the performance data) shown as `\x7c`.
-pub fn plugin_text(s: &str) -> String {
+pub(crate) fn plugin_text(s: &str) -> String {
     one_line(s).replace('|', "\\x7c")
 }
 

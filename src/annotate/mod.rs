@@ -1,93 +1,62 @@
-//! What is known about ports, with its source: the IANA registry (`iana`), RFC 6335
-//! range classes, this OS's ephemeral range, and Apple's Xsan layer (`xsan`).
+//! What is known about ports, with its source: the IANA registry, RFC 6335 range
+//! classes, this OS's ephemeral range, and Apple's Xsan layer (`xsan`).
 //!
-//! The knowledge is read once ([`Knowledge::load`]); [`annotate`] is then a pure
-//! function of the report and that knowledge.
+//! Pure: [`annotate`] is a function of the report and a [`Context`] made from what the
+//! host says (read once, by `host`).
 
-pub mod iana;
-pub mod xsan;
+pub(crate) mod xsan;
 
-use anyhow::{Result, bail};
-
-use crate::config::{Paths, PortArg};
+use crate::host::Host;
+use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryInfo, Report,
-    Socket, XsanHost, XsanVerdict,
+    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryCopy, RegistryInfo,
+    Report, Socket, XsanAudit, XsanHost, XsanVerdict,
 };
-use iana::{Copy, NameError, Registry, Transport};
 
-/// Everything `annotate` needs, read once.
-#[derive(Clone, Debug)]
-pub struct Knowledge {
-    pub registry: Registry,
-    pub xsan: XsanHost,
-    pub ephemeral: Option<EphemeralRange>,
-    /// Problems met while reading it (a user copy of the registry that cannot be read).
-    pub warnings: Vec<String>,
+/// What one annotation pass works from.
+pub(crate) struct Context<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) xsan: &'a XsanHost,
+    pub(crate) ephemeral: Option<&'a EphemeralRange>,
+    /// Single ports the user gave by number (not by service name, not as a range).
+    pub(crate) asked_by_number: &'a [u16],
+    pub(crate) warnings: Vec<String>,
+    /// The user asked for the Xsan audit (`--xsan`, `--expect xsan`, `--warn-on
+    /// xsan-conflict`).
+    pub(crate) xsan_asked: bool,
 }
 
-impl Knowledge {
-    pub fn load(paths: &Paths) -> Knowledge {
-        let (registry, warning) = crate::registry::active(paths);
-        let dirs = xsan::XsanDirs::new(
-            paths.xsan_config_dir.as_deref(),
-            paths.xsan_bin_dir.as_deref(),
-        );
-        Knowledge {
-            registry,
-            xsan: xsan::detect(&dirs),
-            ephemeral: crate::collect::ephemeral_range(),
-            warnings: warning.into_iter().collect(),
-        }
-    }
-
-    pub fn context<'a>(&'a self, asked_by_number: &'a [u16]) -> Context<'a> {
+impl<'a> Context<'a> {
+    pub(crate) fn new(host: &'a dyn Host, asked_by_number: &'a [u16]) -> Context<'a> {
         Context {
-            registry: &self.registry,
-            xsan: &self.xsan,
-            ephemeral: self.ephemeral.as_ref(),
+            registry: host.registry(),
+            xsan: host.xsan(),
+            ephemeral: host.ephemeral(),
             asked_by_number,
-            warnings: &self.warnings,
+            warnings: host.warnings(),
             xsan_asked: false,
         }
     }
-}
 
-/// What one annotation pass works from.
-pub struct Context<'a> {
-    pub registry: &'a Registry,
-    pub xsan: &'a XsanHost,
-    pub ephemeral: Option<&'a EphemeralRange>,
-    /// Single ports the user gave by number (not by service name, not as a range).
-    pub asked_by_number: &'a [u16],
-    pub warnings: &'a [String],
-    /// The user asked for the Xsan audit (`--xsan`, `--expect xsan`, `--warn-on
-    /// xsan-conflict`).
-    pub xsan_asked: bool,
-}
-
-impl Context<'_> {
     /// Whether listeners on Xsan ports are judged, with the alarm that goes with a bad
     /// verdict (`!!`, the `xsan_*` flags, the check's WARNING): only where Xsan is
     /// configured or the user asked. Elsewhere a port asked about gets a plain note.
-    pub fn xsan_alarm(&self) -> bool {
+    pub(crate) fn xsan_alarm(&self) -> bool {
         self.xsan_asked || self.xsan.is_configured()
     }
 }
 
-/// The single ports among the PORT arguments that were given by number.
-pub fn asked_by_number(args: &[PortArg]) -> Vec<u16> {
-    args.iter()
-        .filter_map(|a| match *a {
-            PortArg::Single(p) => Some(p),
-            PortArg::Range(..) | PortArg::Named(_) => None,
-        })
-        .collect()
+/// The Xsan audit view: the host's configuration and the ranges it looks at.
+pub(crate) fn xsan_audit(host: &XsanHost, asked_by_number: &[u16]) -> XsanAudit {
+    XsanAudit {
+        host: host.clone(),
+        window: xsan::audit_ranges(host, asked_by_number),
+    }
 }
 
 /// Adds what is known to every socket (service names, the Xsan verdict and its flag)
 /// and to every port asked about (registry rows, range class notes, Apple, this host).
-pub fn annotate(report: &mut Report, ctx: &Context) {
+pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
     // Verdicts that raise no alarm here, as notes on the ports asked about.
     let mut quiet: Vec<(u16, String)> = Vec::new();
     for s in &mut report.sockets {
@@ -210,17 +179,17 @@ fn annotate_port(p: &mut PortInfo, ctx: &Context) {
 }
 
 /// Which copy of the registry answers, for reports.
-pub fn registry_info(registry: &Registry) -> RegistryInfo {
+pub(crate) fn registry_info(registry: &Registry) -> RegistryInfo {
     let rows = registry.rows().len();
     match registry.copy() {
         Copy::BuiltIn { generated, .. } => RegistryInfo {
-            copy: "built-in",
+            copy: RegistryCopy::BuiltIn,
             path: None,
             date: Some(generated.to_string()),
             rows,
         },
         Copy::User { path, newest_date } => RegistryInfo {
-            copy: "user",
+            copy: RegistryCopy::User,
             path: Some(path.clone()),
             date: newest_date.clone(),
             rows,
@@ -228,39 +197,8 @@ pub fn registry_info(registry: &Registry) -> RegistryInfo {
     }
 }
 
-/// Resolves a service name (`ssh`, any case) to the ports IANA registered for it.
-pub fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
-    match registry.ports_for(name) {
-        Ok(ports) => Ok(ports
-            .into_iter()
-            .map(|(a, b)| {
-                if a == b {
-                    PortArg::Named(a)
-                } else {
-                    PortArg::Range(a, b)
-                }
-            })
-            .collect()),
-        Err(NameError::NoPort) => bail!(
-            "invalid port '{0}': IANA registered the service name '{0}' without a port number",
-            crate::sanitize::value(name)
-        ),
-        Err(NameError::Unknown { suggestions }) => {
-            let hint = if suggestions.is_empty() {
-                String::new()
-            } else {
-                format!("; did you mean {}?", suggestions.join(", "))
-            };
-            bail!(
-                "invalid port '{}': not a port number nor an IANA service name{hint}",
-                crate::sanitize::value(name)
-            )
-        }
-    }
-}
-
 /// A plain explanation of an RFC 6335 range class.
-pub fn range_explanation(range: RangeClass) -> &'static str {
+pub(crate) fn range_explanation(range: RangeClass) -> &'static str {
     match range {
         RangeClass::System => "system port (0-1023): assigned by IETF review",
         RangeClass::User => "user port (1024-49151): assigned by IANA on request",
@@ -274,7 +212,8 @@ pub fn range_explanation(range: RangeClass) -> &'static str {
 mod tests {
     use super::*;
     use crate::model::{
-        FsPorts, Owner, Process, Protocol, RawSocket, SocketKnowledge, State, XsanVerdict,
+        FsPorts, Owner, Process, Protocol, RawSocket, SocketFlag, SocketKnowledge, State,
+        XsanVerdict,
     };
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -339,7 +278,7 @@ mod tests {
             xsan: host,
             ephemeral,
             asked_by_number,
-            warnings: &[],
+            warnings: Vec::new(),
             xsan_asked: false,
         }
     }
@@ -386,7 +325,7 @@ mod tests {
         // Asked (--xsan, --expect xsan): the alarm, and the directory warning with it.
         let asked = run(&unconfigured, true);
         assert_eq!(asked.sockets[0].xsan(), Some(XsanVerdict::NotXsan));
-        assert_eq!(asked.sockets[0].flags, ["xsan_port_non_xsan_process"]);
+        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict]);
         assert_eq!(asked.warnings.len(), 1, "{:?}", asked.warnings);
         // Configured: the alarm without asking.
         let configured = XsanHost {
@@ -529,13 +468,13 @@ mod tests {
                 socket(State::Listen, 52010, 0, "/tmp/fsm"),
                 None,
                 None,
-                vec!["xsan_port_non_xsan_process"],
+                vec![SocketFlag::XsanConflict],
             ),
             (
                 socket(State::Listen, 52011, 0, "/usr/cvfs/bin/fsm"),
                 None,
                 None,
-                vec!["xsan_verified"],
+                vec![SocketFlag::XsanVerified],
             ),
             // Inside the window but not listening: a client, never flagged.
             (
@@ -554,38 +493,12 @@ mod tests {
             assert_eq!(
                 s.knowledge.xsan.as_ref().map(|c| c.verdict),
                 match flags.first() {
-                    Some(&"xsan_verified") => Some(XsanVerdict::Xsan),
+                    Some(SocketFlag::XsanVerified) => Some(XsanVerdict::Xsan),
                     Some(_) => Some(XsanVerdict::NotXsan),
                     None => None,
                 },
                 "{port}"
             );
         }
-    }
-
-    #[test]
-    fn service_names_resolve_to_port_arguments() {
-        let registry = Registry::builtin();
-        let ok = |name: &str| lookup_service(&registry, name).ok();
-        assert_eq!(ok("ssh"), Some(vec![PortArg::Named(22)]));
-        assert_eq!(ok("HTTP"), Some(vec![PortArg::Named(80)]));
-        assert_eq!(ok("x11"), Some(vec![PortArg::Range(6000, 6063)]));
-        let err = |name: &str| {
-            lookup_service(&registry, name)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
-        let unknown = err("sshh");
-        assert!(
-            unknown.starts_with("invalid port 'sshh': not a port number"),
-            "{unknown}"
-        );
-        assert!(
-            unknown.contains("did you mean") && unknown.contains("ssh"),
-            "{unknown}"
-        );
-        assert!(err("xsanclient").contains("without a port number"));
-        assert!(!err("zzzzzzzzzzzzzzzzzzzz").contains("did you mean"));
     }
 }

@@ -10,10 +10,10 @@ use netstat2::{
 };
 
 use super::{Collector, netstat2_ext, privileged};
-use crate::config::SocketQuery;
+use crate::model::SocketQuery;
 use crate::model::{OwnerScan, Protocol, RawSocket, Snapshot, State};
 
-pub struct Portable;
+pub(crate) struct Portable;
 
 impl Collector for Portable {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {

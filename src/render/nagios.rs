@@ -33,7 +33,7 @@ fn perf_item(p: &Perf) -> String {
 }
 
 /// The status line, without its newline.
-pub fn status_line(v: &Verdict) -> String {
+pub(crate) fn status_line(v: &Verdict) -> String {
     let mut line = format!("WHOPORT {} - {}", v.status.label(), plugin_text(&v.summary));
     if !v.perfdata.is_empty() {
         line.push_str(" |");
@@ -44,7 +44,7 @@ pub fn status_line(v: &Verdict) -> String {
     line
 }
 
-pub fn write_line(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_line(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", status_line(v))
 }
 
@@ -56,23 +56,27 @@ struct JsonCheck<'a> {
     status_code: u8,
     line: String,
     summary: &'a str,
-    expectations: &'a [String],
-    warn_on: &'a [&'static str],
+    expectations: Vec<String>,
+    warn_on: Vec<&'static str>,
     reasons: &'a [Reason],
     perfdata: &'a [Perf],
     sockets: Vec<JsonSocket<'a>>,
     warnings: &'a [String],
 }
 
-pub fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let json = JsonCheck {
         schema_version: SCHEMA_VERSION,
         status: v.status,
-        status_code: v.status.code(),
+        status_code: v.status.exit().number(),
         line: status_line(v),
         summary: &v.summary,
-        expectations: &v.expectations,
-        warn_on: &v.warn_on,
+        expectations: v
+            .expectations
+            .iter()
+            .map(|e| plugin_text(&e.to_string()))
+            .collect(),
+        warn_on: v.warn_on.iter().map(|w| w.as_str()).collect(),
         reasons: &v.reasons,
         perfdata: &v.perfdata,
         sockets: report.sockets.iter().map(JsonSocket::from_socket).collect(),
@@ -85,12 +89,13 @@ pub fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Expectation;
 
     fn verdict(status: Status, summary: &str, perfdata: Vec<Perf>) -> Verdict {
         Verdict {
             status,
             summary: summary.to_string(),
-            expectations: vec!["listening".to_string()],
+            expectations: vec![Expectation::Listening],
             warn_on: Vec::new(),
             reasons: Vec::new(),
             perfdata,

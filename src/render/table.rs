@@ -12,15 +12,16 @@ use super::Render;
 use crate::annotate::range_explanation;
 use crate::annotate::xsan::APPLE_REFERENCE;
 use crate::model::{
-    IanaEntry, Owner, PortInfo, Report, Socket, State, XsanHost, XsanPort, XsanVerdict, endpoint,
+    IanaEntry, Owner, PortInfo, Report, Socket, SocketFlag, State, XsanAudit, XsanPort,
+    XsanVerdict, endpoint,
 };
 use crate::sanitize::terminal_safe;
 use unicode_width::UnicodeWidthStr;
 
-pub struct Table {
-    pub color: bool,
+pub(crate) struct Table {
+    pub(crate) color: bool,
     /// The terminal's width, when writing to one.
-    pub width: Option<u16>,
+    pub(crate) width: Option<u16>,
 }
 
 /// The cells of one output row, written into buffers that are reused from row to row.
@@ -89,7 +90,7 @@ impl Table {
             row.len = 0;
             let proto = row.next(None);
             proto.push_str(s.raw.protocol.as_str());
-            if s.flags.iter().any(|f| f == "dual_stack") {
+            if s.flags.contains(&SocketFlag::DualStack) {
                 proto.push_str("46");
             }
             endpoint_into(row.next(None), &s.raw.local_address, s.raw.local_port);
@@ -367,7 +368,8 @@ fn xsan_port_text(port: XsanPort) -> &'static str {
 }
 
 /// The audit's head: is Xsan configured, its window, its executables.
-fn xsan_head(host: &XsanHost) -> Vec<String> {
+fn xsan_head(audit: &XsanAudit) -> Vec<String> {
+    let host = &audit.host;
     let list = |dirs: &[std::path::PathBuf]| {
         dirs.iter()
             .map(|d| terminal_safe(&d.display().to_string()).into_owned())
@@ -476,8 +478,8 @@ fn port_lines(p: &PortInfo) -> Vec<String> {
 
 impl Render for Table {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        if let Some(host) = &report.xsan {
-            for line in xsan_head(host) {
+        if let Some(audit) = &report.xsan {
+            for line in xsan_head(audit) {
                 writeln!(out, "{line}")?;
             }
             writeln!(out)?;
@@ -553,7 +555,7 @@ mod tests {
             user: port.is_multiple_of(3).then(|| "svc".into()),
             owner,
             flags: if v6 {
-                vec!["dual_stack".to_string()]
+                vec![SocketFlag::DualStack]
             } else {
                 Vec::new()
             },

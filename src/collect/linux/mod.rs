@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::{Collector, ProcessSource, privileged};
-use crate::config::SocketQuery;
+use crate::model::SocketQuery;
 use crate::model::{OwnerScan, RawSocket, Snapshot};
 
 mod fdscan;
@@ -25,18 +25,18 @@ struct Linux {
     source: Source,
 }
 
-pub fn collector() -> Box<dyn Collector> {
+pub(crate) fn collector() -> Box<dyn Collector> {
     Box::new(Linux {
         source: Source::Auto,
     })
 }
 
 /// Process details straight from /proc, in parallel.
-pub fn process_source() -> Box<dyn ProcessSource> {
+pub(crate) fn process_source() -> Box<dyn ProcessSource> {
     Box::new(procs::ProcfsProcesses)
 }
 
-pub fn procfs_collector() -> Result<Box<dyn Collector>> {
+pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
     Ok(Box::new(Linux {
         source: Source::ProcNet,
     }))

@@ -5,10 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use anyhow::{Context, Result};
 
-use crate::config::SocketQuery;
+use crate::model::SocketQuery;
 use crate::model::{Protocol, RawSocket, State};
 
-pub fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (protocol, name) in [
         (Protocol::Tcp, "tcp"),
@@ -38,7 +38,7 @@ pub fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
 }
 
 /// Parses one /proc/net table (its header line first).
-pub fn parse_table(text: &str, protocol: Protocol) -> Result<Vec<RawSocket>> {
+pub(crate) fn parse_table(text: &str, protocol: Protocol) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {

@@ -16,7 +16,7 @@ fn shown(path: &Path) -> String {
 /// Whether a file or directory could have been changed by a user other than root: owned by
 /// another user, or writable by group or others (a directory with the sticky bit, as
 /// /tmp, only lets others add names of their own, so it is safe as an ancestor).
-pub fn others_may_change(meta: &std::fs::Metadata, ancestor: bool) -> Option<String> {
+pub(crate) fn others_may_change(meta: &std::fs::Metadata, ancestor: bool) -> Option<String> {
     let mode = meta.mode();
     if meta.uid() != 0 {
         return Some(format!("is owned by uid {}, not root", meta.uid()));
@@ -35,7 +35,7 @@ pub fn others_may_change(meta: &std::fs::Metadata, ancestor: bool) -> Option<Str
 /// could have put it there: the file, every directory above it as written, and every
 /// directory of its real path, are owned by root and writable by root alone. Otherwise a
 /// `sudo -E` run with another user's HOME would take that user's word for what a port is.
-pub fn root_may_trust(path: &Path) -> Result<()> {
+pub(crate) fn root_may_trust(path: &Path) -> Result<()> {
     let mut checked: Vec<PathBuf> = Vec::new();
     let real_parent = path.parent().and_then(|p| {
         std::fs::canonicalize(if p.as_os_str().is_empty() {
@@ -84,7 +84,7 @@ pub fn root_may_trust(path: &Path) -> Result<()> {
 /// The first directory of `dir` and above it (as written, and of its real path) that a
 /// user other than root could change, and why: `None` when only root can change any.
 /// `dir` itself counts even with the sticky bit (anyone may add a file to /tmp).
-pub fn writable_by_others(dir: &Path) -> Option<(PathBuf, String)> {
+pub(crate) fn writable_by_others(dir: &Path) -> Option<(PathBuf, String)> {
     let meta = std::fs::symlink_metadata(dir).ok()?;
     if let Some(why) = others_may_change(&std::fs::metadata(dir).unwrap_or(meta), false) {
         return Some((dir.to_path_buf(), why));

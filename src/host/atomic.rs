@@ -40,7 +40,7 @@ fn shown(path: &Path) -> String {
 }
 
 /// Writes `contents` to `path` by the rules of the module's documentation.
-pub fn write(path: &Path, contents: &[u8]) -> Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8]) -> Result<()> {
     let (dir_path, name) = split(path)?;
     let dir = rustix::fs::open(
         dir_path,
@@ -68,7 +68,7 @@ fn split(path: &Path) -> Result<(&Path, &OsStr)> {
 
 /// What to do with a character device or FIFO at the path (or a link to one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Devices {
+pub(crate) enum Devices {
     /// `--output`: write through it.
     WriteThrough,
     /// A file of whoport's own (the registry copy): a device or FIFO there is refused, and
@@ -77,7 +77,7 @@ pub enum Devices {
 }
 
 /// [`write`] for `name` in an open directory (`path` is how messages name it).
-pub fn write_at(
+pub(crate) fn write_at(
     dir: BorrowedFd,
     path: &Path,
     name: &OsStr,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{NOBODY, TestResult, is_root, register_holder, whoport};
+use crate::support::{NOBODY, TestResult, hermetic, is_root, register_holder, skip, whoport};
 
 /// Whether a test that needs root can run: with CI=true a missing root FAILS (naming what
 /// is missing), otherwise the test is skipped visibly.
@@ -22,11 +22,7 @@ fn root_or_skip(test: &str) -> bool {
     if is_root() {
         return true;
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{test} needs root (mknod, chown, another user's files) and CI=true"
-    );
-    eprintln!("SKIP: {test}: needs root");
+    skip(test, "needs root (mknod, chown, another user's files)");
     false
 }
 
@@ -70,6 +66,7 @@ fn mknod(path: &Path, kind: rustix::fs::FileType, major: u32, minor: u32) -> std
 
 #[test]
 fn output_writes_through_character_devices_and_never_replaces_them() -> TestResult {
+    hermetic();
     // /dev/null itself: as root this used to become a regular file.
     let (code, err) = output_to(Path::new("/dev/null"));
     assert_eq!(code, Some(0), "{err}");
@@ -109,6 +106,7 @@ fn output_writes_through_character_devices_and_never_replaces_them() -> TestResu
 
 #[test]
 fn output_writes_through_a_fifo() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let fifo = dir.path().join("metrics.fifo");
     mknod(&fifo, rustix::fs::FileType::Fifo, 0, 0)?;
@@ -129,6 +127,7 @@ fn output_writes_through_a_fifo() -> TestResult {
 
 #[test]
 fn output_refuses_links_to_files_directories_sockets_and_block_devices() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("real.prom");
     std::fs::write(&file, "keep\n")?;
@@ -148,7 +147,10 @@ fn output_refuses_links_to_files_directories_sockets_and_block_devices() -> Test
         mknod(&block, rustix::fs::FileType::BlockDevice, 7, 0)?;
         cases.push((block, "is a block device"));
     } else {
-        eprintln!("SKIP: the block device case needs root (mknod)");
+        skip(
+            "output_refuses_…: the block device case",
+            "needs root (mknod)",
+        );
     }
     for (path, words) in &cases {
         let (code, err) = output_to(path);
@@ -193,6 +195,7 @@ fn output_with_umask(mask: &str, path: &Path) -> TestResult {
 
 #[test]
 fn output_mode_new_files_from_the_umask_existing_files_keep_mode_and_owner() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     for (mask, mode) in [("022", 0o644), ("077", 0o600), ("027", 0o640)] {
         let path = dir.path().join(format!("new-{mask}.prom"));
@@ -233,6 +236,7 @@ fn output_mode_new_files_from_the_umask_existing_files_keep_mode_and_owner() -> 
 
 #[test]
 fn output_killed_mid_write_leaves_no_temporary_file() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let target = dir.path().join("whoport.json");
     let bin = assert_cmd::cargo::cargo_bin("whoport");
@@ -283,6 +287,7 @@ const CSV_HEADER: &str = "Service Name,Port Number,Transport Protocol,Descriptio
 
 #[test]
 fn registry_copy_that_is_a_fifo_or_a_device_is_not_read() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let copy = dir.path().join("iana-service-names-port-numbers.csv");
     mknod(&copy, rustix::fs::FileType::Fifo, 0, 0)?;
@@ -325,6 +330,7 @@ fn registry_copy_that_is_a_fifo_or_a_device_is_not_read() -> TestResult {
 
 #[test]
 fn as_root_another_users_registry_copy_is_ignored_and_never_written() -> TestResult {
+    hermetic();
     if !root_or_skip("as_root_another_users_registry_copy_is_ignored_and_never_written") {
         return Ok(());
     }
@@ -411,6 +417,7 @@ fn as_root_another_users_registry_copy_is_ignored_and_never_written() -> TestRes
 
 #[test]
 fn xsan_executable_directory_others_can_write_is_warned_about() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     let bin = dir.path().join("bin");
@@ -438,6 +445,7 @@ fn xsan_executable_directory_others_can_write_is_warned_about() -> TestResult {
 
 #[test]
 fn errors_name_the_value_exactly_escaped_and_short() -> TestResult {
+    hermetic();
     let err = |args: &[&OsStr]| -> Result<String, Box<dyn std::error::Error>> {
         let out = whoport().args(args).output()?;
         assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -526,6 +534,7 @@ impl Drop for Named {
 
 #[test]
 fn invisible_characters_in_a_name_are_shown_everywhere() -> TestResult {
+    hermetic();
     let perl = Path::new("/usr/bin/perl");
     if !perl.is_file() {
         return Err("this test needs /usr/bin/perl (scripts/test-deps.sh)".into());

@@ -353,7 +353,8 @@ fn socket_name(s: &Socket) -> String {
 /// Whether a process matches an owner clause.
 enum Match {
     Yes,
-    No,
+    /// No, and why when the reason is not plain (a borrowed name).
+    No(Option<String>),
     /// The detail the clause needs could not be read.
     CannotTell(String),
 }
@@ -365,11 +366,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             p.pid
         ))
     };
-    let yes = |b: bool| if b { Match::Yes } else { Match::No };
+    let yes = |b: bool| if b { Match::Yes } else { Match::No(None) };
     match clause {
-        OwnerClause::Process(name) => match &p.name {
-            Some(n) => yes(n == name),
-            None => unreadable("name"),
+        // The name alone proves nothing (any program can call itself sshd): the executable
+        // it runs must be that program too.
+        OwnerClause::Process(name) => match (&p.name, p.name_mismatch()) {
+            (None, _) => unreadable("name"),
+            (Some(n), _) if n != name => Match::No(None),
+            (Some(_), Some(false)) => Match::Yes,
+            (Some(n), Some(true)) => Match::No(Some(format!(
+                "pid {} is named {} but runs {}",
+                p.pid,
+                n,
+                p.exe.as_deref().unwrap_or("?")
+            ))),
+            (Some(_), None) => unreadable("executable (to tell the name is not borrowed)"),
         },
         OwnerClause::User(u) => match (p.uid, &p.user) {
             (Some(uid), _) => yes(uid == u.uid),
@@ -377,12 +388,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             (None, None) => unreadable("user"),
         },
         OwnerClause::Pid(pid) => yes(p.pid == *pid),
-        // Linux marks an executable replaced on disk (an upgrade) with " (deleted)".
         OwnerClause::Exe { path, real } => match &p.exe {
-            Some(e) => {
-                let e = e.strip_suffix(" (deleted)").unwrap_or(e);
-                yes(e == path || real.as_deref() == Some(e))
+            Some(e) if e == path || real.as_deref() == Some(e.as_str()) => {
+                if p.exe_deleted {
+                    // What runs is not the file at PATH any more: an upgrade not yet
+                    // restarted into, or a binary removed after it started.
+                    Match::CannotTell(format!(
+                        "pid {} runs a deleted executable that was at {e}; the file there now \
+                         may be another (restart the service)",
+                        p.pid
+                    ))
+                } else {
+                    Match::Yes
+                }
             }
+            Some(_) => Match::No(None),
             None => unreadable("executable"),
         },
     }
@@ -394,7 +414,7 @@ fn matches_all(p: &Process, clauses: &[&OwnerClause]) -> Match {
     for clause in clauses {
         match matches(p, clause) {
             Match::Yes => {}
-            Match::No => return Match::No,
+            Match::No(why) => return Match::No(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
     }
@@ -452,12 +472,19 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         }
     };
     let mut doubt = None;
+    let mut borrowed = None;
     for p in processes.iter() {
         match matches_all(p, clauses) {
             Match::Yes => return Outcome::new(Status::Ok, format!("held by {wanted}")),
-            Match::No => {}
+            Match::No(why) => borrowed = borrowed.or(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
+    }
+    if let Some(why) = borrowed {
+        return Outcome::new(
+            Status::Critical,
+            format!("expected {wanted}: {}", plugin_text(&why)),
+        );
     }
     if let Some(why) = doubt {
         Outcome::new(

@@ -251,6 +251,8 @@ mod tests {
                     uid: None,
                     exe: Some(exe.into()),
                     cmdline: None,
+                    exe_deleted: false,
+                    cmdline_raw: None,
                 }]
                 .into(),
             ),

@@ -290,6 +290,8 @@ mod tests {
             uid: None,
             exe: exe.map(str::to_string),
             cmdline: None,
+            exe_deleted: false,
+            cmdline_raw: None,
         }
     }
 

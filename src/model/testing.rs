@@ -17,6 +17,8 @@ pub(crate) fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
+        exe_deleted: false,
+        cmdline_raw: None,
     }
 }
 

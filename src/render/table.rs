@@ -596,6 +596,8 @@ mod tests {
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
+            exe_deleted: false,
+            cmdline_raw: None,
         }
     }
 

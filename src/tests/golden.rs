@@ -35,6 +35,8 @@ fn process(pid: u32, comm: &str, uid: u32, exe: &str, argv: &[&str]) -> Process 
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(argv.iter().map(|a| a.to_string()).collect()),
+        exe_deleted: false,
+        cmdline_raw: None,
     }
 }
 

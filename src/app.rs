@@ -85,7 +85,12 @@ fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
     // Whole blocks to the pipe or terminal, not a write per line: a table of every socket
     // on a busy host is tens of thousands of lines.
     let mut stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    render_report(list, &report, elapsed, &mut stdout, host.terminal().width)?;
+    let width = if list.wide {
+        None
+    } else {
+        host.terminal().width
+    };
+    render_report(list, &report, elapsed, &mut stdout, width)?;
     stdout.flush()?;
     print_warnings(list, &report);
     Ok(code)

@@ -86,9 +86,14 @@ pub(crate) struct Cli {
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
 
-    /// When to use colours in the table.
+    /// When to use colours in the table. `always` wins over NO_COLOR.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub(crate) color: ColorChoice,
+
+    /// Whole values in a terminal too (as `ps -ww`): the table is not fitted to the
+    /// terminal's width. In a pipe or file values are always whole.
+    #[arg(short = 'w', long)]
+    pub(crate) wide: bool,
 
     /// Apple Xsan audit: is Xsan configured here, its port window, and every listener on
     /// 311/tcp, 312/tcp or in the window with its verdict.

@@ -42,6 +42,8 @@ pub(crate) struct List {
     pub(crate) output_file: Option<PathBuf>,
     /// `--xsan`: the Xsan audit view.
     pub(crate) xsan_audit: bool,
+    /// `-w/--wide`: whole values in a terminal too.
+    pub(crate) wide: bool,
 }
 
 /// `whoport check PORT… --expect …`.
@@ -150,6 +152,7 @@ fn list(cli: &Cli, host: &dyn Host) -> Result<List> {
         output,
         output_file: cli.output.clone(),
         xsan_audit: cli.xsan,
+        wide: cli.wide,
     })
 }
 

@@ -15,9 +15,10 @@
 //!   pads nothing.
 //! - **A terminal**: one line per row, fitted to its width. Addresses, ports, states,
 //!   pids, users, process names and the Xsan verdict are never cut. What does not fit
-//!   is taken, in this order, from the command line (down to 12 columns), the service
-//!   name (down to 7), the command line (down to 7), each cut shown by `…`; then the
-//!   same with one space between columns instead of two; then the COMMAND column is
+//!   is taken, in this order, from the command line (down to 12 columns) and the
+//!   service name (down to 7), each cut shown by `…`; then from the spaces between
+//!   columns (one instead of two); then from the command line down to 7; then the
+//!   COMMAND column is
 //!   left out, then SERVICE, then XSAN (a verdict that is not `ok` is also a line under
 //!   the table). Columns that are never cut are laid out for at most 16
 //!   (PROCESS), 12 (USER) or 30 (addresses) columns: a longer value is printed whole
@@ -208,9 +209,9 @@ const MIN_SHORTENED: usize = 7;
 const COMMAND_FIRST: usize = 12;
 
 /// Fits the natural column widths into `width` columns (module documentation): the
-/// command line is cut to 12 columns, then the service name to 7, then the command line
-/// to 7; then the same with one space between columns instead of two; then COMMAND is
-/// left out, then SERVICE, then XSAN.
+/// command line is cut to 12 columns, then the service name to 7; then the same with one
+/// space between columns instead of two, then the command line to 7; then COMMAND is left
+/// out, then SERVICE, then XSAN.
 fn fit(
     natural: &[usize],
     command: usize,
@@ -236,11 +237,17 @@ fn fit(
             layout.widths[col] = Some(w - (total - width).min(w - floor));
         }
     };
-    for (lead, gap) in [(1, 2), (0, 1)] {
+    // Two spaces between columns while the command line keeps 12 columns; one space
+    // before it goes below that.
+    for (lead, gap, command_floor) in [
+        (1, 2, COMMAND_FIRST),
+        (0, 1, COMMAND_FIRST),
+        (0, 1, MIN_SHORTENED),
+    ] {
         let mut layout = whole(lead, gap);
         shrink(&mut layout, command, COMMAND_FIRST);
         shrink(&mut layout, service, MIN_SHORTENED);
-        shrink(&mut layout, command, MIN_SHORTENED);
+        shrink(&mut layout, command, command_floor);
         if layout.total() <= width {
             return layout;
         }

@@ -489,8 +489,9 @@ fn errors_name_the_value_exactly_escaped_and_short() -> TestResult {
     Ok(())
 }
 
-/// Listens on 127.0.0.1 (any port) as `$0 = NAME`, prints the port, waits for stdin.
-const LISTEN_AS: &str = r#"$| = 1; $0 = $ARGV[0];
+/// Listens on 127.0.0.1 (any port) as `$0 = NAME` (unless NAME is empty: setting `$0`
+/// replaces the whole command line), prints the port, waits for stdin.
+const LISTEN_AS: &str = r#"$| = 1; $0 = $ARGV[0] if length $ARGV[0];
 my $s = IO::Socket::INET->new(Listen => 5, LocalAddr => "127.0.0.1", LocalPort => 0,
     Proto => "tcp");
 if (!$s) { print "error $!\n"; exit 3; }
@@ -505,8 +506,18 @@ struct Named {
 
 impl Named {
     fn start(exe: &Path, name: &str) -> Result<Named, Box<dyn std::error::Error>> {
+        Named::start_with(exe, name, &[])
+    }
+
+    /// With more arguments after the name (they stay in the command line).
+    fn start_with(
+        exe: &Path,
+        name: &str,
+        extra: &[&OsStr],
+    ) -> Result<Named, Box<dyn std::error::Error>> {
         let mut child = Command::new(exe)
             .args(["-MIO::Socket::INET", "-e", LISTEN_AS, name])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -561,5 +572,169 @@ fn invisible_characters_in_a_name_are_shown_everywhere() -> TestResult {
     let json = whoport().args(["--json", &port]).output()?;
     let report: Value = serde_json::from_slice(&json.stdout)?;
     assert_eq!(report["sockets"][0]["processes"][0]["name"], "ss\u{200b}hd");
+    Ok(())
+}
+
+fn perl() -> Result<&'static Path, Box<dyn std::error::Error>> {
+    let perl = Path::new("/usr/bin/perl");
+    if perl.is_file() {
+        Ok(perl)
+    } else {
+        Err("this test needs /usr/bin/perl (scripts/test-deps.sh)".into())
+    }
+}
+
+fn json_of(args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
+    let out = whoport().arg("--json").args(args).output()?;
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+#[test]
+fn a_borrowed_name_shows_the_real_executable_and_fails_process_checks() -> TestResult {
+    hermetic();
+    // The issue's perl script: comm and argv[0] say sshd.
+    let l = Named::start(perl()?, "sshd: /usr/sbin/sshd -D [listener]")?;
+    let port = l.port.to_string();
+    let table = text(&whoport().arg(&port).output()?.stdout);
+    assert!(table.contains("(perl)"), "{table}");
+    assert!(table.contains("[exe /usr/bin/perl]"), "{table}");
+    let report = json_of(&[&port])?;
+    let p = &report["sockets"][0]["processes"][0];
+    assert_eq!(p["name_mismatch"], true, "{p}");
+    assert_eq!(p["exe"], "/usr/bin/perl");
+    // perl puts $0 in comm too, cut to 15 bytes.
+    let name = p["name"].as_str().unwrap_or_default().to_string();
+    let out = whoport()
+        .args(["check", &port, "--expect", &format!("process={name}")])
+        .output()?;
+    let line = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{line}");
+    assert!(line.contains("but runs /usr/bin/perl"), "{line}");
+    // The executable itself passes.
+    let out = whoport()
+        .args(["check", &port, "--expect", "exe=/usr/bin/perl"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    Ok(())
+}
+
+#[test]
+fn a_deleted_executable_is_marked_and_exe_checks_say_it() -> TestResult {
+    hermetic();
+    let dir = tempfile::tempdir()?;
+    let exe = dir.path().join("server");
+    std::fs::copy(perl()?, &exe)?;
+    let mut tries = 0;
+    let l = loop {
+        match Named::start(&exe, "server") {
+            // A fork in another test thread may hold the fresh copy open for a moment.
+            Err(e) if e.to_string().contains("busy") && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other?,
+        }
+    };
+    std::fs::remove_file(&exe)?;
+    let port = l.port.to_string();
+    let report = json_of(&[&port])?;
+    let p = &report["sockets"][0]["processes"][0];
+    assert_eq!(p["exe_deleted"], true, "{p}");
+    assert_eq!(p["exe"], exe.display().to_string(), "{p}");
+    let table = text(&whoport().arg(&port).output()?.stdout);
+    assert!(table.contains("server (deleted)"), "{table}");
+    assert!(table.contains("[deleted exe "), "{table}");
+    let out = whoport()
+        .args(["check", &port, "--expect"])
+        .arg(format!("exe={}", exe.display()))
+        .output()?;
+    let line = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{line}");
+    assert!(line.contains("runs a deleted executable"), "{line}");
+    Ok(())
+}
+
+#[test]
+fn arguments_that_are_not_utf8_keep_their_bytes() -> TestResult {
+    hermetic();
+    let l = Named::start_with(
+        perl()?,
+        "",
+        &[OsStr::from_bytes(b"caf\xe9"), OsStr::new("ok")],
+    )?;
+    let port = l.port.to_string();
+    let report = json_of(&[&port])?;
+    let p = &report["sockets"][0]["processes"][0];
+    let hex = p["cmdline_hex"].as_array().cloned().unwrap_or_default();
+    assert!(hex.contains(&Value::from("636166e9")), "{p}");
+    assert!(hex.contains(&Value::from("6f6b")), "{p}");
+    let args = p["cmdline"].as_array().cloned().unwrap_or_default();
+    assert!(args.contains(&Value::from("caf\u{fffd}")), "{p}");
+    let table = text(&whoport().arg(&port).output()?.stdout);
+    assert!(table.contains("caf\\xe9 ok"), "{table}");
+    Ok(())
+}
+
+/// whoport in a pseudo-terminal of `cols` columns (util-linux `script`).
+fn in_terminal(cols: u16, args: &str) -> Result<String, Box<dyn std::error::Error>> {
+    let bin = assert_cmd::cargo::cargo_bin("whoport");
+    let out = Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "stty cols {cols} rows 50; {} {args}",
+            bin.display()
+        ))
+        .arg("/dev/null")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()?;
+    Ok(text(&out.stdout).replace('\r', ""))
+}
+
+#[test]
+fn the_terminal_table_is_one_line_per_row_and_pipes_get_whole_values() -> TestResult {
+    hermetic();
+    if Command::new("script").arg("--version").output().is_err() {
+        skip(
+            "the_terminal_table_is_one_line_per_row…",
+            "needs util-linux script (scripts/test-deps.sh)",
+        );
+        return Ok(());
+    }
+    // A 100 KB command line.
+    let long = "x".repeat(100_000);
+    let l = Named::start_with(perl()?, "", &[OsStr::new("longcmd"), OsStr::new(&long)])?;
+    let port = l.port.to_string();
+    for cols in [50u16, 80, 160] {
+        let shown = in_terminal(cols, &port)?;
+        let lines: Vec<&str> = shown.lines().filter(|l| !l.is_empty()).collect();
+        // The header, the row, then the port's notes.
+        assert!(lines[0].trim_start().starts_with("PROTO"), "{shown}");
+        assert!(
+            lines[1].contains(&port) && lines[1].contains("perl"),
+            "{shown}"
+        );
+        if cols >= 80 {
+            assert!(
+                lines[..2]
+                    .iter()
+                    .all(|l| l.chars().count() <= usize::from(cols)),
+                "{shown}"
+            );
+            assert!(lines[1].contains('…'), "{shown}");
+        }
+        assert!(
+            !shown.contains(&"x".repeat(200)),
+            "{cols}: the long value was not cut"
+        );
+    }
+    // -w/--wide: whole values in the terminal too.
+    let wide = in_terminal(80, &format!("-w {port}"))?;
+    assert!(wide.contains(&long), "--wide cut the command line");
+    // A pipe: whole values, one line per row.
+    let piped = text(&whoport().arg(&port).output()?.stdout);
+    let row: Vec<&str> = piped.lines().filter(|l| l.contains("longcmd")).collect();
+    assert_eq!(row.len(), 1);
+    assert!(row[0].contains(&long));
     Ok(())
 }

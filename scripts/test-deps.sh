@@ -10,6 +10,8 @@ command -v lsof >/dev/null 2>&1 || need+=(lsof)
 # The Xsan tests start copies of perl named like Xsan's daemons.
 [[ -x /usr/bin/perl ]] || need+=(perl)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# The table tests run whoport in a pseudo-terminal of a given width with script(1).
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 # The monitoring tests: promtool checks the metrics and alert rules, node_exporter serves them.
 [[ -x /usr/bin/promtool ]] || need+=(prometheus)
 [[ -x /usr/bin/prometheus-node-exporter ]] || need+=(prometheus-node-exporter)

@@ -15,9 +15,11 @@
 //! On Linux the copy is first an unnamed file (`O_TMPFILE`), written and flushed to disk,
 //! then given a name (`linkat`): a write killed at any point before that leaves nothing
 //! behind. Replacing an existing file needs a name to rename from, so the complete copy
-//! is linked as `.whoport-*.tmp` and renamed over the file at once (microseconds with no
-//! data written in between). Where `O_TMPFILE` is not available (another OS, an old
-//! filesystem), the copy is a named temporary file from the start.
+//! is linked as `.whoport-PID-N.tmp` and renamed over the file at once (two system calls
+//! with no data written in between). A SIGKILL landing exactly there leaves that name
+//! behind (seen under heavy load in the tests); every write first removes such copies of
+//! whoport processes that no longer run. Where `O_TMPFILE` is not available (another OS,
+//! an old filesystem), the copy is a named temporary file from the start.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -85,6 +87,7 @@ pub(crate) fn write_at(
     devices: Devices,
 ) -> Result<()> {
     let context = || format!("writing {}", shown(path));
+    remove_stale_copies(dir);
     // Another process may create or remove the file between our look and our write; each
     // step below notices (O_EXCL-like link, O_NOFOLLOW open) and the look is taken again.
     for _ in 0..3 {
@@ -252,6 +255,33 @@ fn write_through(dir: BorrowedFd, name: &OsStr, follow: bool, contents: &[u8]) -
     file.write_all(contents)?;
     file.flush()?;
     Ok(Done::Yes)
+}
+
+/// Removes `.whoport-PID-*.tmp` copies left in `dir` by a whoport that no longer runs: one
+/// killed in the microseconds between naming its complete copy and renaming it over the
+/// file (on Linux the only moment a copy has a name), or one that had no `O_TMPFILE`. A
+/// copy of a process that still runs (another whoport writing now) is left alone.
+fn remove_stale_copies(dir: BorrowedFd) {
+    let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_bytes();
+        let Some(pid) = name
+            .strip_prefix(b".whoport-")
+            .filter(|rest| rest.ends_with(b".tmp"))
+            .and_then(|rest| rest.split(|&b| b == b'-').next())
+            .and_then(|pid| std::str::from_utf8(pid).ok())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = rustix::process::Pid::from_raw(pid)
+            .is_some_and(|p| matches!(rustix::process::test_kill_process(p), Err(Errno::SRCH)));
+        if gone && pid != std::process::id() as i32 {
+            let _ = rustix::fs::unlinkat(dir, entry.file_name(), AtFlags::empty());
+        }
+    }
 }
 
 /// Flushes a directory's entries (the new name) to disk; a failure only loses durability.
@@ -477,6 +507,26 @@ mod tests {
         // Names that are no file.
         assert!(err(&dir.path().join("x/")).is_some_and(|e| e.contains("names no file")));
         assert!(write(&dir.path().join("no-such-dir").join("f.prom"), b"x").is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn copies_left_by_a_killed_whoport_are_removed() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut dead = 4_000_000u32;
+        while Path::new(&format!("/proc/{dead}")).exists() {
+            dead += 1;
+        }
+        let stale = format!(".whoport-{dead}-1234abcd.tmp");
+        let alive = format!(".whoport-{}-1234abcd.tmp", std::process::id());
+        for name in [&stale, &alive, &"other.tmp".to_string()] {
+            std::fs::write(dir.path().join(name), "x")?;
+        }
+        write(&dir.path().join("out.prom"), b"new\n")?;
+        let left = names(dir.path())?;
+        assert!(!left.contains(&OsString::from(&stale)), "{left:?}");
+        assert!(left.contains(&OsString::from(&alive)), "{left:?}");
+        assert!(left.contains(&OsString::from("other.tmp")), "{left:?}");
         Ok(())
     }
 

@@ -241,7 +241,10 @@ fn output_killed_mid_write_leaves_no_temporary_file() -> TestResult {
     let target = dir.path().join("whoport.json");
     let bin = assert_cmd::cargo::cargo_bin("whoport");
     // SIGKILL at spread-out moments of a run: while collecting, rendering, writing,
-    // linking. Whatever the moment, the directory holds the complete file or nothing.
+    // linking. Whatever the moment, the directory holds the complete file or nothing,
+    // except a kill in the two system calls between naming the complete copy and renaming
+    // it over the file: that copy is removed by the next write.
+    let mut windows = 0;
     for round in 0..40u64 {
         let mut child = Command::new(&bin)
             .args(["--json", "-a", "--output"])
@@ -251,18 +254,40 @@ fn output_killed_mid_write_leaves_no_temporary_file() -> TestResult {
             .stderr(Stdio::null())
             .spawn()?;
         std::thread::sleep(Duration::from_micros(round * 997 % 40_000));
+        let pid = child.id();
         let _ = child.kill();
         let _ = child.wait();
         let left = names(dir.path());
-        assert!(
-            left.iter().all(|n| n == "whoport.json"),
-            "round {round}: {left:?}"
-        );
+        let killed_copy = format!(".whoport-{pid}-");
+        for n in left.iter().filter(|n| *n != "whoport.json") {
+            assert!(
+                n.starts_with(&killed_copy) && n.ends_with(".tmp"),
+                "round {round}: {left:?}"
+            );
+            windows += 1;
+            // The complete copy, never a partial one.
+            let data = std::fs::read(dir.path().join(n))?;
+            assert!(
+                serde_json::from_slice::<Value>(&data).is_ok(),
+                "round {round}"
+            );
+        }
         if let Ok(data) = std::fs::read(&target) {
             let parsed: Result<Value, _> = serde_json::from_slice(&data);
             assert!(parsed.is_ok(), "round {round}: a partial file was left");
         }
     }
+    // The next write cleans up after a killed one.
+    let out = whoport()
+        .args(["--json", "--output"])
+        .arg(&target)
+        .output()?;
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    assert_eq!(
+        names(dir.path()),
+        ["whoport.json"],
+        "{windows} window kills"
+    );
     Ok(())
 }
 

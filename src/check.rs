@@ -265,7 +265,9 @@ fn listening<'a>(sockets: &[&'a Socket]) -> Vec<&'a Socket> {
         .collect()
 }
 
-/// `nginx (pid 812, www-data)`, terminal-safe.
+/// `nginx (pid 812, www-data)`, terminal-safe; with what it really runs when its name
+/// borrows another program's (`sshd (pid 9, root, runs /usr/bin/perl)`) and when its
+/// executable was deleted.
 fn process_text(p: &Process) -> String {
     let name = p.name.as_deref().unwrap_or("?");
     let user = match (&p.user, p.uid) {
@@ -273,7 +275,14 @@ fn process_text(p: &Process) -> String {
         (None, Some(uid)) => format!("uid {uid}"),
         (None, None) => "user unknown".to_string(),
     };
-    plugin_text(&format!("{name} (pid {}, {user})", p.pid))
+    let exe = p.exe.as_deref().unwrap_or("?");
+    let runs = match (p.name_mismatch() == Some(true), p.exe_deleted) {
+        (true, false) => format!(", runs {exe}"),
+        (true, true) => format!(", runs {exe} (deleted)"),
+        (false, true) => format!(", deleted executable {exe}"),
+        (false, false) => String::new(),
+    };
+    plugin_text(&format!("{name} (pid {}, {user}{runs})", p.pid))
 }
 
 /// Who holds these sockets: `held by sshd (pid 611, root)`, `owner hidden (socket of

@@ -268,6 +268,13 @@ fn owner_expectations() {
         &["expected process=sshd: pid 6 is named sshd but runs /usr/bin/perl"],
     );
     assert_status(&spoofed, &["exe=/usr/bin/perl"], Status::Ok, &[]);
+    // The status line says what it runs, whatever is expected.
+    assert_status(
+        &spoofed,
+        &["listening"],
+        Status::Ok,
+        &["held by sshd (pid 6, root, runs /usr/bin/perl)"],
+    );
     // A symbolic link names the file it points to (the kernel reports the real path; the
     // fake host links /usr/local/sbin/server to /opt/server-1.2/server).
     let linked = Case::new(

@@ -39,6 +39,7 @@ mod ephemeral;
 #[path = "ephemeral_other.rs"]
 mod ephemeral;
 
+pub mod containers;
 mod details;
 mod portable;
 mod users;

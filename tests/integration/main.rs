@@ -5,9 +5,13 @@
 mod bench_fixture;
 mod check;
 mod compare;
+#[cfg(target_os = "linux")]
+mod containers;
 mod input;
 mod owners;
 mod ports_xsan;
 mod privilege;
 mod prometheus;
+#[cfg(target_os = "linux")]
+mod runtimes;
 mod support;

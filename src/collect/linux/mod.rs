@@ -9,6 +9,9 @@ use crate::model::{OwnerScan, RawSocket, Snapshot};
 
 mod fdscan;
 mod netlink;
+// Used by `--netns` (wired in after the restructure of main).
+#[allow(dead_code)]
+pub mod netns;
 mod parallel;
 mod procnet;
 mod procs;

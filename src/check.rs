@@ -16,15 +16,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{CheckSpec, Expectation, OwnerClause, PortArg, SocketQuery, WarnOn};
-use crate::exit;
-use crate::model::{Owner, OwnerScan, Process, Protocol, Report, Socket, XsanVerdict, endpoint};
+use crate::exit::Exit;
+use crate::model::{
+    CheckSpec, Expectation, Owner, OwnerClause, OwnerScan, PortArg, Process, Protocol, Report,
+    Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
+};
 use crate::sanitize::plugin_text;
 
 /// A plugin's status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Ok,
     Warning,
     Critical,
@@ -42,7 +44,7 @@ impl Status {
         }
     }
 
-    pub fn worst(self, other: Status) -> Status {
+    pub(crate) fn worst(self, other: Status) -> Status {
         if other.rank() > self.rank() {
             other
         } else {
@@ -51,17 +53,17 @@ impl Status {
     }
 
     /// The exit code of the Nagios plugin API.
-    pub fn code(self) -> u8 {
+    pub(crate) fn exit(self) -> Exit {
         match self {
-            Status::Ok => exit::CHECK_OK,
-            Status::Warning => exit::CHECK_WARNING,
-            Status::Critical => exit::CHECK_CRITICAL,
-            Status::Unknown => exit::CHECK_UNKNOWN,
+            Status::Ok => Exit::CheckOk,
+            Status::Warning => Exit::CheckWarning,
+            Status::Critical => Exit::CheckCritical,
+            Status::Unknown => Exit::CheckUnknown,
         }
     }
 
     /// As the status line spells it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::Warning => "WARNING",
@@ -73,25 +75,25 @@ impl Status {
 
 /// The outcome of one expectation (or `--warn-on` condition) on one PORT.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Reason {
+pub(crate) struct Reason {
     /// The PORT as the check names it (`22/tcp`, `8000-8100`).
-    pub port: String,
+    pub(crate) port: String,
     /// The expectation (`listening`, `process=nginx user=www-data`, `warn-on=xsan-conflict`).
-    pub expectation: String,
-    pub status: Status,
+    pub(crate) expectation: String,
+    pub(crate) status: Status,
     /// Why; terminal-safe.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 /// One performance data item: `label=value[uom];;;min`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Perf {
-    pub label: &'static str,
+pub(crate) struct Perf {
+    pub(crate) label: &'static str,
     #[serde(serialize_with = "number")]
-    pub value: f64,
-    pub uom: &'static str,
+    pub(crate) value: f64,
+    pub(crate) uom: &'static str,
     #[serde(serialize_with = "number")]
-    pub min: f64,
+    pub(crate) min: f64,
 }
 
 /// Whole numbers as JSON integers (`3`, not `3.0`).
@@ -104,19 +106,19 @@ fn number<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Verdict {
-    pub status: Status,
+pub(crate) struct Verdict {
+    pub(crate) status: Status,
     /// The status line's text between `WHOPORT STATUS - ` and ` | `; terminal-safe.
-    pub summary: String,
-    pub expectations: Vec<String>,
-    pub warn_on: Vec<&'static str>,
-    pub reasons: Vec<Reason>,
-    pub perfdata: Vec<Perf>,
+    pub(crate) summary: String,
+    pub(crate) expectations: Vec<String>,
+    pub(crate) warn_on: Vec<&'static str>,
+    pub(crate) reasons: Vec<Reason>,
+    pub(crate) perfdata: Vec<Perf>,
 }
 
 impl Verdict {
     /// UNKNOWN: the check could not be run (bad input, a failed collection).
-    pub fn unknown(message: &str) -> Verdict {
+    pub(crate) fn unknown(message: &str) -> Verdict {
         Verdict {
             status: Status::Unknown,
             summary: plugin_text(message),
@@ -536,7 +538,7 @@ fn expectation(target: &Target, e: &Expectation) -> Option<Outcome> {
 }
 
 /// The verdict of `whoport check` on a report of the ports asked.
-pub fn evaluate(
+pub(crate) fn evaluate(
     report: &Report,
     ports: &[PortArg],
     query: &SocketQuery,
@@ -657,6 +659,3 @@ fn perfdata(targets: &[Target], elapsed: Duration) -> Vec<Perf> {
         },
     ]
 }
-
-#[cfg(test)]
-mod tests;

@@ -12,6 +12,8 @@ Examples:
   whoport 8000-8100        an inclusive range
   whoport ssh              the ports IANA registered for a service name
   whoport --xsan           Apple Xsan audit: its port window and who listens there
+  whoport --netns all      every listener in every network namespace, with its container
+  whoport -N web 80        port 80 in the network namespace of container web
   whoport registry status  which copy of the IANA port registry is in use
   whoport -a               every socket in every state
   whoport -t -l --user www-data
@@ -42,57 +44,63 @@ whoport may not read the processes that hold it: run it as root to see them) or 
     args_conflicts_with_subcommands = true,
     disable_help_subcommand = true
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Ports to look up: a number (60322), an inclusive range (8000-8100) or a service
     /// name (ssh). Without any, every listening socket.
     #[arg(value_name = "PORT")]
-    pub ports: Vec<String>,
+    pub(crate) ports: Vec<String>,
 
     #[command(flatten)]
-    pub kinds: SocketKinds,
+    pub(crate) kinds: SocketKinds,
 
     /// Listening sockets only (TCP LISTEN, unconnected UDP). The default without PORT.
     #[arg(short = 'l', long, conflicts_with = "all")]
-    pub listening: bool,
+    pub(crate) listening: bool,
 
     /// Sockets in every state. The default with PORT.
     #[arg(short = 'a', long)]
-    pub all: bool,
+    pub(crate) all: bool,
 
     /// Only sockets held by this process.
     #[arg(short = 'p', long, value_name = "PID", allow_hyphen_values = true)]
-    pub pid: Option<String>,
+    pub(crate) pid: Option<String>,
 
     /// Only sockets of this user (name or uid): the socket's or an owner's.
     #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
+
+    /// Network namespaces to look in: `current` (whoport's own, the default), `all`, or
+    /// one: an `ip netns` name, a Docker or Podman container (name or id), a pid, or a
+    /// namespace file (/run/netns/NAME, /proc/PID/ns/net). Others than its own need root.
+    #[arg(short = 'N', long, value_name = "NETNS")]
+    pub(crate) netns: Option<String>,
 
     /// Print JSON (documented in docs/json.md); the same as --format json.
     #[arg(long, conflicts_with_all = ["quiet", "format"])]
-    pub json: bool,
+    pub(crate) json: bool,
 
     /// Output format: the table, JSON (docs/json.md) or the Prometheus text exposition
     /// format for node_exporter's textfile collector (docs/monitoring.md).
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
-    pub format: Option<FormatChoice>,
+    pub(crate) format: Option<FormatChoice>,
 
     /// Write the output to FILE instead of standard output, atomically (a temporary file
     /// in the same directory, renamed into place; mode 0644).
     #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
 
     /// Print nothing; the exit code tells.
     #[arg(short = 'q', long)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 
     /// When to use colours in the table.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
-    pub color: ColorChoice,
+    pub(crate) color: ColorChoice,
 
     /// Apple Xsan audit: is Xsan configured here, its port window, and every listener on
     /// 311/tcp, 312/tcp or in the window with its verdict.
     #[arg(long, conflicts_with = "udp")]
-    pub xsan: bool,
+    pub(crate) xsan: bool,
 
     /// Directory for the user's copy of the IANA registry.
     #[arg(
@@ -102,7 +110,7 @@ pub struct Cli {
         env = "WHOPORT_DATA_DIR",
         value_name = "DIR"
     )]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
 
     /// Xsan configuration directory (instead of the standard ones).
     #[arg(
@@ -112,7 +120,7 @@ pub struct Cli {
         env = "WHOPORT_XSAN_CONFIG_DIR",
         value_name = "DIR"
     )]
-    pub xsan_config_dir: Option<PathBuf>,
+    pub(crate) xsan_config_dir: Option<PathBuf>,
 
     /// Xsan executable directory (instead of the standard ones).
     #[arg(
@@ -122,26 +130,26 @@ pub struct Cli {
         env = "WHOPORT_XSAN_BIN_DIR",
         value_name = "DIR"
     )]
-    pub xsan_bin_dir: Option<PathBuf>,
+    pub(crate) xsan_bin_dir: Option<PathBuf>,
 
     /// Which collector to use (for tests and comparisons).
     #[arg(long, value_enum, hide = true, env = "WHOPORT_BACKEND", global = true)]
-    pub backend: Option<BackendChoice>,
+    pub(crate) backend: Option<BackendChoice>,
 
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
 }
 
 /// Which sockets to look at, by protocol and address family.
 #[derive(Debug, Default, Args)]
-pub struct SocketKinds {
+pub(crate) struct SocketKinds {
     /// TCP sockets only.
     #[arg(short = 't', long)]
-    pub tcp: bool,
+    pub(crate) tcp: bool,
 
     /// UDP sockets only.
     #[arg(short = 'u', long)]
-    pub udp: bool,
+    pub(crate) udp: bool,
 
     /// IPv4 sockets only.
     #[arg(short = '4', long)]
@@ -153,7 +161,7 @@ pub struct SocketKinds {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// A health check following the Nagios plugin API: one status line, exit 0 OK,
     /// 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     Check(CheckArgs),
@@ -194,42 +202,42 @@ Exit codes (Nagios plugin API), one status line on stdout:
 /// `whoport check PORT… --expect …`
 #[derive(Debug, Args)]
 #[command(after_help = CHECK_AFTER_HELP)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Ports to check: a number (22) or an inclusive range (8000-8100).
     #[arg(value_name = "PORT", required = true)]
-    pub ports: Vec<String>,
+    pub(crate) ports: Vec<String>,
 
     /// What must be true of each PORT (repeatable; see below). Default: listening.
     #[arg(short = 'e', long, value_name = "EXPECTATION")]
-    pub expect: Vec<String>,
+    pub(crate) expect: Vec<String>,
 
     /// Also report WARNING when this is found while the expectations hold (repeatable).
     #[arg(long, value_enum, value_name = "CONDITION")]
-    pub warn_on: Vec<WarnOnChoice>,
+    pub(crate) warn_on: Vec<WarnOnChoice>,
 
     #[command(flatten)]
-    pub kinds: SocketKinds,
+    pub(crate) kinds: SocketKinds,
 
     /// Print the verdict, its reasons and the sockets as JSON (docs/json.md).
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum WarnOnChoice {
+pub(crate) enum WarnOnChoice {
     /// A listening socket on an Xsan port held by a process that is not Xsan.
     XsanConflict,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FormatChoice {
+pub(crate) enum FormatChoice {
     Table,
     Json,
     Prometheus,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// Store a copy of IANA's service-names-port-numbers.csv; it then takes precedence
     /// over the built-in copy.
     Import {
@@ -243,18 +251,30 @@ pub enum RegistryCommand {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     Auto,
     Always,
     Never,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackendChoice {
+pub(crate) enum BackendChoice {
     /// The platform's fastest path (netlink + /proc on Linux).
     Native,
     /// Linux: sockets from /proc/net instead of netlink.
     Procfs,
     /// netstat2 + sysinfo, the macOS path.
     Portable,
+}
+
+impl Cli {
+    /// Whether this is a `whoport check`, whose every failure is an UNKNOWN verdict.
+    pub(crate) fn is_check(&self) -> bool {
+        matches!(self.command, Some(Command::Check(_)))
+    }
+
+    /// Whether a `whoport check` asked for its verdict as JSON.
+    pub(crate) fn check_json(&self) -> bool {
+        matches!(&self.command, Some(Command::Check(args)) if args.json)
+    }
 }

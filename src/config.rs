@@ -1,68 +1,204 @@
-//! Plain settings resolved from the command line: every user value is checked here, so
-//! that the rest of the program never sees a bad one.
+//! Turns the command line into a [`Mode`]: every user value is checked here, so that the
+//! rest of the program never sees a bad one. It reads nothing from the host but through
+//! the [`Host`] it is handed (user names, the registry for service names, the terminal).
 
-use std::fmt;
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::act::registry::RegistryAction;
 use crate::cli::{
-    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, SocketKinds, WarnOnChoice,
+    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, RegistryCommand,
+    SocketKinds, WarnOnChoice,
 };
-use crate::model::{Family, Protocol, RawSocket, State};
+use crate::collect::Backend;
+use crate::host::{Host, Paths};
+use crate::iana::{NameError, Registry};
+use crate::model::{
+    CheckSpec, Expectation, Filters, Kinds, NetnsScope, OwnerClause, PortArg, PortSet, SocketQuery,
+    UserFilter, WarnOn, asked_by_number,
+};
 
-/// Inclusive port ranges, sorted and merged.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PortSet {
-    ranges: Vec<(u16, u16)>,
+/// How a listing is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    Table {
+        color: bool,
+    },
+    Json,
+    /// The Prometheus text exposition format.
+    Prometheus,
+    Quiet,
 }
 
-impl PortSet {
-    pub fn new(mut ranges: Vec<(u16, u16)>) -> PortSet {
-        ranges.sort_unstable();
-        let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
-        for (lo, hi) in ranges {
-            match merged.last_mut() {
-                Some(last) if u32::from(lo) <= u32::from(last.1) + 1 => last.1 = last.1.max(hi),
-                _ => merged.push((lo, hi)),
-            }
+/// `whoport [PORT…]`: list sockets.
+#[derive(Clone, Debug)]
+pub(crate) struct List {
+    pub(crate) query: SocketQuery,
+    pub(crate) filters: Filters,
+    pub(crate) output: Output,
+    /// `--output FILE`: written atomically instead of standard output.
+    pub(crate) output_file: Option<PathBuf>,
+    /// `--xsan`: the Xsan audit view.
+    pub(crate) xsan_audit: bool,
+    /// `-N/--netns`: which network namespaces to look in.
+    pub(crate) netns: NetnsScope,
+}
+
+/// `whoport check PORT… --expect …`.
+#[derive(Clone, Debug)]
+pub(crate) struct Check {
+    /// Every state of the ports asked, so that `free` sees everything.
+    pub(crate) query: SocketQuery,
+    pub(crate) filters: Filters,
+    pub(crate) spec: CheckSpec,
+    /// `--json`: the verdict as JSON instead of the status line.
+    pub(crate) json: bool,
+}
+
+/// What one run of whoport does.
+#[derive(Clone, Debug)]
+pub(crate) enum Mode {
+    List(List),
+    Check(Check),
+    Registry(RegistryAction),
+}
+
+/// Where whoport's knowledge is read from, from the (hidden) options and their
+/// environment variables; empty values count as not given.
+pub(crate) fn paths(cli: &Cli) -> Paths {
+    let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+    Paths {
+        data_dir: nonempty(&cli.data_dir),
+        xsan_config_dir: nonempty(&cli.xsan_config_dir),
+        xsan_bin_dir: nonempty(&cli.xsan_bin_dir),
+    }
+}
+
+/// The collection path (`--backend`, hidden).
+pub(crate) fn backend(cli: &Cli) -> Backend {
+    match cli.backend {
+        None | Some(BackendChoice::Native) => Backend::Native,
+        Some(BackendChoice::Procfs) => Backend::Procfs,
+        Some(BackendChoice::Portable) => Backend::Portable,
+    }
+}
+
+/// The mode the command line asks for, its values checked.
+pub(crate) fn mode(cli: &Cli, host: &dyn Host) -> Result<Mode> {
+    match &cli.command {
+        Some(Command::Check(args)) => check(args, host).map(Mode::Check),
+        Some(Command::Registry { command }) => Ok(Mode::Registry(match command {
+            Some(RegistryCommand::Import { file }) => RegistryAction::Import(file.clone()),
+            Some(RegistryCommand::Status) | None => RegistryAction::Status,
+        })),
+        None => list(cli, host).map(Mode::List),
+    }
+}
+
+fn kinds(k: &SocketKinds) -> Kinds {
+    Kinds {
+        tcp: k.tcp,
+        udp: k.udp,
+        ipv4: k.ipv4,
+        ipv6: k.ipv6,
+    }
+}
+
+fn list(cli: &Cli, host: &dyn Host) -> Result<List> {
+    let (port_args, ports) = resolve_ports(&cli.ports, host.registry())?;
+    let pid = cli.pid.as_deref().map(parse_pid).transpose()?;
+    let user = cli
+        .user
+        .as_deref()
+        .map(|u| parse_user(u, host))
+        .transpose()
+        .context("--user")?;
+    // No PORT: listening sockets, like `ss -l`. With PORT: every state. -l/-a override.
+    let listening_only = if cli.all {
+        false
+    } else {
+        cli.listening || ports.is_none()
+    };
+    let mut query = SocketQuery::new(ports, kinds(&cli.kinds), listening_only);
+    if cli.xsan {
+        // Listening TCP sockets on 311, 312 and the Xsan window (or on the ports given).
+        query.tcp = true;
+        query.udp = false;
+        query.listening_only = true;
+        if query.ports.is_none() {
+            query.ports = Some(PortSet::new(crate::annotate::xsan::audit_ranges(
+                host.xsan(),
+                &asked_by_number(&port_args),
+            )));
         }
-        PortSet { ranges: merged }
     }
-
-    pub fn ranges(&self) -> &[(u16, u16)] {
-        &self.ranges
-    }
-
-    pub fn contains(&self, port: u16) -> bool {
-        self.ranges
-            .binary_search_by(|&(lo, hi)| {
-                if hi < port {
-                    std::cmp::Ordering::Less
-                } else if lo > port {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            })
-            .is_ok()
-    }
+    let output = match (cli.quiet, cli.json, cli.format) {
+        (true, _, _) => Output::Quiet,
+        (_, true, _) | (_, _, Some(FormatChoice::Json)) => Output::Json,
+        (_, _, Some(FormatChoice::Prometheus)) => Output::Prometheus,
+        (_, _, None | Some(FormatChoice::Table)) => Output::Table {
+            color: cli.output.is_none() && use_color(cli.color, host),
+        },
+    };
+    Ok(List {
+        query,
+        filters: Filters {
+            port_args,
+            pid,
+            user,
+        },
+        output,
+        output_file: cli.output.clone(),
+        xsan_audit: cli.xsan,
+        netns: cli
+            .netns
+            .as_deref()
+            .map(parse_netns)
+            .transpose()?
+            .unwrap_or_default(),
+    })
 }
 
-/// One PORT argument as the user wrote it, resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PortArg {
-    /// A single port, by number.
-    Single(u16),
-    /// An inclusive range, by numbers (or a service name registered for a range: x11).
-    Range(u16, u16),
-    /// A single port, by service name (ssh).
-    Named(u16),
+fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let expectations = parse_expectations(&args.expect, host)?;
+    let mut warn_on = Vec::new();
+    for choice in &args.warn_on {
+        let w = match choice {
+            WarnOnChoice::XsanConflict => WarnOn::XsanConflict,
+        };
+        if !warn_on.contains(&w) {
+            warn_on.push(w);
+        }
+    }
+    Ok(Check {
+        query: SocketQuery::new(ports, kinds(&args.kinds), false),
+        filters: Filters {
+            port_args,
+            ..Filters::default()
+        },
+        spec: CheckSpec {
+            expectations,
+            warn_on,
+        },
+        json: args.json,
+    })
+}
+
+fn use_color(choice: ColorChoice, host: &dyn Host) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            let terminal = host.terminal();
+            !terminal.no_color && terminal.is_terminal
+        }
+    }
 }
 
 /// Parses one PORT argument: a number, `LO-HI`, or (through `lookup_service`) a name.
-pub fn parse_port_arg(
+pub(crate) fn parse_port_arg(
     text: &str,
     lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
 ) -> Result<Vec<PortArg>> {
@@ -97,14 +233,35 @@ fn parse_port_number(part: &str, whole: &str) -> Result<u16> {
     }
 }
 
-/// A user given to `--user`, resolved.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserFilter {
-    pub uid: u32,
-    pub name: Option<String>,
+/// Resolves a service name (`ssh`, any case) to the ports IANA registered for it.
+fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
+    match registry.ports_for(name) {
+        Ok(ports) => Ok(ports
+            .into_iter()
+            .map(|(a, b)| {
+                if a == b {
+                    PortArg::Named(a)
+                } else {
+                    PortArg::Range(a, b)
+                }
+            })
+            .collect()),
+        Err(NameError::NoPort) => bail!(
+            "invalid port '{name}': IANA registered the service name '{name}' without a \
+             port number"
+        ),
+        Err(NameError::Unknown { suggestions }) => {
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!("; did you mean {}?", suggestions.join(", "))
+            };
+            bail!("invalid port '{name}': not a port number nor an IANA service name{hint}")
+        }
+    }
 }
 
-pub fn parse_user(text: &str) -> Result<UserFilter> {
+pub(crate) fn parse_user(text: &str, host: &dyn Host) -> Result<UserFilter> {
     if text.is_empty() {
         bail!("invalid user '': empty");
     }
@@ -112,10 +269,10 @@ pub fn parse_user(text: &str) -> Result<UserFilter> {
         let uid: u32 = text
             .parse()
             .map_err(|_| anyhow!("invalid user '{text}': not a valid uid"))?;
-        let name = crate::collect::user_name(uid);
+        let name = host.user_name(uid);
         return Ok(UserFilter { uid, name });
     }
-    match crate::collect::user_uid(text) {
+    match host.user_uid(text) {
         Some(uid) => Ok(UserFilter {
             uid,
             name: Some(text.to_string()),
@@ -124,169 +281,37 @@ pub fn parse_user(text: &str) -> Result<UserFilter> {
     }
 }
 
-pub fn parse_pid(text: &str) -> Result<u32> {
+pub(crate) fn parse_pid(text: &str) -> Result<u32> {
     match text.parse::<u32>() {
         Ok(0) | Err(_) => bail!("invalid pid '{text}': pids are positive whole numbers"),
         Ok(n) => Ok(n),
     }
 }
 
-/// What the collector is asked for. The port filter is applied in the kernel where the
-/// platform allows it; `matches` is the same test for everyone else.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SocketQuery {
-    pub ports: Option<PortSet>,
-    pub tcp: bool,
-    pub udp: bool,
-    pub ipv4: bool,
-    pub ipv6: bool,
-    pub listening_only: bool,
-}
-
-impl SocketQuery {
-    /// The query for these ports (`None`: every port) and socket kinds; without `-t`/`-u`
-    /// both protocols, without `-4`/`-6` both families.
-    pub fn new(ports: Option<PortSet>, kinds: &SocketKinds, listening_only: bool) -> SocketQuery {
-        let both_protocols = !kinds.tcp && !kinds.udp;
-        let both_families = !kinds.ipv4 && !kinds.ipv6;
-        SocketQuery {
-            ports,
-            tcp: kinds.tcp || both_protocols,
-            udp: kinds.udp || both_protocols,
-            ipv4: kinds.ipv4 || both_families,
-            ipv6: kinds.ipv6 || both_families,
-            listening_only,
+/// Parses `-N/--netns`: `current`, `all`, a pid, a path, or a name (an `ip netns` name or
+/// a container, looked up when collecting: an unknown one fails there).
+pub(crate) fn parse_netns(text: &str) -> Result<NetnsScope> {
+    let bad = |why: &str| anyhow!("invalid network namespace '{text}': {why}");
+    Ok(match text {
+        "" => return Err(bad("empty")),
+        "current" => NetnsScope::Current,
+        "all" => NetnsScope::All,
+        _ if text.bytes().all(|b| b.is_ascii_digit()) => {
+            NetnsScope::Pid(parse_pid(text).map_err(|_| bad("not a pid"))?)
         }
-    }
-
-    pub fn wants_protocol(&self, p: Protocol) -> bool {
-        match p {
-            Protocol::Tcp => self.tcp,
-            Protocol::Udp => self.udp,
+        _ if text.starts_with('/') || text.starts_with("./") || text.starts_with("../") => {
+            NetnsScope::Path(PathBuf::from(text))
         }
-    }
-
-    pub fn wants_family(&self, f: Family) -> bool {
-        match f {
-            Family::Ipv4 => self.ipv4,
-            Family::Ipv6 => self.ipv6,
-        }
-    }
-
-    pub fn wants_state(&self, s: State) -> bool {
-        if self.listening_only {
-            s.is_listening()
-        } else {
-            // Half-open request sockets belong to their listener; ss leaves them out too.
-            s != State::NewSynRecv
-        }
-    }
-
-    pub fn matches(&self, s: &RawSocket) -> bool {
-        self.wants_protocol(s.protocol)
-            && self.wants_family(s.family())
-            && self.wants_state(s.state)
-            && self.ports.as_ref().is_none_or(|p| p.contains(s.local_port))
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    Table {
-        color: bool,
-    },
-    Json,
-    /// The Prometheus text exposition format.
-    Prometheus,
-    /// `whoport check`: one Nagios plugin status line.
-    Nagios,
-    Quiet,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Native,
-    Procfs,
-    Portable,
-}
-
-/// Where whoport's knowledge is read from; each can be overridden (for tests, or by an
-/// administrator) through an option or its environment variable.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Paths {
-    /// Holds the user's copy of the IANA registry (`WHOPORT_DATA_DIR`); default: the
-    /// platform's data directory plus `whoport`.
-    pub data_dir: Option<PathBuf>,
-    /// Replaces the Xsan configuration directories looked in (`WHOPORT_XSAN_CONFIG_DIR`).
-    pub xsan_config_dir: Option<PathBuf>,
-    /// Replaces the Xsan executable directories (`WHOPORT_XSAN_BIN_DIR`).
-    pub xsan_bin_dir: Option<PathBuf>,
-}
-
-impl Paths {
-    pub fn from_cli(cli: &Cli) -> Paths {
-        let nonempty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
-        Paths {
-            data_dir: nonempty(&cli.data_dir),
-            xsan_config_dir: nonempty(&cli.xsan_config_dir),
-            xsan_bin_dir: nonempty(&cli.xsan_bin_dir),
-        }
-    }
-}
-
-/// One `--expect` of `whoport check`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expectation {
-    /// No socket at all on the port.
-    Free,
-    /// Some socket on the port, in any state.
-    Held,
-    /// A listening socket on the port.
-    Listening,
-    /// Listening, and held only by verified Xsan processes (the `xsan_*` flags set by annotate).
-    Xsan,
-    /// Held by a process matching this (with every other owner clause, at once).
-    Owner(OwnerClause),
-}
-
-/// An expectation about the process holding a port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OwnerClause {
-    /// The process's full name, exactly.
-    Process(String),
-    User(UserFilter),
-    Pid(u32),
-    /// The executable's absolute path, exactly, or the file it names after symbolic links
-    /// are followed (`/usr/bin/python3` → `/usr/bin/python3.11`), as the kernel reports it.
-    Exe {
-        path: String,
-        real: Option<String>,
-    },
-}
-
-impl fmt::Display for Expectation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Expectation::Free => f.write_str("free"),
-            Expectation::Held => f.write_str("held"),
-            Expectation::Listening => f.write_str("listening"),
-            Expectation::Xsan => f.write_str("xsan"),
-            Expectation::Owner(OwnerClause::Process(name)) => write!(f, "process={name}"),
-            Expectation::Owner(OwnerClause::User(u)) => match &u.name {
-                Some(name) => write!(f, "user={name}"),
-                None => write!(f, "user={}", u.uid),
-            },
-            Expectation::Owner(OwnerClause::Pid(pid)) => write!(f, "pid={pid}"),
-            Expectation::Owner(OwnerClause::Exe { path, .. }) => write!(f, "exe={path}"),
-        }
-    }
+        _ if text.chars().any(char::is_control) => return Err(bad("control characters")),
+        _ => NetnsScope::Named(text.to_string()),
+    })
 }
 
 const EXPECTATIONS: &str =
     "free, held, listening, xsan, process=NAME, user=USER, pid=PID or exe=PATH";
 
 /// Parses one `--expect` value.
-pub fn parse_expectation(text: &str) -> Result<Expectation> {
+pub(crate) fn parse_expectation(text: &str, host: &dyn Host) -> Result<Expectation> {
     let bad = |why: &str| anyhow!("invalid expectation '{text}': {why}");
     let Some((key, value)) = text.split_once('=') else {
         return match text {
@@ -302,12 +327,12 @@ pub fn parse_expectation(text: &str) -> Result<Expectation> {
     }
     let clause = match key {
         "process" => OwnerClause::Process(value.to_string()),
-        "user" => OwnerClause::User(parse_user(value).map_err(|e| bad(&e.to_string()))?),
+        "user" => OwnerClause::User(parse_user(value, host).map_err(|e| bad(&e.to_string()))?),
         "pid" => OwnerClause::Pid(parse_pid(value).map_err(|e| bad(&e.to_string()))?),
         "exe" if value.starts_with('/') => OwnerClause::Exe {
             path: value.to_string(),
-            real: std::fs::canonicalize(value)
-                .ok()
+            real: host
+                .real_path(Path::new(value))
                 .map(|p| p.to_string_lossy().into_owned())
                 .filter(|p| p != value),
         },
@@ -319,10 +344,10 @@ pub fn parse_expectation(text: &str) -> Result<Expectation> {
 
 /// The expectations of one check, parsed, without repeats, and checked for contradictions.
 /// None given: `listening`.
-pub fn parse_expectations(texts: &[String]) -> Result<Vec<Expectation>> {
+pub(crate) fn parse_expectations(texts: &[String], host: &dyn Host) -> Result<Vec<Expectation>> {
     let mut out: Vec<Expectation> = Vec::new();
     for text in texts {
-        let e = parse_expectation(text)?;
+        let e = parse_expectation(text, host)?;
         if !out.contains(&e) {
             out.push(e);
         }
@@ -338,184 +363,22 @@ pub fn parse_expectations(texts: &[String]) -> Result<Vec<Expectation>> {
     Ok(out)
 }
 
-/// Conditions that make a check WARNING while its expectations hold (`--warn-on`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WarnOn {
-    /// A listening socket on an Xsan port held by a known process that is not Xsan.
-    XsanConflict,
-}
-
-impl WarnOn {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WarnOn::XsanConflict => "xsan-conflict",
-        }
-    }
-}
-
-/// What `whoport check` is asked; the ports are `Config::port_args`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CheckSpec {
-    pub expectations: Vec<Expectation>,
-    pub warn_on: Vec<WarnOn>,
-}
-
-#[derive(Clone, Debug)]
-pub struct Config {
-    pub query: SocketQuery,
-    /// The PORT arguments, resolved, in the order given.
-    pub port_args: Vec<PortArg>,
-    pub pid: Option<u32>,
-    pub user: Option<UserFilter>,
-    pub output: Output,
-    /// `--output FILE`: written atomically instead of standard output.
-    pub output_file: Option<PathBuf>,
-    pub backend: Backend,
-    pub paths: Paths,
-    /// `--xsan`: the Xsan audit view.
-    pub xsan_audit: bool,
-    /// `whoport check`: what to check instead of listing.
-    pub check: Option<CheckSpec>,
-}
-
 /// Resolves PORT arguments: each one's ports, and the set of them all (`None`: no PORT).
-fn resolve_ports(
-    texts: &[String],
-    lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
-) -> Result<(Vec<PortArg>, Option<PortSet>)> {
+fn resolve_ports(texts: &[String], registry: &Registry) -> Result<(Vec<PortArg>, Option<PortSet>)> {
+    let lookup = |name: &str| lookup_service(registry, name);
     let mut port_args = Vec::new();
     for text in texts {
-        port_args.extend(parse_port_arg(text, lookup_service)?);
+        port_args.extend(parse_port_arg(text, &lookup)?);
     }
-    let ports = (!port_args.is_empty()).then(|| {
-        PortSet::new(
-            port_args
-                .iter()
-                .map(|a| match *a {
-                    PortArg::Single(p) | PortArg::Named(p) => (p, p),
-                    PortArg::Range(lo, hi) => (lo, hi),
-                })
-                .collect(),
-        )
-    });
+    let ports = (!port_args.is_empty())
+        .then(|| PortSet::new(port_args.iter().map(PortArg::bounds).collect()));
     Ok((port_args, ports))
-}
-
-fn backend(choice: Option<BackendChoice>) -> Backend {
-    match choice {
-        None | Some(BackendChoice::Native) => Backend::Native,
-        Some(BackendChoice::Procfs) => Backend::Procfs,
-        Some(BackendChoice::Portable) => Backend::Portable,
-    }
-}
-
-impl Config {
-    /// Resolves service names with the registry copy in use (the user's, or the
-    /// built-in one).
-    pub fn from_cli(cli: &Cli) -> Result<Config> {
-        let (registry, _) = crate::registry::active(&Paths::from_cli(cli));
-        Self::from_cli_with(cli, &|name| {
-            crate::annotate::lookup_service(&registry, name)
-        })
-    }
-
-    pub fn from_cli_with(
-        cli: &Cli,
-        lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
-    ) -> Result<Config> {
-        if let Some(Command::Check(args)) = &cli.command {
-            return Self::check(args, cli, lookup_service);
-        }
-        let (port_args, ports) = resolve_ports(&cli.ports, lookup_service)?;
-        let pid = cli.pid.as_deref().map(parse_pid).transpose()?;
-        let user = cli
-            .user
-            .as_deref()
-            .map(parse_user)
-            .transpose()
-            .context("--user")?;
-        // No PORT: listening sockets, like `ss -l`. With PORT: every state. -l/-a override.
-        let listening_only = if cli.all {
-            false
-        } else {
-            cli.listening || ports.is_none()
-        };
-        let query = SocketQuery::new(ports, &cli.kinds, listening_only);
-        let output = match (cli.quiet, cli.json, cli.format) {
-            (true, _, _) => Output::Quiet,
-            (_, true, _) | (_, _, Some(FormatChoice::Json)) => Output::Json,
-            (_, _, Some(FormatChoice::Prometheus)) => Output::Prometheus,
-            (_, _, None | Some(FormatChoice::Table)) => Output::Table {
-                color: cli.output.is_none() && use_color(cli.color),
-            },
-        };
-        Ok(Config {
-            query,
-            port_args,
-            pid,
-            user,
-            output,
-            output_file: cli.output.clone(),
-            backend: backend(cli.backend),
-            paths: Paths::from_cli(cli),
-            xsan_audit: cli.xsan,
-            check: None,
-        })
-    }
-
-    /// `whoport check`: every state of the ports asked, so that `free` sees everything.
-    fn check(
-        args: &CheckArgs,
-        cli: &Cli,
-        lookup_service: &dyn Fn(&str) -> Result<Vec<PortArg>>,
-    ) -> Result<Config> {
-        let (port_args, ports) = resolve_ports(&args.ports, lookup_service)?;
-        let expectations = parse_expectations(&args.expect)?;
-        let mut warn_on = Vec::new();
-        for choice in &args.warn_on {
-            let w = match choice {
-                WarnOnChoice::XsanConflict => WarnOn::XsanConflict,
-            };
-            if !warn_on.contains(&w) {
-                warn_on.push(w);
-            }
-        }
-        Ok(Config {
-            query: SocketQuery::new(ports, &args.kinds, false),
-            port_args,
-            pid: None,
-            user: None,
-            output: if args.json {
-                Output::Json
-            } else {
-                Output::Nagios
-            },
-            output_file: None,
-            backend: backend(cli.backend),
-            paths: Paths::from_cli(cli),
-            xsan_audit: false,
-            check: Some(CheckSpec {
-                expectations,
-                warn_on,
-            }),
-        })
-    }
-}
-
-fn use_color(choice: ColorChoice) -> bool {
-    match choice {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::fake::FakeHost;
 
     fn no_services(name: &str) -> Result<Vec<PortArg>> {
         bail!("unknown service '{name}'")
@@ -564,24 +427,6 @@ mod tests {
     }
 
     #[test]
-    fn port_sets_merge_and_match() {
-        let set = PortSet::new(vec![(10, 20), (5, 9), (30, 30), (15, 25)]);
-        assert_eq!(set.ranges(), &[(5, 25), (30, 30)]);
-        for (p, want) in [
-            (4, false),
-            (5, true),
-            (25, true),
-            (26, false),
-            (30, true),
-            (31, false),
-        ] {
-            assert_eq!(set.contains(p), want, "{p}");
-        }
-        let edge = PortSet::new(vec![(65535, 65535), (1, 1)]);
-        assert!(edge.contains(65535) && edge.contains(1) && !edge.contains(2));
-    }
-
-    #[test]
     fn expectations() {
         let ok: &[(&[&str], &[&str])] = &[
             (&[], &["listening"]),
@@ -597,7 +442,7 @@ mod tests {
         ];
         for (texts, want) in ok {
             let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
-            let got: Vec<String> = parse_expectations(&texts)
+            let got: Vec<String> = parse_expectations(&texts, &FakeHost::default())
                 .unwrap_or_default()
                 .iter()
                 .map(ToString::to_string)
@@ -618,7 +463,7 @@ mod tests {
         ];
         for (texts, named) in bad {
             let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
-            let msg = parse_expectations(&texts)
+            let msg = parse_expectations(&texts, &FakeHost::default())
                 .err()
                 .map(|e| format!("{e:#}"))
                 .unwrap_or_default();
@@ -637,5 +482,31 @@ mod tests {
                 .unwrap_or_default();
             assert!(msg.contains(&format!("'{bad}'")), "{bad}: {msg}");
         }
+    }
+
+    #[test]
+    fn service_names_resolve_to_port_arguments() {
+        let registry = Registry::builtin();
+        let ok = |name: &str| lookup_service(&registry, name).ok();
+        assert_eq!(ok("ssh"), Some(vec![PortArg::Named(22)]));
+        assert_eq!(ok("HTTP"), Some(vec![PortArg::Named(80)]));
+        assert_eq!(ok("x11"), Some(vec![PortArg::Range(6000, 6063)]));
+        let err = |name: &str| {
+            lookup_service(&registry, name)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let unknown = err("sshh");
+        assert!(
+            unknown.starts_with("invalid port 'sshh': not a port number"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.contains("did you mean") && unknown.contains("ssh"),
+            "{unknown}"
+        );
+        assert!(err("xsanclient").contains("without a port number"));
+        assert!(!err("zzzzzzzzzzzzzzzzzzzz").contains("did you mean"));
     }
 }

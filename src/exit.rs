@@ -2,31 +2,48 @@
 
 use std::process::ExitCode;
 
-/// At least one socket matched (and, with `--format prometheus`, the metrics were written).
-pub const MATCHED: u8 = 0;
-/// No socket matched: the port is free in this network namespace.
-pub const NO_MATCH: u8 = 1;
-/// Bad input or a failure; one line on stderr says which.
-pub const ERROR: u8 = 2;
+/// How whoport ends. Listing (and everything but `check`) uses the first three; `whoport
+/// check` follows the Nagios plugin API (also used by Icinga, Naemon, Sensu and the script
+/// checks of Consul and others) instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// 0: at least one socket matched (and, with `--format prometheus`, the metrics were
+    /// written).
+    Matched,
+    /// 1: no socket matched: the port is free in this network namespace.
+    NoMatch,
+    /// 2: bad input or a failure; one line on stderr says which.
+    Error,
+    /// Check 0: every expectation holds.
+    CheckOk,
+    /// Check 1: the expectations hold, but a `--warn-on` condition was found.
+    CheckWarning,
+    /// Check 2: an expectation does not hold.
+    CheckCritical,
+    /// Check 3: the answer depends on what whoport could not see (a hidden owner), or bad
+    /// input.
+    CheckUnknown,
+}
 
-// `whoport check` follows the Nagios plugin API (also used by Icinga, Naemon, Sensu and
-// the script checks of Consul and others) instead of the codes above.
+impl Exit {
+    pub(crate) fn number(self) -> u8 {
+        match self {
+            Exit::Matched | Exit::CheckOk => 0,
+            Exit::NoMatch | Exit::CheckWarning => 1,
+            Exit::Error | Exit::CheckCritical => 2,
+            Exit::CheckUnknown => 3,
+        }
+    }
+}
 
-/// Check: every expectation holds.
-pub const CHECK_OK: u8 = 0;
-/// Check: the expectations hold, but a `--warn-on` condition was found.
-pub const CHECK_WARNING: u8 = 1;
-/// Check: an expectation does not hold.
-pub const CHECK_CRITICAL: u8 = 2;
-/// Check: the answer depends on what whoport could not see (a hidden owner), or bad input.
-pub const CHECK_UNKNOWN: u8 = 3;
-
-pub fn code(n: u8) -> ExitCode {
-    ExitCode::from(n)
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.number())
+    }
 }
 
 /// Whether an error is a closed output pipe (`whoport | head -1`), which is not a failure.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()

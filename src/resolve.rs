@@ -1,26 +1,33 @@
 //! From a raw snapshot to a report: decide each socket's owner honestly, add process
 //! details, apply the filters that need owners (`--pid`, `--user`), and order the result.
-//! Pure: the process details come from an injected [`ProcessSource`].
+//! Pure: the process details come from an injected [`ProcessSource`], user names from the
+//! injected [`Host`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::collect::{ProcessSource, user_name};
-use crate::config::{Config, PortArg};
+use crate::collect::ProcessSource;
+use crate::host::Host;
 use crate::model::{
-    HiddenReason, NoneReason, Owner, OwnerScan, PortInfo, Process, RangeClass, RawSocket, Report,
-    Snapshot, Socket, SocketKnowledge,
+    Filters, HiddenReason, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process,
+    RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag, SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
 const BLOCK: usize = 2048;
 
-pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -> Report {
+pub(crate) fn build(
+    snapshot: Snapshot,
+    filters: &Filters,
+    details: &dyn ProcessSource,
+    host: &dyn Host,
+) -> Report {
     let Snapshot {
         sockets: mut raw,
         scan,
         mut warnings,
+        namespaces,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.
@@ -33,13 +40,24 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         .into_iter()
         .collect();
     let mut found = details.processes(&pids);
+    let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
+    let mut name_of = |uid: u32| {
+        user_names
+            .entry(uid)
+            .or_insert_with(|| host.user_name(uid).map(Arc::from))
+            .clone()
+    };
+    for p in found.values_mut() {
+        if p.user.is_none() {
+            p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
+        }
+    }
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
     let mut lists: HashMap<Vec<u32>, Arc<[Process]>> = HashMap::new();
     let mut placed: HashMap<u32, (Arc<[Process]>, usize)> = HashMap::new();
-    let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
     let mut resolve = |raw: RawSocket| {
-        let owner = owner_of(&raw, &scan, |pids| {
+        let owner = owner_of(&raw, &scan, &mut name_of, |pids| {
             if let Some(list) = lists.get(pids) {
                 return Arc::clone(list);
             }
@@ -62,13 +80,19 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         });
         let mut flags = Vec::new();
         if is_dual_stack(&raw) {
-            flags.push("dual_stack".to_string());
+            flags.push(SocketFlag::DualStack);
         }
-        let user = raw.uid.and_then(|uid| {
-            user_names
-                .entry(uid)
-                .or_insert_with(|| user_name(uid).map(Arc::from))
-                .clone()
+        let user = raw.uid.and_then(&mut name_of);
+        let netns = raw.netns.map(|inode| {
+            namespaces
+                .iter()
+                .find(|n| n.inode == inode)
+                .cloned()
+                .unwrap_or(NetnsInfo {
+                    inode,
+                    name: None,
+                    current: false,
+                })
         });
         Socket {
             user,
@@ -76,6 +100,10 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
             owner,
             flags,
             knowledge: SocketKnowledge::default(),
+            context: SocketContext {
+                netns,
+                ..SocketContext::default()
+            },
         }
     };
     // Built from the back a block at a time, each block's memory handed back as it goes:
@@ -88,9 +116,9 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
         sockets.extend(block.into_iter().rev().map(&mut resolve));
     }
     sockets.reverse();
-    sockets.retain(|s| keep(s, config));
+    sockets.retain(|s| keep(s, filters));
     warnings.extend(scan_warning(&scan, &sockets));
-    let ports = port_infos(&config.port_args, &sockets);
+    let ports = port_infos(&filters.port_args, &sockets);
     Report {
         sockets,
         ports,
@@ -101,9 +129,10 @@ pub fn build(snapshot: Snapshot, config: &Config, details: &dyn ProcessSource) -
 }
 
 /// The owner of one socket, from what the scan saw.
-pub fn owner_of(
+pub(crate) fn owner_of(
     raw: &RawSocket,
     scan: &OwnerScan,
+    user_name: impl FnOnce(u32) -> Option<Arc<str>>,
     processes: impl FnOnce(&[u32]) -> Arc<[Process]>,
 ) -> Owner {
     if !raw.pids.is_empty() {
@@ -126,7 +155,7 @@ pub fn owner_of(
             HiddenReason::NotPermitted
         },
         uid: raw.uid,
-        user: raw.uid.and_then(user_name),
+        user: raw.uid.and_then(user_name).map(|n| n.to_string()),
     }
 }
 
@@ -174,11 +203,11 @@ fn is_dual_stack(raw: &RawSocket) -> bool {
     }
 }
 
-fn keep(s: &Socket, config: &Config) -> bool {
-    let pid_ok = config
+fn keep(s: &Socket, filters: &Filters) -> bool {
+    let pid_ok = filters
         .pid
         .is_none_or(|pid| s.owner.processes().iter().any(|p| p.pid == pid));
-    let user_ok = config.user.as_ref().is_none_or(|u| {
+    let user_ok = filters.user.as_ref().is_none_or(|u| {
         s.raw.uid == Some(u.uid) || s.owner.processes().iter().any(|p| p.uid == Some(u.uid))
     });
     pid_ok && user_ok
@@ -254,6 +283,7 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            netns: None,
         }
     }
 
@@ -282,32 +312,32 @@ mod tests {
         };
         // Holders found: known, whatever else the scan missed.
         assert_eq!(
-            owner_of(&raw(Some(5), vec![7, 9]), &partial, bare).kind(),
+            owner_of(&raw(Some(5), vec![7, 9]), &partial, |_| None, bare).kind(),
             "known"
         );
         assert_eq!(
-            owner_of(&raw(Some(5), vec![7]), &partial, bare)
+            owner_of(&raw(Some(5), vec![7]), &partial, |_| None, bare)
                 .processes()
                 .len(),
             1
         );
         // No file: nobody can hold it.
         assert_eq!(
-            owner_of(&raw(Some(0), vec![]), &partial, bare),
+            owner_of(&raw(Some(0), vec![]), &partial, |_| None, bare),
             Owner::None {
                 reason: NoneReason::NoFile
             }
         );
         // Everything was read and nobody holds it: a kernel socket.
         assert_eq!(
-            owner_of(&raw(Some(5), vec![]), &complete, bare),
+            owner_of(&raw(Some(5), vec![]), &complete, |_| None, bare),
             Owner::None {
                 reason: NoneReason::NoProcess
             }
         );
         // Some processes could not be read: hidden, never "none", and the uid is kept.
         for scan in [&partial, &unknown] {
-            match owner_of(&raw(Some(5), vec![]), scan, bare) {
+            match owner_of(&raw(Some(5), vec![]), scan, |_| None, bare) {
                 Owner::Hidden { uid, .. } => assert_eq!(uid, Some(1001)),
                 other => panic!("expected hidden, got {other:?}"),
             }
@@ -318,7 +348,7 @@ mod tests {
             ..partial.clone()
         };
         assert!(matches!(
-            owner_of(&raw(Some(5), vec![]), &as_root, bare),
+            owner_of(&raw(Some(5), vec![]), &as_root, |_| None, bare),
             Owner::Hidden {
                 reason: HiddenReason::Unreadable,
                 ..
@@ -330,12 +360,12 @@ mod tests {
             ..complete.clone()
         };
         assert_eq!(
-            owner_of(&raw(Some(5), vec![]), &unprivileged, bare).kind(),
+            owner_of(&raw(Some(5), vec![]), &unprivileged, |_| None, bare).kind(),
             "hidden"
         );
         // No inode to look for (portable path elsewhere): not certain either.
         assert_eq!(
-            owner_of(&raw(None, vec![]), &complete, bare).kind(),
+            owner_of(&raw(None, vec![]), &complete, |_| None, bare).kind(),
             "hidden"
         );
     }

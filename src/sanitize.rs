@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 /// Shows control characters (C0, DEL, C1) and invisible bidirectional overrides as
 /// visible escapes (`\x1b`, `\u{202e}`); everything else is kept.
-pub fn terminal_safe(s: &str) -> Cow<'_, str> {
+pub(crate) fn terminal_safe(s: &str) -> Cow<'_, str> {
     // Printable ASCII, the common case, holds nothing to escape.
     if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
@@ -34,13 +34,13 @@ fn needs_escape(c: char) -> bool {
 }
 
 /// One line of text for an error message: terminal-safe, newlines shown as `\n`.
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     terminal_safe(s.trim_end()).into_owned()
 }
 
 /// Text for a monitoring plugin's status line: terminal-safe, on one line, and with `|`
 /// (which starts the performance data) shown as `\x7c`.
-pub fn plugin_text(s: &str) -> String {
+pub(crate) fn plugin_text(s: &str) -> String {
     one_line(s).replace('|', "\\x7c")
 }
 

@@ -1,80 +1,51 @@
-//! What is known about ports, with its source: the IANA registry (`iana`), RFC 6335
-//! range classes, this OS's ephemeral range, and Apple's Xsan layer (`xsan`).
+//! What is known about ports, with its source: the IANA registry, RFC 6335 range
+//! classes, this OS's ephemeral range, and Apple's Xsan layer (`xsan`).
 //!
-//! The knowledge is read once ([`Knowledge::load`]); [`annotate`] is then a pure
-//! function of the report and that knowledge.
+//! Pure: [`annotate`] is a function of the report and a [`Context`] made from what the
+//! host says (read once, by `host`).
 
-pub mod iana;
-pub mod xsan;
+pub(crate) mod xsan;
 
-use anyhow::{Result, bail};
-
-use crate::config::{Paths, PortArg};
+use crate::host::Host;
+use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryInfo, Report,
-    Socket, XsanHost,
+    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryCopy, RegistryInfo,
+    Report, Socket, XsanAudit, XsanHost,
 };
-use iana::{Copy, NameError, Registry, Transport};
-
-/// Everything `annotate` needs, read once.
-#[derive(Clone, Debug)]
-pub struct Knowledge {
-    pub registry: Registry,
-    pub xsan: XsanHost,
-    pub ephemeral: Option<EphemeralRange>,
-    /// Problems met while reading it (a user copy of the registry that cannot be read).
-    pub warnings: Vec<String>,
-}
-
-impl Knowledge {
-    pub fn load(paths: &Paths) -> Knowledge {
-        let (registry, warning) = crate::registry::active(paths);
-        let dirs = xsan::XsanDirs::new(
-            paths.xsan_config_dir.as_deref(),
-            paths.xsan_bin_dir.as_deref(),
-        );
-        Knowledge {
-            registry,
-            xsan: xsan::detect(&dirs),
-            ephemeral: crate::collect::ephemeral_range(),
-            warnings: warning.into_iter().collect(),
-        }
-    }
-
-    pub fn context<'a>(&'a self, asked_by_number: &'a [u16]) -> Context<'a> {
-        Context {
-            registry: &self.registry,
-            xsan: &self.xsan,
-            ephemeral: self.ephemeral.as_ref(),
-            asked_by_number,
-            warnings: &self.warnings,
-        }
-    }
-}
 
 /// What one annotation pass works from.
-pub struct Context<'a> {
-    pub registry: &'a Registry,
-    pub xsan: &'a XsanHost,
-    pub ephemeral: Option<&'a EphemeralRange>,
+pub(crate) struct Context<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) xsan: &'a XsanHost,
+    pub(crate) ephemeral: Option<&'a EphemeralRange>,
     /// Single ports the user gave by number (not by service name, not as a range).
-    pub asked_by_number: &'a [u16],
-    pub warnings: &'a [String],
+    pub(crate) asked_by_number: &'a [u16],
+    pub(crate) warnings: Vec<String>,
 }
 
-/// The single ports among the PORT arguments that were given by number.
-pub fn asked_by_number(args: &[PortArg]) -> Vec<u16> {
-    args.iter()
-        .filter_map(|a| match *a {
-            PortArg::Single(p) => Some(p),
-            PortArg::Range(..) | PortArg::Named(_) => None,
-        })
-        .collect()
+impl<'a> Context<'a> {
+    pub(crate) fn new(host: &'a dyn Host, asked_by_number: &'a [u16]) -> Context<'a> {
+        Context {
+            registry: host.registry(),
+            xsan: host.xsan(),
+            ephemeral: host.ephemeral(),
+            asked_by_number,
+            warnings: host.warnings(),
+        }
+    }
+}
+
+/// The Xsan audit view: the host's configuration and the ranges it looks at.
+pub(crate) fn xsan_audit(host: &XsanHost, asked_by_number: &[u16]) -> XsanAudit {
+    XsanAudit {
+        host: host.clone(),
+        window: xsan::audit_ranges(host, asked_by_number),
+    }
 }
 
 /// Adds what is known to every socket (service names, the Xsan verdict and its flag)
 /// and to every port asked about (registry rows, range class notes, Apple, this host).
-pub fn annotate(report: &mut Report, ctx: &Context) {
+pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
     for s in &mut report.sockets {
         annotate_socket(s, ctx);
     }
@@ -166,17 +137,17 @@ fn annotate_port(p: &mut PortInfo, ctx: &Context) {
 }
 
 /// Which copy of the registry answers, for reports.
-pub fn registry_info(registry: &Registry) -> RegistryInfo {
+pub(crate) fn registry_info(registry: &Registry) -> RegistryInfo {
     let rows = registry.rows().len();
     match registry.copy() {
         Copy::BuiltIn { generated, .. } => RegistryInfo {
-            copy: "built-in",
+            copy: RegistryCopy::BuiltIn,
             path: None,
             date: Some(generated.to_string()),
             rows,
         },
         Copy::User { path, newest_date } => RegistryInfo {
-            copy: "user",
+            copy: RegistryCopy::User,
             path: Some(path.clone()),
             date: newest_date.clone(),
             rows,
@@ -184,36 +155,8 @@ pub fn registry_info(registry: &Registry) -> RegistryInfo {
     }
 }
 
-/// Resolves a service name (`ssh`, any case) to the ports IANA registered for it.
-pub fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
-    match registry.ports_for(name) {
-        Ok(ports) => Ok(ports
-            .into_iter()
-            .map(|(a, b)| {
-                if a == b {
-                    PortArg::Named(a)
-                } else {
-                    PortArg::Range(a, b)
-                }
-            })
-            .collect()),
-        Err(NameError::NoPort) => bail!(
-            "invalid port '{name}': IANA registered the service name '{name}' without a \
-             port number"
-        ),
-        Err(NameError::Unknown { suggestions }) => {
-            let hint = if suggestions.is_empty() {
-                String::new()
-            } else {
-                format!("; did you mean {}?", suggestions.join(", "))
-            };
-            bail!("invalid port '{name}': not a port number nor an IANA service name{hint}")
-        }
-    }
-}
-
 /// A plain explanation of an RFC 6335 range class.
-pub fn range_explanation(range: RangeClass) -> &'static str {
+pub(crate) fn range_explanation(range: RangeClass) -> &'static str {
     match range {
         RangeClass::System => "system port (0-1023): assigned by IETF review",
         RangeClass::User => "user port (1024-49151): assigned by IANA on request",
@@ -227,7 +170,8 @@ pub fn range_explanation(range: RangeClass) -> &'static str {
 mod tests {
     use super::*;
     use crate::model::{
-        FsPorts, Owner, Process, Protocol, RawSocket, SocketKnowledge, State, XsanVerdict,
+        FsPorts, Owner, Process, Protocol, RawSocket, SocketFlag, SocketKnowledge, State,
+        XsanVerdict,
     };
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -255,6 +199,7 @@ mod tests {
                 inode: Some(7),
                 v6only: None,
                 pids: vec![42],
+                netns: None,
             },
             user: None,
             owner: Owner::Known(
@@ -265,11 +210,13 @@ mod tests {
                     uid: None,
                     exe: Some(exe.into()),
                     cmdline: None,
+                    context: Default::default(),
                 }]
                 .into(),
             ),
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 
@@ -292,7 +239,7 @@ mod tests {
             xsan: host,
             ephemeral,
             asked_by_number,
-            warnings: &[],
+            warnings: Vec::new(),
         }
     }
 
@@ -435,13 +382,13 @@ mod tests {
                 socket(State::Listen, 52010, 0, "/tmp/fsm"),
                 None,
                 None,
-                vec!["xsan_port_non_xsan_process"],
+                vec![SocketFlag::XsanConflict],
             ),
             (
                 socket(State::Listen, 52011, 0, "/usr/cvfs/bin/fsm"),
                 None,
                 None,
-                vec!["xsan_verified"],
+                vec![SocketFlag::XsanVerified],
             ),
             // Inside the window but not listening: a client, never flagged.
             (
@@ -460,38 +407,12 @@ mod tests {
             assert_eq!(
                 s.knowledge.xsan.as_ref().map(|c| c.verdict),
                 match flags.first() {
-                    Some(&"xsan_verified") => Some(XsanVerdict::Xsan),
+                    Some(SocketFlag::XsanVerified) => Some(XsanVerdict::Xsan),
                     Some(_) => Some(XsanVerdict::NotXsan),
                     None => None,
                 },
                 "{port}"
             );
         }
-    }
-
-    #[test]
-    fn service_names_resolve_to_port_arguments() {
-        let registry = Registry::builtin();
-        let ok = |name: &str| lookup_service(&registry, name).ok();
-        assert_eq!(ok("ssh"), Some(vec![PortArg::Named(22)]));
-        assert_eq!(ok("HTTP"), Some(vec![PortArg::Named(80)]));
-        assert_eq!(ok("x11"), Some(vec![PortArg::Range(6000, 6063)]));
-        let err = |name: &str| {
-            lookup_service(&registry, name)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
-        let unknown = err("sshh");
-        assert!(
-            unknown.starts_with("invalid port 'sshh': not a port number"),
-            "{unknown}"
-        );
-        assert!(
-            unknown.contains("did you mean") && unknown.contains("ssh"),
-            "{unknown}"
-        );
-        assert!(err("xsanclient").contains("without a port number"));
-        assert!(!err("zzzzzzzzzzzzzzzzzzzz").contains("did you mean"));
     }
 }

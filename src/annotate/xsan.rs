@@ -11,185 +11,21 @@
 //! Xsan window must be held by Xsan processes, decided by the executable's real path, never
 //! by the process name. The window is MinPort-MaxPort (+ AltPmap) from an fsports file;
 //! without one, 49152-65535 when Xsan is configured here, or the ports asked about by
-//! number. Everything here is pure but [`detect`], which reads the host's files once.
+//! number. Everything here is pure: what the host says about Xsan is read once by
+//! `host::xsan`.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use crate::model::{
-    FsPorts, Note, NoteSource, Owner, Process, Protocol, Socket, State, XsanCheck, XsanHost,
-    XsanPort, XsanVerdict,
+    Note, NoteSource, Owner, Process, Protocol, Socket, State, XsanCheck, XsanHost, XsanPort,
+    XsanVerdict,
 };
 
 /// Where Apple documents the ports.
-pub const APPLE_REFERENCE: &str = "Apple HT202944";
+pub(crate) const APPLE_REFERENCE: &str = "Apple HT202944";
 
 /// Apple's range for Xsan Filesystem Access (the whole IANA dynamic range).
-pub const APPLE_XSAN_RANGE: (u16, u16) = (49152, 65535);
-
-/// Where Xsan and StorNext keep their configuration (`fsnameservers`, `fsports`,
-/// `.xsanrc`): macOS 10.7 and later, the Xsan 1.x/2.x add-on, Linux StorNext.
-pub const CONFIG_DIRS: [&str; 3] = [
-    "/Library/Preferences/Xsan",
-    "/Library/Filesystems/Xsan/config",
-    "/usr/cvfs/config",
-];
-
-/// Where their executables (fsmpm, fsm, xsand, …) live, in the same order.
-pub const BIN_DIRS: [&str; 3] = [
-    "/System/Library/Filesystems/acfs.fs/Contents/bin",
-    "/Library/Filesystems/Xsan/bin",
-    "/usr/cvfs/bin",
-];
-
-/// The directories to look in: the standard ones, or the overrides.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct XsanDirs {
-    pub config: Vec<PathBuf>,
-    pub bin: Vec<PathBuf>,
-}
-
-impl XsanDirs {
-    pub fn new(config_override: Option<&Path>, bin_override: Option<&Path>) -> XsanDirs {
-        let or_standard = |o: Option<&Path>, standard: &[&str]| match o {
-            Some(dir) => vec![dir.to_path_buf()],
-            None => standard.iter().map(PathBuf::from).collect(),
-        };
-        XsanDirs {
-            config: or_standard(config_override, &CONFIG_DIRS),
-            bin: or_standard(bin_override, &BIN_DIRS),
-        }
-    }
-}
-
-/// Reads what the host says about Xsan: `fsnameservers` (configured?), `fsports` (the
-/// port window) and `.xsanrc` (`XSAN_ALT_BINDIR`). The only I/O of this module.
-pub fn detect(dirs: &XsanDirs) -> XsanHost {
-    let mut host = XsanHost {
-        config_dirs: dirs.config.clone(),
-        ..XsanHost::default()
-    };
-    host.configured_in = dirs
-        .config
-        .iter()
-        .find(|d| d.join("fsnameservers").is_file())
-        .cloned();
-    // The configured directory first, then the others.
-    let mut order: Vec<&PathBuf> = host.configured_in.iter().collect();
-    order.extend(
-        dirs.config
-            .iter()
-            .filter(|d| Some(*d) != host.configured_in.as_ref()),
-    );
-    match read_first(&order, "fsports", parse_fsports) {
-        Some((path, Ok((min_port, max_port, alt_pmap)))) => {
-            host.fsports = Some(FsPorts {
-                path,
-                min_port,
-                max_port,
-                alt_pmap,
-            });
-        }
-        Some((path, Err(e))) => host.warnings.push(format!(
-            "Xsan: ignored {}: {e}; using Apple's 49152-65535/tcp instead",
-            path.display()
-        )),
-        None => {}
-    }
-    let mut bin: Vec<PathBuf> = dirs.bin.clone();
-    match read_first(&order, ".xsanrc", parse_xsanrc) {
-        Some((_, Ok(Some(alt)))) => {
-            host.alt_bin_dir = Some(canonical(&alt));
-            bin.push(alt);
-        }
-        Some((path, Err(e))) => host
-            .warnings
-            .push(format!("Xsan: ignored {}: {e}", path.display())),
-        Some((_, Ok(None))) | None => {}
-    }
-    host.bin_dirs = bin.iter().map(|d| canonical(d)).collect();
-    host.bin_dirs.dedup();
-    host
-}
-
-/// The first of the directories holding a file of this name, and what `parse` makes of it.
-fn read_first<T>(
-    dirs: &[&PathBuf],
-    name: &str,
-    parse: fn(&str) -> Result<T, String>,
-) -> Option<(PathBuf, Result<T, String>)> {
-    let path = dirs.iter().map(|d| d.join(name)).find(|p| p.is_file())?;
-    let parsed = std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|text| parse(&text));
-    Some((path, parsed))
-}
-
-/// A directory's real path where it exists (macOS /tmp is /private/tmp), else as given.
-fn canonical(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
-}
-
-/// fsports(4): `MinPort N`, `MaxPort N` (both required), `AltPmap N` (optional); lines
-/// starting with `#` are comments.
-pub fn parse_fsports(text: &str) -> Result<(u16, u16, Option<u16>), String> {
-    let (mut min, mut max, mut alt) = (None, None, None);
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let mut words = line.split_whitespace();
-        let (Some(key), Some(value), None) = (words.next(), words.next(), words.next()) else {
-            return Err(format!("line {}: expected `Key value`", n + 1));
-        };
-        let slot = match key.to_ascii_lowercase().as_str() {
-            "minport" => &mut min,
-            "maxport" => &mut max,
-            "altpmap" => &mut alt,
-            _ => continue,
-        };
-        match value.parse::<u16>() {
-            Ok(port) if port > 0 => *slot = Some(port),
-            _ => return Err(format!("line {}: {key} {value:?} is not a port", n + 1)),
-        }
-    }
-    match (min, max) {
-        (Some(a), Some(b)) if a <= b => Ok((a, b, alt)),
-        (Some(a), Some(b)) => Err(format!("MinPort {a} is above MaxPort {b}")),
-        _ => Err("MinPort and MaxPort are both required".to_string()),
-    }
-}
-
-/// `.xsanrc`: the `XSAN_ALT_BINDIR` setting, written `XSAN_ALT_BINDIR=/dir` (shell style,
-/// `export` and quotes allowed) or `XSAN_ALT_BINDIR /dir`. It must be an absolute path.
-pub fn parse_xsanrc(text: &str) -> Result<Option<PathBuf>, String> {
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        let line = line
-            .strip_prefix("export ")
-            .or_else(|| line.strip_prefix("setenv "))
-            .unwrap_or(line)
-            .trim_start();
-        let Some(rest) = line.strip_prefix("XSAN_ALT_BINDIR") else {
-            continue;
-        };
-        let value = match rest.strip_prefix('=') {
-            Some(v) => v,
-            None if rest.starts_with([' ', '\t']) => rest,
-            None => continue,
-        };
-        let value = value.trim().trim_matches(['"', '\'']);
-        if value.is_empty() {
-            continue;
-        }
-        let path = PathBuf::from(value);
-        if !path.is_absolute() {
-            return Err(format!("XSAN_ALT_BINDIR {value:?} is not an absolute path"));
-        }
-        found = Some(path);
-    }
-    Ok(found)
-}
+pub(crate) const APPLE_XSAN_RANGE: (u16, u16) = (49152, 65535);
 
 /// Whether a process is Xsan's: `Some(true)` when its executable lies under one of the
 /// host's Xsan executable directories, `Some(false)` when it lies elsewhere, `None` when
@@ -197,7 +33,7 @@ pub fn parse_xsanrc(text: &str) -> Result<Option<PathBuf>, String> {
 /// `fsm`. The path is the kernel's (`/proc/PID/exe`, `proc_pidpath`), which resolved every
 /// symbolic link when the program started; it is not resolved again here, since a link
 /// planted at that path later would then decide.
-pub fn is_xsan_process(host: &XsanHost, process: &Process) -> Option<bool> {
+pub(crate) fn is_xsan_process(host: &XsanHost, process: &Process) -> Option<bool> {
     let exe = process.exe.as_deref()?;
     let exe = exe.strip_suffix(" (deleted)").unwrap_or(exe);
     let path = Path::new(exe);
@@ -212,7 +48,7 @@ pub fn is_xsan_process(host: &XsanHost, process: &Process) -> Option<bool> {
 }
 
 /// Why a TCP port is an Xsan port on this host, if it is one.
-pub fn xsan_port(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<XsanPort> {
+pub(crate) fn xsan_port(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<XsanPort> {
     match port {
         311 => return Some(XsanPort::ServerAdmin),
         312 => return Some(XsanPort::XsanAdmin),
@@ -236,7 +72,7 @@ pub fn xsan_port(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<
 }
 
 /// The inclusive port ranges the audit looks at: 311, 312 and the window.
-pub fn audit_ranges(host: &XsanHost, asked_by_number: &[u16]) -> Vec<(u16, u16)> {
+pub(crate) fn audit_ranges(host: &XsanHost, asked_by_number: &[u16]) -> Vec<(u16, u16)> {
     let mut out = vec![(311, 312)];
     match &host.fsports {
         Some(f) => {
@@ -256,7 +92,11 @@ pub fn audit_ranges(host: &XsanHost, asked_by_number: &[u16]) -> Vec<(u16, u16)>
 
 /// The rule for one socket: `None` unless it is a TCP listener on an Xsan port.
 /// Client-side sockets (any state but LISTEN) are never judged.
-pub fn check(socket: &Socket, host: &XsanHost, asked_by_number: &[u16]) -> Option<XsanCheck> {
+pub(crate) fn check(
+    socket: &Socket,
+    host: &XsanHost,
+    asked_by_number: &[u16],
+) -> Option<XsanCheck> {
     if socket.raw.protocol != Protocol::Tcp || socket.raw.state != State::Listen {
         return None;
     }
@@ -340,7 +180,7 @@ fn bin_dirs_text(host: &XsanHost) -> String {
 }
 
 /// What Apple documents for a port and protocol (HT202944), as notes.
-pub fn apple_notes(port: u16, tcp: bool, udp: bool) -> Vec<Note> {
+pub(crate) fn apple_notes(port: u16, tcp: bool, udp: bool) -> Vec<Note> {
     let mut texts: Vec<String> = Vec::new();
     if tcp {
         match port {
@@ -379,7 +219,7 @@ pub fn apple_notes(port: u16, tcp: bool, udp: bool) -> Vec<Note> {
 }
 
 /// What this host says about Xsan, for a port that is an Xsan port or in Apple's range.
-pub fn host_note(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<Note> {
+pub(crate) fn host_note(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<Note> {
     let role = xsan_port(host, port, asked_by_number);
     if role.is_none() && port < APPLE_XSAN_RANGE.0 {
         return None;
@@ -429,7 +269,7 @@ pub fn host_note(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{HiddenReason, NoneReason, RawSocket, SocketKnowledge};
+    use crate::model::{FsPorts, HiddenReason, NoneReason, RawSocket, SocketKnowledge};
     use std::net::{IpAddr, Ipv4Addr};
 
     fn process(pid: u32, name: &str, exe: Option<&str>) -> Process {
@@ -440,6 +280,7 @@ mod tests {
             uid: None,
             exe: exe.map(str::to_string),
             cmdline: None,
+            context: Default::default(),
         }
     }
 
@@ -456,11 +297,13 @@ mod tests {
                 inode: Some(1),
                 v6only: None,
                 pids: Vec::new(),
+                netns: None,
             },
             user: None,
             owner,
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 
@@ -584,9 +427,15 @@ mod tests {
             reason.contains("pid 20") && reason.contains("/tmp/x/fsm"),
             "{reason}"
         );
-        assert_eq!(XsanVerdict::NotXsan.flag(), "xsan_port_non_xsan_process");
-        assert_eq!(XsanVerdict::CannotVerify.flag(), "xsan_cannot_verify");
-        assert_eq!(XsanVerdict::Xsan.flag(), "xsan_verified");
+        assert_eq!(
+            XsanVerdict::NotXsan.flag().as_str(),
+            "xsan_port_non_xsan_process"
+        );
+        assert_eq!(
+            XsanVerdict::CannotVerify.flag().as_str(),
+            "xsan_cannot_verify"
+        );
+        assert_eq!(XsanVerdict::Xsan.flag().as_str(), "xsan_verified");
     }
 
     #[test]
@@ -603,102 +452,6 @@ mod tests {
             audit_ranges(&host(false, None), &[60322, 8080]),
             [(311, 312), (60322, 60322)]
         );
-    }
-
-    #[test]
-    fn fsports_files() {
-        let ok = [
-            ("MinPort 52000\nMaxPort 52100\n", (52000, 52100, None)),
-            (
-                "# Example:\n#\n# MinPort 1\nMinPort 52000\n  \nMaxPort 52100\nAltPmap 52200\n",
-                (52000, 52100, Some(52200)),
-            ),
-            ("minport 5\nmaxport 5\n", (5, 5, None)),
-        ];
-        for (text, want) in ok {
-            assert_eq!(parse_fsports(text), Ok(want), "{text:?}");
-        }
-        let bad = [
-            ("", "required"),
-            ("MinPort 52000\n", "required"),
-            ("MinPort 52100\nMaxPort 52000\n", "above"),
-            ("MinPort 70000\nMaxPort 52000\n", "not a port"),
-            ("MinPort\nMaxPort 52000\n", "Key value"),
-            ("MinPort 0\nMaxPort 52000\n", "not a port"),
-        ];
-        for (text, word) in bad {
-            let err = parse_fsports(text).err().unwrap_or_default();
-            assert!(err.contains(word), "{text:?}: {err:?}");
-        }
-    }
-
-    #[test]
-    fn xsanrc_files() {
-        let cases: [(&str, Result<Option<PathBuf>, ()>); 7] = [
-            (
-                "XSAN_ALT_BINDIR=/opt/x/bin\n",
-                Ok(Some("/opt/x/bin".into())),
-            ),
-            (
-                "export XSAN_ALT_BINDIR=\"/opt/x y/bin\"\n",
-                Ok(Some("/opt/x y/bin".into())),
-            ),
-            (
-                "# comment\nXSAN_ALT_BINDIR /opt/z\n",
-                Ok(Some("/opt/z".into())),
-            ),
-            ("XSAN_ALT_BINDIRX=/nope\nOTHER=1\n", Ok(None)),
-            ("XSAN_ALT_BINDIR=\n", Ok(None)),
-            ("", Ok(None)),
-            ("XSAN_ALT_BINDIR=relative/bin\n", Err(())),
-        ];
-        for (text, want) in cases {
-            assert_eq!(parse_xsanrc(text).map_err(|_| ()), want, "{text:?}");
-        }
-    }
-
-    #[test]
-    fn detection_reads_the_directories() -> std::io::Result<()> {
-        let dir = tempfile::tempdir()?;
-        let config = dir.path().join("config");
-        let bin = dir.path().join("bin");
-        let alt = dir.path().join("alt");
-        for d in [&config, &bin, &alt] {
-            std::fs::create_dir(d)?;
-        }
-        let dirs = XsanDirs::new(Some(&config), Some(&bin));
-        let empty = detect(&dirs);
-        assert_eq!(empty.configured_in, None);
-        assert_eq!(empty.fsports, None);
-        assert_eq!(empty.bin_dirs, [std::fs::canonicalize(&bin)?]);
-
-        std::fs::write(config.join("fsnameservers"), "10.0.0.1\n")?;
-        std::fs::write(config.join("fsports"), "MinPort 52000\nMaxPort 52100\n")?;
-        std::fs::write(
-            config.join(".xsanrc"),
-            format!("XSAN_ALT_BINDIR={}\n", alt.display()),
-        )?;
-        let found = detect(&dirs);
-        assert_eq!(found.configured_in.as_deref(), Some(config.as_path()));
-        assert_eq!(
-            found.fsports.as_ref().map(|f| (f.min_port, f.max_port)),
-            Some((52000, 52100))
-        );
-        assert_eq!(
-            found.bin_dirs,
-            [std::fs::canonicalize(&bin)?, std::fs::canonicalize(&alt)?]
-        );
-        assert!(found.warnings.is_empty(), "{:?}", found.warnings);
-
-        std::fs::write(config.join("fsports"), "MaxPort 52100\n")?;
-        let broken = detect(&dirs);
-        assert_eq!(broken.fsports, None);
-        assert!(
-            broken.warnings[0].contains("MinPort"),
-            "{:?}",
-            broken.warnings
-        );
-        Ok(())
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::model::Process;
 /// The kernel keeps at most this many bytes of a process name (`TASK_COMM_LEN` - 1).
 const COMM_MAX: usize = 15;
 
-pub struct SysinfoProcesses;
+pub(crate) struct SysinfoProcesses;
 
 impl ProcessSource for SysinfoProcesses {
     fn processes(&self, pids: &[u32]) -> HashMap<u32, Process> {
@@ -50,11 +50,12 @@ impl ProcessSource for SysinfoProcesses {
                 Process {
                     pid,
                     name: Some(full_name(&comm, exe.as_deref(), cmdline.first())),
-                    user: uid.and_then(super::user_name),
+                    user: None, // named in resolve, through the host
                     uid,
                     exe: exe.filter(|e| !e.is_empty()),
                     // Kernel threads and zombies have an empty command line.
                     cmdline: (!cmdline.is_empty()).then_some(cmdline),
+                    context: Default::default(),
                 },
             );
         }
@@ -65,7 +66,7 @@ impl ProcessSource for SysinfoProcesses {
 /// The full process name. The kernel cuts names to 15 bytes; where the name is that long
 /// and the executable's or argv\[0\]'s file name continues it, that longer name is the
 /// real one (as `ps -o comm` cannot, but `top`/`htop` do).
-pub fn full_name(comm: &str, exe: Option<&str>, argv0: Option<&String>) -> String {
+pub(crate) fn full_name(comm: &str, exe: Option<&str>, argv0: Option<&String>) -> String {
     if comm.len() < COMM_MAX {
         return comm.to_string();
     }

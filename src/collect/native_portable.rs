@@ -4,14 +4,14 @@ use anyhow::{Result, bail};
 
 use super::{Collector, ProcessSource};
 
-pub fn collector() -> Box<dyn Collector> {
+pub(crate) fn collector() -> Box<dyn Collector> {
     Box::new(super::portable::Portable)
 }
 
-pub fn process_source() -> Box<dyn ProcessSource> {
-    Box::new(super::SysinfoProcesses)
+pub(crate) fn process_source() -> Box<dyn ProcessSource> {
+    Box::new(super::details::SysinfoProcesses)
 }
 
-pub fn procfs_collector() -> Result<Box<dyn Collector>> {
+pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
     bail!("the procfs backend exists only on Linux")
 }

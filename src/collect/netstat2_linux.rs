@@ -3,6 +3,6 @@
 use netstat2::SocketInfo;
 
 /// The socket's inode and uid, where netstat2 gives them.
-pub fn inode_and_uid(info: &SocketInfo) -> (Option<u64>, Option<u32>) {
+pub(crate) fn inode_and_uid(info: &SocketInfo) -> (Option<u64>, Option<u32>) {
     (Some(u64::from(info.inode)), Some(info.uid))
 }

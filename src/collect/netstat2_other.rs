@@ -3,6 +3,6 @@
 use netstat2::SocketInfo;
 
 /// The socket's inode and uid: unknown here.
-pub fn inode_and_uid(_info: &SocketInfo) -> (Option<u64>, Option<u32>) {
+pub(crate) fn inode_and_uid(_info: &SocketInfo) -> (Option<u64>, Option<u32>) {
     (None, None)
 }

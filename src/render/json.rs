@@ -8,104 +8,126 @@ use serde::Serialize;
 use super::Render;
 use crate::annotate::range_explanation;
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, Owner, Process, RegistryInfo, Report, Socket, XsanCheck,
-    XsanHost,
+    Container, EphemeralRange, IanaEntry, NetnsInfo, Note, Owner, Process, Published, RegistryInfo,
+    Report, Socket, SocketFlag, XsanAudit, XsanCheck,
 };
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
-pub struct Json;
+pub(crate) struct Json;
 
 #[derive(Serialize)]
-pub struct JsonReport<'a> {
-    pub schema_version: u32,
-    pub sockets: JsonSockets<'a>,
-    pub ports: Vec<JsonPort<'a>>,
-    pub warnings: &'a [String],
+pub(crate) struct JsonReport<'a> {
+    pub(crate) schema_version: u32,
+    pub(crate) sockets: JsonSockets<'a>,
+    pub(crate) ports: Vec<JsonPort<'a>>,
+    pub(crate) warnings: &'a [String],
     /// The IANA registry copy that annotated this report.
-    pub registry: Option<JsonRegistry<'a>>,
+    pub(crate) registry: Option<JsonRegistry<'a>>,
     /// This OS's ephemeral port range; null where it could not be read.
-    pub ephemeral_range: Option<JsonEphemeral<'a>>,
+    pub(crate) ephemeral_range: Option<JsonEphemeral<'a>>,
     /// The Xsan audit (`--xsan` only; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub xsan: Option<JsonXsanHost>,
+    pub(crate) xsan: Option<JsonXsanHost>,
+    /// Sockets other network namespaces have on ports free in whoport's own.
+    pub(crate) elsewhere: JsonSockets<'a>,
 }
 
 #[derive(Serialize)]
-pub struct JsonRegistry<'a> {
+pub(crate) struct JsonNetns<'a> {
+    pub(crate) inode: u64,
+    /// Its `ip netns` name.
+    pub(crate) name: Option<&'a str>,
+    /// whoport's own namespace.
+    pub(crate) current: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonPublished {
+    /// `docker-proxy`, `dockerd`, `conmon`, `rootlessport`.
+    pub(crate) via: &'static str,
+    /// The forwarder holding the host socket.
+    pub(crate) pid: u32,
+    /// Where the traffic goes inside the container, where known.
+    pub(crate) container_address: Option<String>,
+    pub(crate) container_port: Option<u16>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonRegistry<'a> {
     /// `built-in` or `user`.
-    pub copy: &'static str,
-    pub path: Option<String>,
-    pub date: Option<&'a str>,
-    pub rows: usize,
+    pub(crate) copy: &'static str,
+    pub(crate) path: Option<String>,
+    pub(crate) date: Option<&'a str>,
+    pub(crate) rows: usize,
 }
 
 #[derive(Serialize)]
-pub struct JsonEphemeral<'a> {
-    pub first: u16,
-    pub last: u16,
-    pub source: &'a str,
+pub(crate) struct JsonEphemeral<'a> {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
+    pub(crate) source: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct JsonIana<'a> {
+pub(crate) struct JsonIana<'a> {
     /// Null for Reserved and Unassigned rows.
-    pub service: Option<&'a str>,
+    pub(crate) service: Option<&'a str>,
     /// Null when the row names no protocol (it applies to all).
-    pub protocol: Option<&'static str>,
-    pub description: &'a str,
-    pub first_port: u16,
-    pub last_port: u16,
+    pub(crate) protocol: Option<&'static str>,
+    pub(crate) description: &'a str,
+    pub(crate) first_port: u16,
+    pub(crate) last_port: u16,
 }
 
 #[derive(Serialize)]
-pub struct JsonNote<'a> {
+pub(crate) struct JsonNote<'a> {
     /// `IANA`, `Apple` or `host`.
-    pub source: &'static str,
-    pub text: &'a str,
+    pub(crate) source: &'static str,
+    pub(crate) text: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct JsonXsanCheck<'a> {
+pub(crate) struct JsonXsanCheck<'a> {
     /// Why the port is an Xsan port: `server_admin`, `xsan_admin`, `fsports_window`,
     /// `alt_pmap`, `configured_range`, `asked_range`.
-    pub port: &'static str,
+    pub(crate) port: &'static str,
     /// `xsan`, `not_xsan`, `cannot_verify`.
-    pub verdict: &'static str,
-    pub reason: &'a str,
+    pub(crate) verdict: &'static str,
+    pub(crate) reason: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct JsonXsanHost {
-    pub configured: bool,
+pub(crate) struct JsonXsanHost {
+    pub(crate) configured: bool,
     /// The directory holding fsnameservers.
-    pub config_dir: Option<String>,
+    pub(crate) config_dir: Option<String>,
     /// Every configuration directory looked in.
-    pub config_dirs_searched: Vec<String>,
-    pub fsports: Option<JsonFsPorts>,
+    pub(crate) config_dirs_searched: Vec<String>,
+    pub(crate) fsports: Option<JsonFsPorts>,
     /// The ports a listener must be Xsan's on: 311, 312 and the window.
-    pub window: Vec<JsonPortRange>,
-    pub bin_dirs: Vec<String>,
-    pub alt_bin_dir: Option<String>,
+    pub(crate) window: Vec<JsonPortRange>,
+    pub(crate) bin_dirs: Vec<String>,
+    pub(crate) alt_bin_dir: Option<String>,
 }
 
 #[derive(Serialize)]
-pub struct JsonFsPorts {
-    pub path: String,
-    pub min_port: u16,
-    pub max_port: u16,
-    pub alt_pmap: Option<u16>,
+pub(crate) struct JsonFsPorts {
+    pub(crate) path: String,
+    pub(crate) min_port: u16,
+    pub(crate) max_port: u16,
+    pub(crate) alt_pmap: Option<u16>,
 }
 
 #[derive(Serialize)]
-pub struct JsonPortRange {
-    pub first: u16,
-    pub last: u16,
+pub(crate) struct JsonPortRange {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
 }
 
 /// The sockets, each turned into a [`JsonSocket`] only as it is written: a report of
 /// every socket on a busy host is never held twice.
-pub struct JsonSockets<'a>(pub &'a [Socket]);
+pub(crate) struct JsonSockets<'a>(pub &'a [Socket]);
 
 impl Serialize for JsonSockets<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -114,46 +136,52 @@ impl Serialize for JsonSockets<'_> {
 }
 
 #[derive(Serialize)]
-pub struct JsonSocket<'a> {
-    pub protocol: &'static str,
-    pub family: &'static str,
-    pub local_address: String,
-    pub local_port: u16,
-    pub remote_address: String,
-    pub remote_port: u16,
-    pub state: &'static str,
-    pub uid: Option<u32>,
-    pub user: Option<&'a str>,
-    pub inode: Option<u64>,
-    pub owner: &'static str,
+pub(crate) struct JsonSocket<'a> {
+    pub(crate) protocol: &'static str,
+    pub(crate) family: &'static str,
+    pub(crate) local_address: String,
+    pub(crate) local_port: u16,
+    pub(crate) remote_address: String,
+    pub(crate) remote_port: u16,
+    pub(crate) state: &'static str,
+    pub(crate) uid: Option<u32>,
+    pub(crate) user: Option<&'a str>,
+    pub(crate) inode: Option<u64>,
+    pub(crate) owner: &'static str,
     /// Why the owner is hidden or none; null when known.
-    pub owner_reason: Option<&'static str>,
-    pub processes: &'a [Process],
-    pub flags: &'a [String],
+    pub(crate) owner_reason: Option<&'static str>,
+    pub(crate) processes: &'a [Process],
+    pub(crate) flags: &'a [SocketFlag],
     /// The IANA service name of the local port (null for a client's ephemeral port).
-    pub service: Option<&'a str>,
+    pub(crate) service: Option<&'a str>,
     /// The IANA service name of the remote port, for a client-side socket.
-    pub remote_service: Option<&'a str>,
+    pub(crate) remote_service: Option<&'a str>,
     /// The Xsan verdict, for a TCP listener on an Xsan port; null otherwise.
-    pub xsan: Option<JsonXsanCheck<'a>>,
+    pub(crate) xsan: Option<JsonXsanCheck<'a>>,
+    /// The network namespace it was found in; null when whoport looked only in its own.
+    pub(crate) netns: Option<JsonNetns<'a>>,
+    /// The container it lives in or is published to.
+    pub(crate) container: Option<&'a Container>,
+    /// How it is published to a container, when a runtime's forwarder holds it.
+    pub(crate) published: Option<JsonPublished>,
 }
 
 #[derive(Serialize)]
-pub struct JsonPort<'a> {
-    pub port: u16,
-    pub range: &'static str,
-    pub range_description: &'static str,
-    pub sockets: usize,
+pub(crate) struct JsonPort<'a> {
+    pub(crate) port: u16,
+    pub(crate) range: &'static str,
+    pub(crate) range_description: &'static str,
+    pub(crate) sockets: usize,
     /// Every IANA registry row of the port.
-    pub iana: Vec<JsonIana<'a>>,
+    pub(crate) iana: Vec<JsonIana<'a>>,
     /// What else is known, with its source.
-    pub notes: Vec<JsonNote<'a>>,
+    pub(crate) notes: Vec<JsonNote<'a>>,
     /// Whether this OS hands the port out as an ephemeral port; null when unknown.
-    pub in_ephemeral_range: Option<bool>,
+    pub(crate) in_ephemeral_range: Option<bool>,
 }
 
 impl<'a> JsonSocket<'a> {
-    pub fn from_socket(s: &'a Socket) -> JsonSocket<'a> {
+    pub(crate) fn from_socket(s: &'a Socket) -> JsonSocket<'a> {
         let owner_reason = match &s.owner {
             Owner::Known(_) => None,
             Owner::Hidden { reason, .. } => Some(reason.describe()),
@@ -177,7 +205,27 @@ impl<'a> JsonSocket<'a> {
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),
             xsan: s.knowledge.xsan.as_ref().map(JsonXsanCheck::from_check),
+            netns: s.context.netns.as_ref().map(netns),
+            container: s.context.container.as_ref(),
+            published: s.context.published.as_ref().map(published),
         }
+    }
+}
+
+fn netns(n: &NetnsInfo) -> JsonNetns<'_> {
+    JsonNetns {
+        inode: n.inode,
+        name: n.name.as_deref(),
+        current: n.current,
+    }
+}
+
+fn published(p: &Published) -> JsonPublished {
+    JsonPublished {
+        via: p.via.as_str(),
+        pid: p.pid,
+        container_address: p.target.and_then(|(a, _)| a).map(|a| a.to_string()),
+        container_port: p.target.map(|(_, port)| port),
     }
 }
 
@@ -210,7 +258,7 @@ fn note(n: &Note) -> JsonNote<'_> {
 
 fn registry(r: &RegistryInfo) -> JsonRegistry<'_> {
     JsonRegistry {
-        copy: r.copy,
+        copy: r.copy.as_str(),
         path: r.path.as_ref().map(|p| p.display().to_string()),
         date: r.date.as_deref(),
         rows: r.rows,
@@ -226,7 +274,8 @@ fn ephemeral(e: &EphemeralRange) -> JsonEphemeral<'_> {
 }
 
 impl JsonXsanHost {
-    pub fn new(host: &XsanHost) -> JsonXsanHost {
+    pub(crate) fn new(audit: &XsanAudit) -> JsonXsanHost {
+        let host = &audit.host;
         let path = |p: &std::path::Path| p.display().to_string();
         JsonXsanHost {
             configured: host.configured_in.is_some(),
@@ -238,9 +287,10 @@ impl JsonXsanHost {
                 max_port: f.max_port,
                 alt_pmap: f.alt_pmap,
             }),
-            window: crate::annotate::xsan::audit_ranges(host, &[])
-                .into_iter()
-                .map(|(first, last)| JsonPortRange { first, last })
+            window: audit
+                .window
+                .iter()
+                .map(|&(first, last)| JsonPortRange { first, last })
                 .collect(),
             bin_dirs: host.bin_dirs.iter().map(|p| path(p)).collect(),
             alt_bin_dir: host.alt_bin_dir.as_deref().map(path),
@@ -249,7 +299,7 @@ impl JsonXsanHost {
 }
 
 impl<'a> JsonReport<'a> {
-    pub fn new(report: &'a Report) -> JsonReport<'a> {
+    pub(crate) fn new(report: &'a Report) -> JsonReport<'a> {
         JsonReport {
             schema_version: SCHEMA_VERSION,
             sockets: JsonSockets(&report.sockets),
@@ -270,6 +320,7 @@ impl<'a> JsonReport<'a> {
             registry: report.registry.as_ref().map(registry),
             ephemeral_range: report.ephemeral.as_ref().map(ephemeral),
             xsan: report.xsan.as_ref().map(JsonXsanHost::new),
+            elsewhere: JsonSockets(&report.elsewhere),
         }
     }
 }

@@ -6,15 +6,15 @@ use std::io::{self, Write};
 use crate::model::Report;
 
 mod json;
-pub mod nagios;
+pub(crate) mod nagios;
 mod prometheus;
 mod table;
 
-pub use json::Json;
-pub use prometheus::Prometheus;
-pub use table::Table;
+pub(crate) use json::Json;
+pub(crate) use prometheus::Prometheus;
+pub(crate) use table::Table;
 
 /// Writes a report in one format.
-pub trait Render {
+pub(crate) trait Render {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()>;
 }

@@ -33,7 +33,7 @@ fn perf_item(p: &Perf) -> String {
 }
 
 /// The status line, without its newline.
-pub fn status_line(v: &Verdict) -> String {
+pub(crate) fn status_line(v: &Verdict) -> String {
     let mut line = format!("WHOPORT {} - {}", v.status.label(), plugin_text(&v.summary));
     if !v.perfdata.is_empty() {
         line.push_str(" |");
@@ -44,7 +44,7 @@ pub fn status_line(v: &Verdict) -> String {
     line
 }
 
-pub fn write_line(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_line(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", status_line(v))
 }
 
@@ -64,11 +64,11 @@ struct JsonCheck<'a> {
     warnings: &'a [String],
 }
 
-pub fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> io::Result<()> {
     let json = JsonCheck {
         schema_version: SCHEMA_VERSION,
         status: v.status,
-        status_code: v.status.code(),
+        status_code: v.status.exit().number(),
         line: status_line(v),
         summary: &v.summary,
         expectations: &v.expectations,

@@ -9,11 +9,11 @@ use super::Render;
 use crate::model::{Owner, Protocol, Report, Socket, XsanVerdict};
 use crate::sanitize::terminal_safe;
 
-pub struct Prometheus {
+pub(crate) struct Prometheus {
     /// How long the collection took, in seconds.
-    pub scan_seconds: f64,
+    pub(crate) scan_seconds: f64,
     /// The protocols asked for: each gets a `whoport_listening_sockets` series, 0 included.
-    pub protocols: Vec<Protocol>,
+    pub(crate) protocols: Vec<Protocol>,
 }
 
 /// The labels of `whoport_socket_info`, in order.
@@ -33,7 +33,7 @@ const INFO_LABELS: [&str; 11] = [
 
 /// A label value as the format wants it: terminal-safe first (no raw control characters
 /// reach a file, a scrape or a dashboard), then `\`, `"` and newline escaped.
-pub fn label_value(s: &str) -> String {
+pub(crate) fn label_value(s: &str) -> String {
     let safe = terminal_safe(s);
     let mut out = String::with_capacity(safe.len() + 2);
     for c in safe.chars() {

@@ -12,15 +12,16 @@ use super::Render;
 use crate::annotate::range_explanation;
 use crate::annotate::xsan::APPLE_REFERENCE;
 use crate::model::{
-    IanaEntry, Owner, PortInfo, Report, Socket, State, XsanHost, XsanPort, XsanVerdict, endpoint,
+    Container, IanaEntry, Owner, PortInfo, Process, Report, Socket, SocketFlag, State, Via,
+    XsanAudit, XsanPort, XsanVerdict, endpoint,
 };
 use crate::sanitize::terminal_safe;
 use unicode_width::UnicodeWidthStr;
 
-pub struct Table {
-    pub color: bool,
+pub(crate) struct Table {
+    pub(crate) color: bool,
     /// The terminal's width, when writing to one.
-    pub width: Option<u16>,
+    pub(crate) width: Option<u16>,
 }
 
 /// The cells of one output row, written into buffers that are reused from row to row.
@@ -30,7 +31,7 @@ struct RowCells {
     len: usize,
 }
 
-const MAX_COLUMNS: usize = 10;
+const MAX_COLUMNS: usize = 11;
 
 impl RowCells {
     fn new() -> RowCells {
@@ -66,6 +67,25 @@ fn endpoint_into(out: &mut String, addr: &IpAddr, port: u16) {
     };
 }
 
+/// Where a socket lives: its container (published to one: "web (published)"), or the
+/// network namespace it was found in when that is not whoport's own.
+fn place_into(out: &mut String, s: &Socket) {
+    match (&s.context.container, &s.context.published, &s.context.netns) {
+        (Some(c), Some(_), _) => {
+            out.push_str(&terminal_safe(c.label()));
+            out.push_str(" (published)");
+        }
+        (Some(c), None, _) => out.push_str(&terminal_safe(c.label())),
+        (None, _, Some(n)) if !n.current => match &n.name {
+            Some(name) => out.push_str(&terminal_safe(name)),
+            None => {
+                let _ = write!(out, "net:[{}]", n.inode);
+            }
+        },
+        _ => out.push('-'),
+    }
+}
+
 fn user_into(out: &mut String, name: Option<&str>, uid: Option<u32>) {
     match (name, uid) {
         (Some(n), _) => out.push_str(&terminal_safe(n)),
@@ -82,6 +102,7 @@ impl Table {
         s: &Socket,
         show_remote: bool,
         show_xsan: bool,
+        show_place: bool,
         row: &mut RowCells,
         emit: &mut dyn FnMut(&RowCells) -> io::Result<()>,
     ) -> io::Result<()> {
@@ -89,7 +110,7 @@ impl Table {
             row.len = 0;
             let proto = row.next(None);
             proto.push_str(s.raw.protocol.as_str());
-            if s.flags.iter().any(|f| f == "dual_stack") {
+            if s.flags.contains(&SocketFlag::DualStack) {
                 proto.push_str("46");
             }
             endpoint_into(row.next(None), &s.raw.local_address, s.raw.local_port);
@@ -110,6 +131,9 @@ impl Table {
                     service.push_str(&terminal_safe(remote));
                 }
                 (None, None) => service.push('-'),
+            }
+            if show_place {
+                place_into(row.next(None), s);
             }
         };
         // The XSAN column, last: the verdict, marked so that a flag cannot be missed.
@@ -177,12 +201,16 @@ impl Table {
         }
     }
 
-    fn header(show_remote: bool, show_xsan: bool) -> Vec<&'static str> {
+    fn header(show_remote: bool, show_xsan: bool, show_place: bool) -> Vec<&'static str> {
         let mut header = vec!["PROTO", "LOCAL"];
         if show_remote {
             header.push("REMOTE");
         }
-        header.extend(["STATE", "SERVICE", "PID", "PROCESS", "USER", "COMMAND"]);
+        header.extend(["STATE", "SERVICE"]);
+        if show_place {
+            header.push("NETNS/CONTAINER");
+        }
+        header.extend(["PID", "PROCESS", "USER", "COMMAND"]);
         if show_xsan {
             header.push("XSAN");
         }
@@ -210,6 +238,7 @@ impl Table {
         report: &Report,
         show_remote: bool,
         show_xsan: bool,
+        show_place: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let mut grid = Grid::new();
@@ -227,26 +256,37 @@ impl Table {
         if self.color {
             grid.enforce_styling();
         }
-        grid.set_header(Self::header(show_remote, show_xsan).into_iter().map(|h| {
-            let c = Cell::new(h);
-            if self.color {
-                c.add_attribute(Attribute::Bold)
-            } else {
-                c
-            }
-        }));
+        grid.set_header(
+            Self::header(show_remote, show_xsan, show_place)
+                .into_iter()
+                .map(|h| {
+                    let c = Cell::new(h);
+                    if self.color {
+                        c.add_attribute(Attribute::Bold)
+                    } else {
+                        c
+                    }
+                }),
+        );
         let mut row = RowCells::new();
         for s in &report.sockets {
-            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
-                grid.add_row(row.cells().map(|(text, color)| {
-                    let cell = Cell::new(text);
-                    match (self.color, color) {
-                        (true, Some(c)) => cell.fg(c),
-                        _ => cell,
-                    }
-                }));
-                Ok(())
-            })?;
+            Self::rows(
+                s,
+                show_remote,
+                show_xsan,
+                show_place,
+                &mut row,
+                &mut |row| {
+                    grid.add_row(row.cells().map(|(text, color)| {
+                        let cell = Cell::new(text);
+                        match (self.color, color) {
+                            (true, Some(c)) => cell.fg(c),
+                            _ => cell,
+                        }
+                    }));
+                    Ok(())
+                },
+            )?;
         }
         for line in grid.lines() {
             writeln!(out, "{}", line.trim_end())?;
@@ -261,9 +301,10 @@ impl Table {
         report: &Report,
         show_remote: bool,
         show_xsan: bool,
+        show_place: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let header = Self::header(show_remote, show_xsan);
+        let header = Self::header(show_remote, show_xsan, show_place);
         let last = header.len() - 1;
         // comfy-table's rule: the widest line of each column, at least 1; a line wider than
         // u16::MAX is wrapped. The last column's width only pads the end of the line, which
@@ -273,17 +314,24 @@ impl Table {
         let mut row = RowCells::new();
         let mut too_wide = false;
         for s in &report.sockets {
-            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
-                for (i, (width, (text, _))) in widths.iter_mut().zip(row.cells()).enumerate() {
-                    if i == last && text.len() <= usize::from(u16::MAX) {
-                        continue;
+            Self::rows(
+                s,
+                show_remote,
+                show_xsan,
+                show_place,
+                &mut row,
+                &mut |row| {
+                    for (i, (width, (text, _))) in widths.iter_mut().zip(row.cells()).enumerate() {
+                        if i == last && text.len() <= usize::from(u16::MAX) {
+                            continue;
+                        }
+                        let w = text_width(text);
+                        too_wide |= w > usize::from(u16::MAX);
+                        *width = (*width).max(w);
                     }
-                    let w = text_width(text);
-                    too_wide |= w > usize::from(u16::MAX);
-                    *width = (*width).max(w);
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
         }
         if too_wide {
             // comfy-table wraps such a cell over several lines: leave that to it.
@@ -291,7 +339,7 @@ impl Table {
                 color: false,
                 width: None,
             }
-            .render_grid(report, show_remote, show_xsan, out);
+            .render_grid(report, show_remote, show_xsan, show_place, out);
         }
         let mut line = String::new();
         let mut write_line = |cells: &mut dyn Iterator<Item = &str>| -> io::Result<()> {
@@ -308,9 +356,14 @@ impl Table {
         };
         write_line(&mut header.iter().copied())?;
         for s in &report.sockets {
-            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
-                write_line(&mut row.cells().map(|(text, _)| text))
-            })?;
+            Self::rows(
+                s,
+                show_remote,
+                show_xsan,
+                show_place,
+                &mut row,
+                &mut |row| write_line(&mut row.cells().map(|(text, _)| text)),
+            )?;
         }
         Ok(())
     }
@@ -367,7 +420,8 @@ fn xsan_port_text(port: XsanPort) -> &'static str {
 }
 
 /// The audit's head: is Xsan configured, its window, its executables.
-fn xsan_head(host: &XsanHost) -> Vec<String> {
+fn xsan_head(audit: &XsanAudit) -> Vec<String> {
+    let host = &audit.host;
     let list = |dirs: &[std::path::PathBuf]| {
         dirs.iter()
             .map(|d| terminal_safe(&d.display().to_string()).into_owned())
@@ -476,8 +530,8 @@ fn port_lines(p: &PortInfo) -> Vec<String> {
 
 impl Render for Table {
     fn render(&self, report: &Report, out: &mut dyn Write) -> io::Result<()> {
-        if let Some(host) = &report.xsan {
-            for line in xsan_head(host) {
+        if let Some(audit) = &report.xsan {
+            for line in xsan_head(audit) {
                 writeln!(out, "{line}")?;
             }
             writeln!(out)?;
@@ -489,10 +543,14 @@ impl Render for Table {
             let show_remote = report.sockets.iter().any(|s| !s.raw.state.is_listening());
             let show_xsan =
                 report.xsan.is_some() || report.sockets.iter().any(|s| s.knowledge.xsan.is_some());
+            let show_place = report.sockets.iter().any(|s| {
+                s.context.container.is_some()
+                    || s.context.netns.as_ref().is_some_and(|n| !n.current)
+            });
             if self.color || self.width.is_some() {
-                self.render_grid(report, show_remote, show_xsan, out)?;
+                self.render_grid(report, show_remote, show_xsan, show_place, out)?;
             } else {
-                Self::render_plain(report, show_remote, show_xsan, out)?;
+                Self::render_plain(report, show_remote, show_xsan, show_place, out)?;
             }
         }
         for (verdict, line) in xsan_lines(report, report.xsan.is_some()) {
@@ -503,13 +561,162 @@ impl Render for Table {
             };
             writeln!(out, "{}", self.paint(line, color))?;
         }
+        // Where the holders of the ports asked about live, and why they run.
+        if !report.ports.is_empty() {
+            for line in context_lines(report) {
+                writeln!(out, "{line}")?;
+            }
+        }
         for p in &report.ports {
             for line in port_lines(p) {
+                writeln!(out, "{line}")?;
+            }
+            for line in elsewhere_lines(p.port, &report.elsewhere) {
                 writeln!(out, "{line}")?;
             }
         }
         Ok(())
     }
+}
+
+/// "web (docker, 3f2a9c8e01b2…)", with the pod where there is one.
+fn container_text(c: &Container) -> String {
+    let mut text = format!(
+        "{} ({}, {}…",
+        terminal_safe(c.label()),
+        c.runtime.as_str(),
+        c.short_id()
+    );
+    if let Some(pod) = &c.pod {
+        match (&pod.namespace, &pod.name) {
+            (Some(ns), Some(name)) => {
+                let _ = write!(text, ", pod {}/{}", terminal_safe(ns), terminal_safe(name));
+            }
+            _ => {
+                let _ = write!(text, ", pod {}", terminal_safe(&pod.uid));
+            }
+        }
+    }
+    text.push(')');
+    text
+}
+
+fn process_text(p: &Process) -> String {
+    format!(
+        "{} (pid {})",
+        terminal_safe(p.name.as_deref().unwrap_or("?")),
+        p.pid
+    )
+}
+
+/// Under the table, for the ports asked about: which container a forwarder publishes,
+/// and for each holder its container or unit and its parents.
+fn context_lines(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &report.sockets {
+        let Some(p) = &s.context.published else {
+            continue;
+        };
+        let holder = s
+            .owner
+            .processes()
+            .iter()
+            .find(|h| h.pid == p.pid)
+            .map_or_else(|| format!("pid {}", p.pid), process_text);
+        let what = format!("{}/{}", s.raw.local_port, s.raw.protocol);
+        let how = match (p.via, p.target) {
+            (Via::Dockerd, Some((_, port))) => format!(
+                "{holder} holds it as a reservation (--userland-proxy=false); traffic goes by \
+                 DNAT to container port {port}"
+            ),
+            (_, Some((Some(addr), port))) => {
+                format!("{holder} holds it, forwarding to {}", endpoint(&addr, port))
+            }
+            (_, Some((None, port))) => format!("{holder} holds it, forwarding to port {port}"),
+            (_, None) => format!("{holder} holds it"),
+        };
+        out.push(match &p.container {
+            Some(c) => format!("{what} published by container {}: {how}", container_text(c)),
+            None => format!(
+                "{what} published to a container by {}: {how}; which container is not known",
+                p.via.as_str()
+            ),
+        });
+    }
+    let mut seen = Vec::new();
+    for s in &report.sockets {
+        for p in s.owner.processes() {
+            if seen.contains(&p.pid) {
+                continue;
+            }
+            seen.push(p.pid);
+            let c = &p.context;
+            let mut parts = Vec::new();
+            if let Some(container) = &c.container {
+                parts.push(format!("container {}", container_text(container)));
+            }
+            if let Some(unit) = &c.unit {
+                parts.push(match unit.user {
+                    Some(uid) => {
+                        format!("unit {} (user {uid}'s manager)", terminal_safe(&unit.name))
+                    }
+                    None => format!("unit {}", terminal_safe(&unit.name)),
+                });
+            }
+            if !c.ancestors.is_empty() {
+                let chain: Vec<String> = c
+                    .ancestors
+                    .iter()
+                    .map(|a| format!("{} ({})", terminal_safe(&a.name), a.pid))
+                    .collect();
+                parts.push(format!("parents {}", chain.join(", ")));
+            }
+            if !parts.is_empty() {
+                out.push(format!("  {}: {}", process_text(p), parts.join("; ")));
+            }
+        }
+    }
+    out
+}
+
+/// The free-port hint: what other network namespaces have on a port free in this one.
+fn elsewhere_lines(port: u16, elsewhere: &[Socket]) -> Vec<String> {
+    elsewhere
+        .iter()
+        .filter(|s| s.raw.local_port == port)
+        .map(|s| {
+            let does = if s.raw.state.is_listening() {
+                format!("listens on {}/{}", port, s.raw.protocol)
+            } else {
+                format!(
+                    "has a {} socket on {}/{}",
+                    s.raw.state, port, s.raw.protocol
+                )
+            };
+            let holders: Vec<String> = s.owner.processes().iter().map(process_text).collect();
+            let who = match (&s.owner, holders.is_empty()) {
+                (Owner::Hidden { .. }, _) => "a hidden process".to_string(),
+                (_, true) => "no process".to_string(),
+                (_, false) => holders.join(", "),
+            };
+            let netns = s.context.netns.as_ref();
+            let text = match (&s.context.container, netns.and_then(|n| n.name.as_deref())) {
+                (Some(c), _) => format!(
+                    "free here; container {} {does} in its own network namespace: {who}",
+                    container_text(c)
+                ),
+                (None, Some(name)) => format!(
+                    "free here; {who} {does} in network namespace {}",
+                    terminal_safe(name)
+                ),
+                (None, None) => format!(
+                    "free here; {who} {does} in another network namespace (net:[{}])",
+                    netns.map_or(0, |n| n.inode)
+                ),
+            };
+            format!("  {:<6} {text}", "netns")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -549,11 +756,12 @@ mod tests {
                 inode: Some(u64::from(port)),
                 v6only: Some(false),
                 pids: Vec::new(),
+                netns: None,
             },
             user: port.is_multiple_of(3).then(|| "svc".into()),
             owner,
             flags: if v6 {
-                vec!["dual_stack".to_string()]
+                vec![SocketFlag::DualStack]
             } else {
                 Vec::new()
             },
@@ -578,6 +786,7 @@ mod tests {
                     reason: "test".into(),
                 }),
             },
+            context: Default::default(),
         }
     }
 
@@ -594,6 +803,7 @@ mod tests {
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
+            context: Default::default(),
         }
     }
 
@@ -682,15 +892,21 @@ mod tests {
     fn plain_output_is_comfy_tables_output() -> io::Result<()> {
         for report in reports() {
             let show_remote = report.sockets.iter().any(|s| !s.raw.state.is_listening());
-            for show_xsan in [false, true] {
+            for (show_xsan, show_place) in [(false, false), (true, false), (false, true)] {
                 let mut grid = Vec::new();
                 Table {
                     color: false,
                     width: None,
                 }
-                .render_grid(&report, show_remote, show_xsan, &mut grid)?;
+                .render_grid(
+                    &report,
+                    show_remote,
+                    show_xsan,
+                    show_place,
+                    &mut grid,
+                )?;
                 let mut plain = Vec::new();
-                Table::render_plain(&report, show_remote, show_xsan, &mut plain)?;
+                Table::render_plain(&report, show_remote, show_xsan, show_place, &mut plain)?;
                 assert_eq!(
                     String::from_utf8_lossy(&plain),
                     String::from_utf8_lossy(&grid)

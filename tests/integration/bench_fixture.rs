@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
+use crate::support::hermetic;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Builds the fixture (a no-op when it is up to date) and gives its path.
@@ -75,6 +77,7 @@ fn field<'a>(line: &'a str, key: &str) -> Result<&'a str, String> {
 
 #[test]
 fn finds_the_shared_listener_of_the_benchmark_fixture() -> TestResult {
+    hermetic();
     let exe = fixture_binary()?;
     let mut fixture = Fixture {
         child: Command::new(&exe)

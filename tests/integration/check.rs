@@ -64,6 +64,7 @@ fn assert_perfdata(line: &str, sockets: u32, listening: u32, owners: u32, hidden
 
 #[test]
 fn ok_and_critical() -> TestResult {
+    hermetic();
     let l = lone_listener();
     let port = port_of(&l);
     let me_pid = me().to_string();
@@ -129,6 +130,7 @@ fn ok_and_critical() -> TestResult {
 
 #[test]
 fn free_and_held_ports() -> TestResult {
+    hermetic();
     // A free port: OK for `free`, CRITICAL for the default `listening`. (Retried: on a busy
     // host another program may take a port between its release and the check.)
     let mut seen = Vec::new();
@@ -161,6 +163,7 @@ fn free_and_held_ports() -> TestResult {
 
 #[test]
 fn bad_input_is_unknown_on_one_line() {
+    hermetic();
     let cases: &[(&[&str], &str)] = &[
         (&["70000"], "'70000'"),
         (&["x-y"], "'x-y'"),
@@ -216,6 +219,7 @@ fn bad_input_is_unknown_on_one_line() {
 
 #[test]
 fn names_cannot_forge_performance_data() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let program = dir.path().join("x|y=1 \x1b[2J");
     std::fs::copy(sleep_path(), &program)?;
@@ -237,6 +241,7 @@ fn names_cannot_forge_performance_data() -> TestResult {
 
 #[test]
 fn json_verdict() -> TestResult {
+    hermetic();
     let l = lone_listener();
     let port = port_of(&l);
     let pid = format!("pid={}", me());
@@ -266,6 +271,7 @@ fn json_verdict() -> TestResult {
 
 #[test]
 fn hidden_owner_is_unknown() -> TestResult {
+    hermetic();
     let Some(listener) = foreign_listener_or_skip("hidden_owner_is_unknown") else {
         return Ok(());
     };

@@ -102,8 +102,9 @@ fn own_sockets() -> (Vec<std::net::TcpListener>, Vec<std::net::UdpSocket>, Holde
 
 #[test]
 fn listening_set_equals_ss() {
+    hermetic();
     let Some(_) = ss_listening() else {
-        println!("SKIP listening_set_equals_ss: ss (iproute2) is not installed");
+        skip("listening_set_equals_ss", "ss (iproute2) is not installed");
         return;
     };
     let (tcp, _udp, holder) = own_sockets();
@@ -142,6 +143,7 @@ fn listening_set_equals_ss() {
 
 #[test]
 fn collection_paths_agree() {
+    hermetic();
     let (_tcp, _udp, _holder) = own_sockets();
     // A connected UDP socket: the portable path cannot tell it from an unconnected one.
     let connected = udp_socket("127.0.0.1:0");
@@ -209,8 +211,9 @@ fn lsof_pids(proto: &str, port: u16) -> Option<BTreeSet<u64>> {
 
 #[test]
 fn owners_equal_lsof() {
+    hermetic();
     if lsof_pids("tcp", 1).is_none() {
-        println!("SKIP owners_equal_lsof: lsof is not installed");
+        skip("owners_equal_lsof", "lsof is not installed");
         return;
     }
     let (tcp, udp, holder) = own_sockets();
@@ -242,4 +245,27 @@ fn owners_equal_lsof() {
         .map_or(0, |a| a.port());
     let want: BTreeSet<u64> = [me(), holder.pid()].into();
     assert_eq!(lsof_pids("tcp", shared), Some(want));
+}
+
+/// As root every test runs in a network namespace of its own: whoport there sees this
+/// test's listener and nothing of the host's (the host's own services, other tests).
+#[test]
+fn tests_run_in_their_own_network_namespace() {
+    hermetic();
+    if !is_root() {
+        skip(
+            "tests_run_in_their_own_network_namespace",
+            "needs root for a network namespace",
+        );
+        return;
+    }
+    let listener = tcp_listener("127.0.0.1:0");
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (code, v) = json(&[], "native");
+    assert_eq!(code, 0, "{v}");
+    let listed: Vec<u64> = sockets(&v)
+        .iter()
+        .filter_map(|s| s["local_port"].as_u64())
+        .collect();
+    assert_eq!(listed, [u64::from(port)], "{v}");
 }

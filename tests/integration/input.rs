@@ -7,6 +7,7 @@ use crate::support::*;
 
 #[test]
 fn bad_input_exits_2_with_one_line() {
+    hermetic();
     let cases: &[(&[&str], &str)] = &[
         (&["70000"], "70000"),
         (&["-1"], "-1"),
@@ -46,6 +47,7 @@ fn bad_input_exits_2_with_one_line() {
 
 #[test]
 fn help_and_version() {
+    hermetic();
     let out = whoport()
         .arg("--help")
         .output()
@@ -66,6 +68,7 @@ fn help_and_version() {
 
 #[test]
 fn broken_pipe_exits_0_silently() -> TestResult {
+    hermetic();
     // Enough output that it cannot all fit in the pipe before the reader closes it.
     let _keep: Vec<_> = (0..300).map(|_| tcp_listener("127.0.0.1:0")).collect();
     let mut child = whoport()
@@ -94,6 +97,7 @@ fn broken_pipe_exits_0_silently() -> TestResult {
 
 #[test]
 fn colour_only_when_asked() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
     let table = |args: &[&str], no_color: Option<&str>| {

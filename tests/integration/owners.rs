@@ -29,6 +29,7 @@ fn our_socket(args: &[&str], backend: &str, proto: &str, addr: &str) -> serde_js
 
 #[test]
 fn tcp_ipv4_listener() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
     for backend in BACKENDS {
@@ -53,6 +54,7 @@ fn tcp_ipv4_listener() -> TestResult {
 
 #[test]
 fn tcp_ipv6_and_udp_both_families() -> TestResult {
+    hermetic();
     let t6 = tcp_listener("[::1]:0");
     let u4 = udp_socket("127.0.0.1:0");
     let u6 = udp_socket("[::1]:0");
@@ -99,6 +101,7 @@ fn tcp_ipv6_and_udp_both_families() -> TestResult {
 
 #[test]
 fn dual_stack_listener() -> TestResult {
+    hermetic();
     // Rust leaves IPV6_V6ONLY off: one socket that also accepts IPv4.
     let l = tcp_listener("[::]:0");
     let port = l.local_addr()?.port().to_string();
@@ -121,6 +124,7 @@ fn dual_stack_listener() -> TestResult {
 
 #[test]
 fn listener_shared_by_parent_and_child() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
     let holder = Holder::spawn(&sleep_path(), OwnedFd::from(l.try_clone()?));
@@ -142,6 +146,7 @@ fn listener_shared_by_parent_and_child() -> TestResult {
 
 #[test]
 fn established_loopback_connection() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port();
     let mut client = TcpStream::connect(("127.0.0.1", port))?;
@@ -189,6 +194,7 @@ fn established_loopback_connection() -> TestResult {
 
 #[test]
 fn free_port_exits_1() -> TestResult {
+    hermetic();
     let port = free_port().to_string();
     for backend in BACKENDS {
         let (code, v) = json(&[&port], backend);
@@ -208,6 +214,7 @@ fn free_port_exits_1() -> TestResult {
 
 #[test]
 fn ranges_and_several_ports() -> TestResult {
+    hermetic();
     let a = tcp_listener("127.0.0.1:0");
     let b = udp_socket("127.0.0.1:0");
     let (pa, pb) = (a.local_addr()?.port(), b.local_addr()?.port());
@@ -237,6 +244,7 @@ fn ranges_and_several_ports() -> TestResult {
 
 #[test]
 fn escape_sequences_in_names_never_reach_the_terminal() -> TestResult {
+    hermetic();
     let dir = tempfile::tempdir()?;
     let evil = dir.path().join("ev\x1b[31mil\x07");
     std::fs::copy(sleep_path(), &evil)?;
@@ -266,6 +274,7 @@ fn escape_sequences_in_names_never_reach_the_terminal() -> TestResult {
 
 #[test]
 fn user_filter() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port().to_string();
     let uid = u64::from(rustix::process::geteuid().as_raw());
@@ -290,6 +299,7 @@ fn user_filter() -> TestResult {
 
 #[test]
 fn default_lists_listeners_only_and_all_lists_every_state() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = l.local_addr()?.port();
     let _client = TcpStream::connect(("127.0.0.1", port))?;

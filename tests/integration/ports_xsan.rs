@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use assert_cmd::Command as Whoport;
 use serde_json::Value;
 
-use crate::support::{pids, register_holder};
+use crate::support::{hermetic, pids, register_holder};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -188,6 +188,7 @@ fn listener(report: &Value, port: u16, pid: u64) -> Result<&Value, String> {
 
 #[test]
 fn fsports_window_listeners_are_judged_by_executable_path() -> TestResult {
+    hermetic();
     let tree = Tree::new()?;
     let Some(xsan) = Listener::start(&tree.path("xsanbin/fsm"), 0)? else {
         panic!("no port for the Xsan-looking listener");
@@ -328,6 +329,7 @@ fn fsports_window_listeners_are_judged_by_executable_path() -> TestResult {
 
 #[test]
 fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
+    hermetic();
     let tree = Tree::new()?;
     // A port in 49152-65535 outside Linux's default ephemeral range, free right now.
     let start = 61000 + (std::process::id() % 4000) as u16;
@@ -386,6 +388,7 @@ fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
 
 #[test]
 fn service_names_and_the_registry_copy() -> TestResult {
+    hermetic();
     let tree = Tree::new()?;
     let report = tree.json(&["ssh"])?;
     assert_eq!(report["ports"][0]["port"], 22);

@@ -7,6 +7,7 @@ const VIEWER_UID: u32 = 1; // daemon
 
 #[test]
 fn other_users_listener_is_hidden_with_its_uid() -> TestResult {
+    hermetic();
     // A listener created and held by uid 65534.
     let Some(listener) = foreign_listener_or_skip("other_users_listener_is_hidden_with_its_uid")
     else {

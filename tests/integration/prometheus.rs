@@ -96,7 +96,10 @@ fn tool_or_skip(name: &str, test: &str) -> Option<PathBuf> {
         .map(|d| Path::new(d).join(name))
         .find(|p| p.is_file());
     if found.is_none() {
-        println!("SKIP {test}: {name} is not installed (scripts/test-deps.sh installs it)");
+        skip(
+            test,
+            &format!("{name} is not installed (scripts/test-deps.sh installs it)"),
+        );
     }
     found
 }
@@ -163,6 +166,7 @@ fn odd_holder() -> Result<(tempfile::TempDir, Holder, String), Box<dyn std::erro
 
 #[test]
 fn promtool_accepts_every_state() -> TestResult {
+    hermetic();
     let Some(promtool) = tool_or_skip("promtool", "promtool_accepts_every_state") else {
         return Ok(());
     };
@@ -382,6 +386,7 @@ impl NodeExporter {
 
 #[test]
 fn node_exporter_serves_whoports_series() -> TestResult {
+    hermetic();
     let Some(binary) = tool_or_skip(
         "prometheus-node-exporter",
         "node_exporter_serves_whoports_series",
@@ -483,6 +488,7 @@ fn node_exporter_serves_whoports_series() -> TestResult {
 
 #[test]
 fn output_file_is_replaced_whole_with_mode_0644() -> TestResult {
+    hermetic();
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("whoport.prom");
@@ -534,6 +540,7 @@ fn output_file_is_replaced_whole_with_mode_0644() -> TestResult {
 
 #[test]
 fn format_switch_and_json_alias() -> TestResult {
+    hermetic();
     let l = tcp_listener("127.0.0.1:0");
     let port = port_of(&l);
     let by_alias = json(&[&port], "native").1;
@@ -650,6 +657,7 @@ tests:
 
 #[test]
 fn documented_alert_rules_are_valid_and_fire() -> TestResult {
+    hermetic();
     let rules = doc_block("yaml", "groups:");
     let Some(promtool) = tool_or_skip("promtool", "documented_alert_rules_are_valid_and_fire")
     else {
@@ -678,10 +686,11 @@ fn documented_alert_rules_are_valid_and_fire() -> TestResult {
 
 #[test]
 fn documented_service_files_are_valid() -> TestResult {
+    hermetic();
     // launchd: a well-formed property list running whoport with --output.
     let plist = doc_block("xml", "<?xml");
     let Some(python) = system_python() else {
-        println!("SKIP documented_service_files_are_valid: no python3");
+        skip("documented_service_files_are_valid", "no python3");
         return Ok(());
     };
     let out = Command::new(python)
@@ -746,6 +755,7 @@ fn documented_service_files_are_valid() -> TestResult {
 
 #[test]
 fn the_parser_used_here_undoes_escapes() {
+    hermetic();
     let s = parse("a{x=\"q\\\"b\\\\c\\nd\",y=\"\"} 2\nb 0.5\n");
     assert_eq!(s.len(), 2);
     assert_eq!(s[0].labels["x"], "q\"b\\c\nd");

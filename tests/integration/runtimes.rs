@@ -232,7 +232,10 @@ fn import(cli: &str, args: &[&str]) {
         .output()
         .unwrap_or_else(|e| panic!("{cli} import: {e}"));
     let tarred = tar.wait();
-    assert!(tarred.as_ref().is_ok_and(|s| s.success()), "tar: {tarred:?}");
+    assert!(
+        tarred.as_ref().is_ok_and(|s| s.success()),
+        "tar: {tarred:?}"
+    );
     assert!(
         out.status.success(),
         "{cli} {args:?}: {}",

@@ -9,21 +9,21 @@ use super::{Runtime, Unit};
 
 /// A container named by a cgroup path, before its name is looked up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ContainerRef {
+pub(crate) struct ContainerRef {
     /// `Unknown` for a bare id under a parent no runtime is known to use (Docker's
     /// `--cgroup-parent`, for one); the runtimes' files decide then.
-    pub runtime: Runtime,
+    pub(crate) runtime: Runtime,
     /// 64 lowercase hexadecimal characters.
-    pub id: String,
+    pub(crate) id: String,
     /// The Kubernetes pod UID, for a container kubelet placed.
-    pub pod_uid: Option<String>,
+    pub(crate) pod_uid: Option<String>,
 }
 
 /// What a process's cgroup file says about it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CgroupFacts {
-    pub container: Option<ContainerRef>,
-    pub unit: Option<Unit>,
+pub(crate) struct CgroupFacts {
+    pub(crate) container: Option<ContainerRef>,
+    pub(crate) unit: Option<Unit>,
 }
 
 /// Parses the text of `/proc/PID/cgroup` (v1, v2 or both). The `0::` line is looked at
@@ -32,7 +32,7 @@ pub struct CgroupFacts {
 /// name the container). The first path that names a container wins; the unit is looked
 /// for only below the container in that path (a unit above it is the runtime's, not the
 /// process's), or, without a container, in the first path that names one.
-pub fn parse(text: &str) -> CgroupFacts {
+pub(crate) fn parse(text: &str) -> CgroupFacts {
     let mut unified = Vec::new();
     let mut systemd = Vec::new();
     let mut others = Vec::new();
@@ -73,7 +73,7 @@ fn components(path: &str) -> Vec<&str> {
 }
 
 /// A container id: 64 lowercase hexadecimal characters.
-pub fn is_container_id(s: &str) -> bool {
+pub(crate) fn is_container_id(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))

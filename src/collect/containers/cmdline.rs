@@ -9,12 +9,12 @@ use crate::model::Protocol;
 /// -container-ip 172.17.0.2 -container-port 80` (Go's flag syntax: `-f v`, `-f=v`,
 /// `--f v`). Newer Docker adds `-use-listen-fd`, a flag without a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DockerProxy {
-    pub protocol: Option<Protocol>,
-    pub host_ip: Option<IpAddr>,
-    pub host_port: Option<u16>,
-    pub container_ip: IpAddr,
-    pub container_port: u16,
+pub(crate) struct DockerProxy {
+    pub(crate) protocol: Option<Protocol>,
+    pub(crate) host_ip: Option<IpAddr>,
+    pub(crate) host_port: Option<u16>,
+    pub(crate) container_ip: IpAddr,
+    pub(crate) container_port: u16,
 }
 
 /// The flag values of a Go-style command line (boolean flags take no value).
@@ -34,7 +34,7 @@ fn go_flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     None
 }
 
-pub fn docker_proxy(args: &[String]) -> Option<DockerProxy> {
+pub(crate) fn docker_proxy(args: &[String]) -> Option<DockerProxy> {
     Some(DockerProxy {
         protocol: match go_flag(args, "proto") {
             Some("tcp") => Some(Protocol::Tcp),
@@ -51,13 +51,13 @@ pub fn docker_proxy(args: &[String]) -> Option<DockerProxy> {
 /// What conmon's command line says about its container: `-c <id>` (`--cid`), `-n <name>`
 /// (`--name`), and whether Podman started it (its `--exit-command` is podman's).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Conmon {
-    pub id: String,
-    pub name: Option<String>,
-    pub podman: bool,
+pub(crate) struct Conmon {
+    pub(crate) id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) podman: bool,
 }
 
-pub fn conmon(args: &[String]) -> Option<Conmon> {
+pub(crate) fn conmon(args: &[String]) -> Option<Conmon> {
     let mut id = None;
     let mut name = None;
     let mut podman = false;

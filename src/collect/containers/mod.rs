@@ -14,131 +14,19 @@ use std::io::{self, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use crate::model::{Ancestor, Container, Pod, Protocol, Published, Runtime, Unit, Via};
 
-use crate::model::Protocol;
-
-pub mod cgroup;
-pub mod cmdline;
-pub mod state;
+pub(crate) mod cgroup;
+pub(crate) mod cmdline;
+pub(crate) mod state;
 
 use state::{DockerContainer, PodDir};
 
-/// A container runtime. `Cri` is a Kubernetes container whose cgroup does not say which
-/// CRI runtime runs it; `Unknown` a container id whose runtime no file confirms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Runtime {
-    Docker,
-    Podman,
-    Containerd,
-    #[serde(rename = "cri-o")]
-    Crio,
-    Cri,
-    Unknown,
-}
-
-impl Runtime {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Runtime::Docker => "docker",
-            Runtime::Podman => "podman",
-            Runtime::Containerd => "containerd",
-            Runtime::Crio => "cri-o",
-            Runtime::Cri => "cri",
-            Runtime::Unknown => "unknown",
-        }
-    }
-}
-
-/// A container, with what the runtime's files say about it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Container {
-    pub runtime: Runtime,
-    /// 64 hexadecimal characters.
-    pub id: String,
-    pub name: Option<String>,
-    pub pod: Option<Pod>,
-}
-
-impl Container {
-    /// The first 12 characters of the id, as `docker ps` shows it.
-    pub fn short_id(&self) -> &str {
-        self.id.get(..12).unwrap_or(&self.id)
-    }
-
-    /// The name, or the short id.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or_else(|| self.short_id())
-    }
-}
-
-/// A Kubernetes pod: its UID from the cgroup, namespace and name from kubelet's log
-/// directory where there is one.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Pod {
-    pub uid: String,
-    pub namespace: Option<String>,
-    pub name: Option<String>,
-}
-
-/// A systemd unit, from the cgroup path.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Unit {
-    /// `nginx.service`, `session-3.scope`.
-    pub name: String,
-    /// The uid whose user manager (`user@UID.service`) runs it; `None` for the system's.
-    pub user: Option<u32>,
-}
-
-/// One process in a parent chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ancestor {
-    pub pid: u32,
-    pub name: String,
-}
-
 /// What a process's cgroup says, with the container's name looked up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProcessFacts {
-    pub container: Option<Container>,
-    pub unit: Option<Unit>,
-}
-
-/// How a host port reaches a container.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Via {
-    /// Docker's userland proxy, one process per binding.
-    DockerProxy,
-    /// dockerd itself (`--userland-proxy=false`): a reservation socket, traffic goes
-    /// through DNAT.
-    Dockerd,
-    /// Podman's conmon (rootful).
-    Conmon,
-    /// Podman's rootlessport (rootless).
-    Rootlessport,
-}
-
-impl Via {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Via::DockerProxy => "docker-proxy",
-            Via::Dockerd => "dockerd",
-            Via::Conmon => "conmon",
-            Via::Rootlessport => "rootlessport",
-        }
-    }
-}
-
-/// A host socket held for a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    /// `None` when the holder is a forwarder but the runtime's files do not say (or may
-    /// not be read) which container it serves.
-    pub container: Option<Container>,
-    pub via: Via,
-    /// Where inside the container the traffic goes, where known.
-    pub target: Option<(Option<IpAddr>, u16)>,
+pub(crate) struct ProcessFacts {
+    pub(crate) container: Option<Container>,
+    pub(crate) unit: Option<Unit>,
 }
 
 /// The runtime state files are small; these bounds keep a damaged one from costing much.
@@ -165,7 +53,7 @@ const CHAIN_ENDS: [&str; 12] = [
 
 /// Looks up containers, units and parents for the holders of a run, reading each runtime
 /// file at most once.
-pub struct Attributor {
+pub(crate) struct Attributor {
     root: PathBuf,
     /// A user's home directory (for rootless Podman's storage).
     home_of: fn(u32) -> Option<PathBuf>,
@@ -192,7 +80,7 @@ fn home_dir(uid: u32) -> Option<PathBuf> {
 }
 
 impl Attributor {
-    pub fn with_root(root: &Path) -> Attributor {
+    pub(crate) fn with_root(root: &Path) -> Attributor {
         Attributor {
             root: root.to_path_buf(),
             home_of: home_dir,
@@ -212,7 +100,7 @@ impl Attributor {
     }
 
     /// Why some attribution could not be made (a runtime file that could not be read).
-    pub fn notes(&self) -> Vec<String> {
+    pub(crate) fn notes(&self) -> Vec<String> {
         self.notes.iter().cloned().collect()
     }
 
@@ -226,7 +114,7 @@ impl Attributor {
 
     /// The container a process runs in and its unit; empty when its cgroup cannot be
     /// read (it exited).
-    pub fn process(&mut self, pid: u32) -> ProcessFacts {
+    pub(crate) fn process(&mut self, pid: u32) -> ProcessFacts {
         let Ok(text) = std::fs::read_to_string(self.proc_file(pid, "cgroup")) else {
             return ProcessFacts::default();
         };
@@ -442,7 +330,7 @@ impl Attributor {
     /// the runtimes' forwarders (by process name: `docker-proxy`, `dockerd`, `conmon`,
     /// `rootlessport`). `None` for any other holder, and for a dockerd socket that no
     /// container publishes (its API port, say).
-    pub fn published(
+    pub(crate) fn published(
         &mut self,
         pid: u32,
         name: &str,
@@ -463,6 +351,7 @@ impl Attributor {
                 Some(Published {
                     container: container.map(|c| self.name(Runtime::Docker, &c.id, None)),
                     via: Via::DockerProxy,
+                    pid,
                     target: Some((Some(proxy.container_ip), proxy.container_port)),
                 })
             }
@@ -479,6 +368,7 @@ impl Attributor {
                 Some(Published {
                     container: Some(self.name(Runtime::Docker, &container, None)),
                     via: Via::Dockerd,
+                    pid,
                     target: Some((None, target)),
                 })
             }
@@ -497,12 +387,14 @@ impl Attributor {
                 Some(Published {
                     container: Some(container),
                     via: Via::Conmon,
+                    pid,
                     target: None,
                 })
             }
             "rootlessport" => Some(Published {
                 container: self.rootless(pid),
                 via: Via::Rootlessport,
+                pid,
                 target: None,
             }),
             _ => None,
@@ -590,7 +482,7 @@ impl Attributor {
 
     /// The parent chain of a process, nearest first, up to and including the first
     /// service manager or container runtime (or pid 1). Empty when it cannot be read.
-    pub fn ancestors(&self, pid: u32) -> Vec<Ancestor> {
+    pub(crate) fn ancestors(&self, pid: u32) -> Vec<Ancestor> {
         let mut chain = Vec::new();
         let mut at = pid;
         while chain.len() < MAX_ANCESTORS {
@@ -619,7 +511,7 @@ impl Attributor {
 
     /// A running Docker or Podman container by name or id (or id prefix of at least 12),
     /// with a pid inside it where the files tell one, for `--netns NAME`.
-    pub fn find(&mut self, wanted: &str) -> Option<(Container, Option<u32>)> {
+    pub(crate) fn find(&mut self, wanted: &str) -> Option<(Container, Option<u32>)> {
         let matches = |id: &str, name: Option<&str>| {
             name == Some(wanted) || (wanted.len() >= 12 && id.starts_with(wanted))
         };
@@ -659,27 +551,6 @@ impl Attributor {
             pid,
         ))
     }
-
-    /// The Docker container whose network namespace is bind-mounted at `path`
-    /// (`/var/run/docker/netns/<12hex>`, its `SandboxKey`).
-    pub fn docker_sandbox(&mut self, path: &Path) -> Option<Container> {
-        // `/var/run` is a link to `/run`: compare without it.
-        let plain = |p: &str| {
-            p.strip_prefix("/var")
-                .filter(|rest| rest.starts_with("/run/"))
-                .unwrap_or(p)
-                .to_string()
-        };
-        let want = plain(&path.to_string_lossy());
-        let id = self
-            .docker_all()
-            .iter()
-            .filter(|c| c.sandbox_key.as_deref().is_some_and(|k| plain(k) == want))
-            .max_by_key(|c| c.running)?
-            .id
-            .clone();
-        Some(self.name(Runtime::Docker, &id, None))
-    }
 }
 
 fn is_chain_end(name: &str) -> bool {
@@ -688,7 +559,7 @@ fn is_chain_end(name: &str) -> bool {
 
 /// `/proc/PID/stat` → (name, parent pid). The name is between the first `(` and the last
 /// `)` (it may hold both).
-pub fn parse_stat(text: &str) -> Option<(String, u32)> {
+pub(crate) fn parse_stat(text: &str) -> Option<(String, u32)> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let name = text.get(open + 1..close)?.to_string();

@@ -12,28 +12,28 @@ use crate::model::Protocol;
 
 /// What whoport needs from one Docker container's `config.v2.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DockerContainer {
-    pub id: String,
+pub(crate) struct DockerContainer {
+    pub(crate) id: String,
     /// Without Docker's leading `/`.
-    pub name: Option<String>,
-    pub running: bool,
-    pub pid: Option<u32>,
+    pub(crate) name: Option<String>,
+    pub(crate) running: bool,
+    pub(crate) pid: Option<u32>,
     /// The container's addresses on its networks (what docker-proxy's `-container-ip` is).
-    pub addresses: Vec<IpAddr>,
+    pub(crate) addresses: Vec<IpAddr>,
     /// Published ports: (host ip, host port, protocol, container port). The host port is
     /// the real one even for an ephemeral binding (`hostconfig.json` has `""` there).
-    pub ports: Vec<DockerPort>,
+    pub(crate) ports: Vec<DockerPort>,
     /// `/var/run/docker/netns/<12hex>`: the bind mount of its network namespace.
-    pub sandbox_key: Option<String>,
+    pub(crate) sandbox_key: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DockerPort {
+pub(crate) struct DockerPort {
     /// `None`: every address (Docker writes `""`, `0.0.0.0` or `::`).
-    pub host_ip: Option<IpAddr>,
-    pub host_port: u16,
-    pub protocol: Protocol,
-    pub container_port: u16,
+    pub(crate) host_ip: Option<IpAddr>,
+    pub(crate) host_port: u16,
+    pub(crate) protocol: Protocol,
+    pub(crate) container_port: u16,
 }
 
 #[derive(Deserialize, Default)]
@@ -88,7 +88,7 @@ struct RawEndpoint {
 }
 
 /// Parses `config.v2.json`; `None` when it is not one (no valid id).
-pub fn docker_config(text: &str) -> Option<DockerContainer> {
+pub(crate) fn docker_config(text: &str) -> Option<DockerContainer> {
     let raw: RawConfig = serde_json::from_str(text).ok()?;
     if !is_container_id(&raw.id) {
         return None;
@@ -159,7 +159,7 @@ struct RawPodman {
 
 /// Podman's (containers/storage's) `overlay-containers/containers.json`: id → first name.
 /// `None` when the text is not such a list.
-pub fn podman_containers(text: &str) -> Option<HashMap<String, Option<String>>> {
+pub(crate) fn podman_containers(text: &str) -> Option<HashMap<String, Option<String>>> {
     let raw: Vec<RawPodman> = serde_json::from_str(text).ok()?;
     Some(
         raw.into_iter()
@@ -171,14 +171,14 @@ pub fn podman_containers(text: &str) -> Option<HashMap<String, Option<String>>> 
 
 /// A Kubernetes pod, from kubelet's `/var/log/pods/<namespace>_<pod>_<uid>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodDir {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
+pub(crate) struct PodDir {
+    pub(crate) namespace: String,
+    pub(crate) name: String,
+    pub(crate) uid: String,
 }
 
 /// Parses a `/var/log/pods` entry name. Namespaces and pod names are DNS names (no `_`).
-pub fn pod_dir(entry: &str) -> Option<PodDir> {
+pub(crate) fn pod_dir(entry: &str) -> Option<PodDir> {
     let mut parts = entry.split('_');
     let (Some(namespace), Some(name), Some(uid), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -197,7 +197,7 @@ pub fn pod_dir(entry: &str) -> Option<PodDir> {
 
 /// A container's name from kubelet's `/var/log/containers/<pod>_<namespace>_<name>-<id>.log`
 /// link: (id, name).
-pub fn container_log(entry: &str) -> Option<(String, String)> {
+pub(crate) fn container_log(entry: &str) -> Option<(String, String)> {
     let stem = entry.strip_suffix(".log")?;
     let (rest, id) = stem.rsplit_once('-')?;
     if !is_container_id(id) {

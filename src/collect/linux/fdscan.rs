@@ -21,17 +21,17 @@ use super::parallel;
 const CHUNK: usize = 4;
 
 #[derive(Debug, Default)]
-pub struct FdScan {
+pub(crate) struct FdScan {
     /// (inode, pid) for every wanted socket found, sorted, without repeats.
-    pub holders: Vec<(u64, u32)>,
+    pub(crate) holders: Vec<(u64, u32)>,
     /// Processes whose descriptors could not be read.
-    pub inaccessible: u32,
+    pub(crate) inaccessible: u32,
     /// Their uids, sorted, without repeats.
-    pub inaccessible_uids: Vec<u32>,
+    pub(crate) inaccessible_uids: Vec<u32>,
 }
 
 /// Finds the holders of the sockets whose inodes are given (sorted).
-pub fn scan(wanted: &[u64]) -> Result<FdScan> {
+pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
     let proc_dir = openat(
         CWD,
         c"/proc",
@@ -146,7 +146,7 @@ fn inaccessible(proc_dir: &OwnedFd, pid: u32, out: &mut FdScan) {
 }
 
 /// Writes "PID" + suffix + NUL into `buf` and returns it as a C string.
-pub fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
+pub(crate) fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr {
     let mut digits = [0u8; 10];
     let mut n = pid;
     let mut len = 0;
@@ -168,7 +168,7 @@ pub fn pid_path<'a>(buf: &'a mut [u8; 24], pid: u32, suffix: &[u8]) -> &'a CStr 
 }
 
 /// The inode of a `socket:[12345]` link target.
-pub fn socket_inode(target: &[u8]) -> Option<u64> {
+pub(crate) fn socket_inode(target: &[u8]) -> Option<u64> {
     let digits = target.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     parse_decimal(digits).map(u64::from).or_else(|| {
         // Inodes above u32 (not seen on Linux so far, but the type allows it).

@@ -13,7 +13,7 @@ use rustix::net::{
     AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink, recv, send, socket_with,
 };
 
-use crate::config::{PortSet, SocketQuery};
+use crate::model::{PortSet, SocketQuery};
 use crate::model::{Protocol, RawSocket, State};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
@@ -65,7 +65,7 @@ fn state_mask(query: &SocketQuery, protocol: Protocol) -> u32 {
 /// range, or for the last range 4 bytes past the end, which rejects), and a `JMP` after
 /// every range but the last jumps to the end (accept). The kernel's audit follows the
 /// fall-through chain, so every op must stand on it.
-pub fn port_filter(ports: &PortSet) -> Vec<u8> {
+pub(crate) fn port_filter(ports: &PortSet) -> Vec<u8> {
     let ranges = ports.ranges();
     let total = ranges.len() * 20 - 4;
     let mut code = Vec::with_capacity(total);
@@ -146,7 +146,7 @@ fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
 }
 
 /// Dumps every socket the query asks for: one request per (protocol, family).
-pub fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let fd = socket_with(
         AddressFamily::NETLINK,
         SocketType::RAW,
@@ -293,6 +293,7 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         inode: Some(u64::from(inode)),
         v6only,
         pids: Vec::new(),
+        netns: None,
     })
 }
 

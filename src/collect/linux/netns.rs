@@ -24,37 +24,49 @@ use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::fdscan::{list_pids, pid_path};
 use super::{netlink, procnet};
-use crate::config::SocketQuery;
-use crate::model::RawSocket;
+use anyhow::{Context, Result, bail};
+
+use crate::collect::containers::Attributor;
+use crate::model::{NetnsScope, RawSocket, SocketQuery};
 
 /// One network namespace, for one run: the device and inode of its nsfs file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NetnsId {
-    pub dev: u64,
-    pub inode: u64,
+pub(crate) struct NetnsId {
+    pub(crate) dev: u64,
+    pub(crate) inode: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Netns {
-    pub id: NetnsId,
+pub(crate) struct Netns {
+    pub(crate) id: NetnsId,
     /// Its `ip netns` names (`/run/netns/NAME`), sorted.
-    pub names: Vec<String>,
+    pub(crate) names: Vec<String>,
     /// Every bind mount of it found (`/run/netns/NAME`, `/var/run/docker/netns/…`).
-    pub mounts: Vec<PathBuf>,
+    pub(crate) mounts: Vec<PathBuf>,
     /// Processes in it, lowest first.
-    pub pids: Vec<u32>,
+    pub(crate) pids: Vec<u32>,
     /// The namespace whoport runs in.
-    pub current: bool,
+    pub(crate) current: bool,
+}
+
+impl Netns {
+    /// Its `ip netns` name, or `net:[inode]`.
+    pub(crate) fn label(&self) -> String {
+        match self.names.first() {
+            Some(name) => name.clone(),
+            None => format!("net:[{}]", self.id.inode),
+        }
+    }
 }
 
 /// What enumeration found.
 #[derive(Debug, Default)]
-pub struct Enumeration {
+pub(crate) struct Enumeration {
     /// The current namespace first, then by inode.
-    pub namespaces: Vec<Netns>,
+    pub(crate) namespaces: Vec<Netns>,
     /// Processes whose namespace could not be looked at (`/proc/1/ns/net` is EACCES even
     /// to root on some machines).
-    pub unreadable: usize,
+    pub(crate) unreadable: usize,
 }
 
 /// The directories whose entries are namespace bind mounts: `ip netns`'s (named) and
@@ -70,12 +82,12 @@ fn id_of(st: &rustix::fs::Stat) -> NetnsId {
 }
 
 /// The namespace this thread is in.
-pub fn current() -> rustix::io::Result<NetnsId> {
+pub(crate) fn current() -> rustix::io::Result<NetnsId> {
     statat(CWD, c"/proc/thread-self/ns/net", AtFlags::empty()).map(|st| id_of(&st))
 }
 
 /// Every network namespace that has a process or a bind mount in the known places.
-pub fn enumerate() -> Enumeration {
+pub(crate) fn enumerate() -> Enumeration {
     let here = current().ok();
     let mut found: HashMap<NetnsId, Netns> = HashMap::new();
     let mut unreadable = 0;
@@ -151,9 +163,86 @@ pub fn enumerate() -> Enumeration {
     }
 }
 
+/// The namespaces a scope names, and what the user should know about the choice.
+pub(crate) fn choose(scope: &NetnsScope) -> Result<(Vec<Netns>, Vec<String>)> {
+    let all = enumerate();
+    let mut warnings = Vec::new();
+    let chosen = match scope {
+        NetnsScope::Current => all.namespaces.into_iter().filter(|n| n.current).collect(),
+        NetnsScope::Others => all.namespaces.into_iter().filter(|n| !n.current).collect(),
+        NetnsScope::All => {
+            if all.unreadable > 0 {
+                warnings.push(format!(
+                    "the network namespace of {} process(es) could not be looked at \
+                     (/proc/PID/ns/net denied): a namespace only they are in is missing",
+                    all.unreadable
+                ));
+            }
+            all.namespaces
+        }
+        NetnsScope::Pid(pid) => {
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            vec![
+                of_file(&all.namespaces, &path, Some(*pid)).with_context(|| {
+                    format!("--netns {pid}: no such process, or its namespace cannot be read")
+                })?,
+            ]
+        }
+        NetnsScope::Path(path) => vec![of_file(&all.namespaces, path, None)?],
+        NetnsScope::Named(name) => {
+            let named = Path::new(NAMED).join(name);
+            if !name.contains('/') && name != "." && name != ".." && named.exists() {
+                vec![of_file(&all.namespaces, &named, None)?]
+            } else {
+                match Attributor::default().find(name) {
+                    Some((_, Some(pid))) => {
+                        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+                        vec![of_file(&all.namespaces, &path, Some(pid))?]
+                    }
+                    Some((container, None)) => bail!(
+                        "--netns {name}: container {} has no process whose namespace could be read",
+                        container.label()
+                    ),
+                    None => bail!(
+                        "unknown network namespace '{name}': not an `ip netns` name (in {NAMED}) \
+                         nor a running Docker or Podman container; give a pid or a path instead"
+                    ),
+                }
+            }
+        }
+    };
+    Ok((chosen, warnings))
+}
+
+/// The namespace of a file (`/run/netns/NAME`, `/proc/PID/ns/net`): the enumerated one
+/// with its names, or a new entry for a namespace enumeration did not find.
+fn of_file(known: &[Netns], path: &Path, pid: Option<u32>) -> Result<Netns> {
+    let st = statat(CWD, path, AtFlags::empty())
+        .with_context(|| format!("--netns {}", path.display()))?;
+    let id = id_of(&st);
+    let here = current().ok();
+    if here.map(|h| h.dev) != Some(id.dev) {
+        bail!(
+            "--netns {}: not a network namespace file (ip netns's /run/netns/NAME, /proc/PID/ns/net)",
+            path.display()
+        );
+    }
+    let mut ns = known.iter().find(|n| n.id == id).cloned().unwrap_or(Netns {
+        id,
+        names: Vec::new(),
+        mounts: Vec::new(),
+        pids: pid.into_iter().collect(),
+        current: Some(id) == here,
+    });
+    if pid.is_none() && !ns.mounts.iter().any(|m| m == path) {
+        ns.mounts.insert(0, path.to_path_buf());
+    }
+    Ok(ns)
+}
+
 /// How a namespace's sockets were read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReadVia {
+pub(crate) enum ReadVia {
     /// `setns` and sock_diag (or, if sock_diag failed in it, `/proc/thread-self/net`).
     Entered,
     /// `/proc/PID/net/*` of this process in the namespace (`setns` was refused).
@@ -161,15 +250,18 @@ pub enum ReadVia {
 }
 
 #[derive(Debug)]
-pub struct NsSockets {
-    pub sockets: Vec<RawSocket>,
-    pub via: ReadVia,
+pub(crate) struct NsSockets {
+    pub(crate) sockets: Vec<RawSocket>,
+    pub(crate) via: ReadVia,
 }
 
 /// Reads the sockets the query asks for in each namespace; one result per namespace, in
 /// order. The work runs on up to two spawned threads (never the caller's), each entering
 /// the namespaces it takes in turn and ending when done.
-pub fn read_all(namespaces: &[Netns], query: &SocketQuery) -> Vec<Result<NsSockets, String>> {
+pub(crate) fn read_all(
+    namespaces: &[Netns],
+    query: &SocketQuery,
+) -> Vec<Result<NsSockets, String>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 2)
@@ -277,7 +369,7 @@ fn read_one(ns: &Netns, query: &SocketQuery) -> Result<NsSockets, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::PortSet;
+    use crate::model::PortSet;
 
     fn listening(port: u16) -> SocketQuery {
         SocketQuery {

@@ -18,7 +18,7 @@ fn cores() -> usize {
 /// Runs `work` on every item, `chunk` items at a time, on up to one thread per core, and
 /// gives back each thread's state (made by `init`). With a single chunk, or a single core,
 /// it runs on the calling thread alone.
-pub fn for_each<T: Sync, S: Send>(
+pub(crate) fn for_each<T: Sync, S: Send>(
     items: &[T],
     chunk: usize,
     init: impl Fn() -> S + Sync,

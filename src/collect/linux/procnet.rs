@@ -6,16 +6,16 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::config::SocketQuery;
+use crate::model::SocketQuery;
 use crate::model::{Protocol, RawSocket, State};
 
-pub fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     read_from(Path::new("/proc/net"), query)
 }
 
 /// The same from another directory of these tables: `/proc/PID/net` (another process's
 /// network namespace) or `/proc/thread-self/net`.
-pub fn read_from(dir: &Path, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+pub(crate) fn read_from(dir: &Path, query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (protocol, name) in [
         (Protocol::Tcp, "tcp"),
@@ -45,7 +45,7 @@ pub fn read_from(dir: &Path, query: &SocketQuery) -> Result<Vec<RawSocket>> {
 }
 
 /// Parses one /proc/net table (its header line first).
-pub fn parse_table(text: &str, protocol: Protocol) -> Result<Vec<RawSocket>> {
+pub(crate) fn parse_table(text: &str, protocol: Protocol) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {
@@ -80,6 +80,7 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         inode: Some(inode),
         v6only: None,
         pids: Vec::new(),
+        netns: None,
     })
 }
 

@@ -16,13 +16,13 @@ use rustix::fs::{CWD, Mode, OFlags, openat, readlinkat};
 
 use super::fdscan::pid_path;
 use super::parallel;
-use crate::collect::{ProcessSource, details::full_name, user_name};
+use crate::collect::{ProcessSource, details::full_name};
 use crate::model::Process;
 
 /// Pids handed to a thread at a time.
 const CHUNK: usize = 32;
 
-pub struct ProcfsProcesses;
+pub(crate) struct ProcfsProcesses;
 
 /// What one process's files say, before user names are looked up.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,7 +52,6 @@ impl ProcessSource for ProcfsProcesses {
                 found.extend(read(&proc_dir, pid, buf));
             },
         );
-        // User names once per uid, on this thread (the user database is cached here).
         parts
             .into_iter()
             .flat_map(|(found, _)| found)
@@ -60,11 +59,12 @@ impl ProcessSource for ProcfsProcesses {
                 let process = Process {
                     pid: r.pid,
                     name: Some(full_name(&r.comm, r.exe.as_deref(), r.cmdline.first())),
-                    user: r.uid.and_then(user_name),
+                    user: None, // named in resolve, through the host
                     uid: r.uid,
                     exe: r.exe.filter(|e| !e.is_empty()),
                     // Kernel threads and zombies have an empty command line.
                     cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
+                    context: Default::default(),
                 };
                 (r.pid, process)
             })
@@ -166,7 +166,7 @@ fn real_uid(status: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::SysinfoProcesses;
+    use crate::collect::details::SysinfoProcesses;
 
     #[test]
     fn parses_status() {

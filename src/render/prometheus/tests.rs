@@ -1,11 +1,11 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::*;
-use crate::model::{FLAG_XSAN_CONFLICT, HiddenReason, NoneReason, Process, State};
-use crate::testing::socket;
+use crate::model::testing::socket;
+use crate::model::{HiddenReason, NoneReason, Process, State, XsanVerdict};
 
 fn process(pid: u32, name: &str, user: Option<&str>, uid: u32) -> Process {
-    crate::testing::process(pid, name, user, uid, "/usr/bin/x")
+    crate::model::testing::process(pid, name, user, uid, "/usr/bin/x")
 }
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -70,7 +70,7 @@ fn series_and_counts() {
             ),
             reuse.clone(),
             reuse,
-            crate::testing::with_xsan_flag(
+            crate::model::testing::with_xsan_verdict(
                 socket(
                     Protocol::Tcp,
                     LO,
@@ -82,7 +82,7 @@ fn series_and_counts() {
                         user: Some("nobody".to_string()),
                     },
                 ),
-                FLAG_XSAN_CONFLICT,
+                XsanVerdict::NotXsan,
             ),
             socket(
                 Protocol::Tcp,

@@ -5,7 +5,7 @@ use crate::model::EphemeralRange;
 
 const SOURCE: &str = "/proc/sys/net/ipv4/ip_local_port_range";
 
-pub fn ephemeral_range() -> Option<EphemeralRange> {
+pub(crate) fn ephemeral_range() -> Option<EphemeralRange> {
     let text = std::fs::read_to_string(SOURCE).ok()?;
     let (first, last) = super::parse_port_pair(&text)?;
     Some(EphemeralRange {

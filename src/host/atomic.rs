@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Replaces `path` with `contents` atomically; the file gets mode `mode`.
-pub fn write(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -1,7 +1,23 @@
-//! The plain data that flows through whoport: collect → annotate → filter → render.
+//! The plain data that flows through whoport: what is asked (`query`, `expect`), what
+//! was found (raw sockets, processes, owners) and what is known about it (the report).
 //!
-//! Nothing in here knows where the data came from (netlink, /proc, netstat2) or how it
-//! will be printed.
+//! The bottom layer: nothing in here knows where the data came from (netlink, /proc,
+//! netstat2) or how it will be printed, and it imports no other module of whoport.
+
+mod context;
+mod expect;
+mod query;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub(crate) use context::{
+    Ancestor, Container, NetnsInfo, NetnsScope, Pod, ProcessContext, Published, Runtime,
+    SocketContext, Unit, Via,
+};
+pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
+pub(crate) use query::{
+    Filters, Kinds, PortArg, PortSet, SocketQuery, UserFilter, asked_by_number,
+};
 
 use std::fmt;
 use std::net::IpAddr;
@@ -12,13 +28,13 @@ use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Protocol {
+pub(crate) enum Protocol {
     Tcp,
     Udp,
 }
 
 impl Protocol {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
@@ -34,20 +50,20 @@ impl fmt::Display for Protocol {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Family {
+pub(crate) enum Family {
     Ipv4,
     Ipv6,
 }
 
 impl Family {
-    pub fn of(addr: &IpAddr) -> Family {
+    pub(crate) fn of(addr: &IpAddr) -> Family {
         match addr {
             IpAddr::V4(_) => Family::Ipv4,
             IpAddr::V6(_) => Family::Ipv6,
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Family::Ipv4 => "ipv4",
             Family::Ipv6 => "ipv6",
@@ -59,7 +75,7 @@ impl Family {
 /// `Unconnected` (ss prints it as UNCONN) and a connected one `Established`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub(crate) enum State {
     Listen,
     Unconnected,
     Established,
@@ -80,7 +96,7 @@ pub enum State {
 impl State {
     /// The kernel's `TCP_*` state numbers (include/net/tcp_states.h). UDP sockets reuse
     /// them: 7 (`TCP_CLOSE`) is an unconnected UDP socket, 1 a connected one.
-    pub fn from_kernel(protocol: Protocol, n: u8) -> State {
+    pub(crate) fn from_kernel(protocol: Protocol, n: u8) -> State {
         match (protocol, n) {
             (Protocol::Udp, 7) => State::Unconnected,
             (_, 1) => State::Established,
@@ -100,7 +116,7 @@ impl State {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Listen => "listen",
             State::Unconnected => "unconnected",
@@ -122,7 +138,7 @@ impl State {
 
     /// A "listening" socket in the sense of `ss -l`: a TCP listener or an unconnected,
     /// bound UDP socket.
-    pub fn is_listening(self) -> bool {
+    pub(crate) fn is_listening(self) -> bool {
         matches!(self, State::Listen | State::Unconnected)
     }
 }
@@ -135,31 +151,34 @@ impl fmt::Display for State {
 
 /// Identity of a socket as the kernel reports it, before owners are known.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawSocket {
-    pub protocol: Protocol,
-    pub local_address: IpAddr,
-    pub local_port: u16,
-    pub remote_address: IpAddr,
-    pub remote_port: u16,
-    pub state: State,
+pub(crate) struct RawSocket {
+    pub(crate) protocol: Protocol,
+    pub(crate) local_address: IpAddr,
+    pub(crate) local_port: u16,
+    pub(crate) remote_address: IpAddr,
+    pub(crate) remote_port: u16,
+    pub(crate) state: State,
     /// The uid the socket belongs to (the creator's), where the platform tells it.
-    pub uid: Option<u32>,
+    pub(crate) uid: Option<u32>,
     /// The socket's inode; `None` where the platform has none to give, `Some(0)` for a
     /// socket no file refers to any more (TIME_WAIT, orphaned).
-    pub inode: Option<u64>,
+    pub(crate) inode: Option<u64>,
     /// IPv6 only: the socket also accepts IPv4 (`IPV6_V6ONLY` is off). `None`: not known.
-    pub v6only: Option<bool>,
+    pub(crate) v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
-    pub pids: Vec<u32>,
+    pub(crate) pids: Vec<u32>,
+    /// The network namespace (its inode) it was read in, when whoport looked beyond its
+    /// own (`--netns`, the free-port hint); `None` otherwise.
+    pub(crate) netns: Option<u64>,
 }
 
 impl RawSocket {
-    pub fn family(&self) -> Family {
+    pub(crate) fn family(&self) -> Family {
         Family::of(&self.local_address)
     }
 
     /// The key that identifies one socket when no inode is known (portable path).
-    pub fn key(&self) -> (Protocol, IpAddr, u16, IpAddr, u16, State) {
+    pub(crate) fn key(&self) -> (Protocol, IpAddr, u16, IpAddr, u16, State) {
         (
             self.protocol,
             self.local_address,
@@ -173,54 +192,60 @@ impl RawSocket {
 
 /// What a backend saw of the process table while looking for owners.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OwnerScan {
+pub(crate) struct OwnerScan {
     /// Whether owners were looked for at all (not when no socket matched).
-    pub ran: bool,
+    pub(crate) ran: bool,
     /// Processes whose descriptors could not be read (permission), so any socket not
     /// found elsewhere may belong to one of them.
-    pub inaccessible: u32,
+    pub(crate) inaccessible: u32,
     /// Uids of those processes, sorted, without repeats.
-    pub inaccessible_uids: Vec<u32>,
+    pub(crate) inaccessible_uids: Vec<u32>,
     /// The backend cannot tell which processes it failed to read (portable path); an
     /// unprivileged run must then assume any owner may be hidden.
-    pub unknown_coverage: bool,
+    pub(crate) unknown_coverage: bool,
     /// Whether the scan ran as root.
-    pub privileged: bool,
+    pub(crate) privileged: bool,
 }
 
 impl OwnerScan {
     /// Whether every process was read, so a socket with no holder found has none. Never
     /// true without root: with `hidepid=` on /proc, other users' processes cannot even be
     /// listed, let alone counted.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.ran && self.privileged && self.inaccessible == 0 && !self.unknown_coverage
     }
 }
 
 /// What one collection produced.
 #[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    pub sockets: Vec<RawSocket>,
-    pub scan: OwnerScan,
+pub(crate) struct Snapshot {
+    pub(crate) sockets: Vec<RawSocket>,
+    pub(crate) scan: OwnerScan,
     /// Things the user should know about how complete this answer is.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+    /// The network namespaces the sockets were read in (`RawSocket::netns`), when whoport
+    /// looked beyond its own.
+    pub(crate) namespaces: Vec<NetnsInfo>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
 /// have exited between the socket scan and the detail read, or hide its details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Process {
-    pub pid: u32,
-    pub name: Option<String>,
-    pub user: Option<String>,
-    pub uid: Option<u32>,
-    pub exe: Option<String>,
-    pub cmdline: Option<Vec<String>>,
+pub(crate) struct Process {
+    pub(crate) pid: u32,
+    pub(crate) name: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) exe: Option<String>,
+    pub(crate) cmdline: Option<Vec<String>>,
+    /// Its container, unit and parents (filled in after the owners are known).
+    #[serde(flatten)]
+    pub(crate) context: ProcessContext,
 }
 
 impl Process {
     /// A process known only by its pid (it exited before its details were read).
-    pub fn unknown(pid: u32) -> Process {
+    pub(crate) fn unknown(pid: u32) -> Process {
         Process {
             pid,
             name: None,
@@ -228,6 +253,7 @@ impl Process {
             uid: None,
             exe: None,
             cmdline: None,
+            context: ProcessContext::default(),
         }
     }
 }
@@ -235,7 +261,7 @@ impl Process {
 /// Why the owner of a socket could not be seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HiddenReason {
+pub(crate) enum HiddenReason {
     /// Not root: other users' processes could not be read, and the socket was not found
     /// among those that could.
     NotPermitted,
@@ -245,7 +271,7 @@ pub enum HiddenReason {
 }
 
 impl HiddenReason {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             HiddenReason::NotPermitted => {
                 "not permitted to inspect the process holding it (to see it: sudo whoport …)"
@@ -257,7 +283,7 @@ impl HiddenReason {
 
 /// Who holds a socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Owner {
+pub(crate) enum Owner {
     /// These processes hold it (at least one). Shared between the sockets that the same
     /// processes hold: a process with a thousand sockets is one copy, not a thousand.
     Known(Arc<[Process]>),
@@ -273,7 +299,7 @@ pub enum Owner {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NoneReason {
+pub(crate) enum NoneReason {
     /// No file refers to the socket any more (TIME_WAIT, an orphaned connection).
     NoFile,
     /// Every process was inspected and none holds it: a kernel socket.
@@ -281,7 +307,7 @@ pub enum NoneReason {
 }
 
 impl NoneReason {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             NoneReason::NoFile => "no process: the socket is closed or closing",
             NoneReason::NoProcess => "no process holds it (kernel socket)",
@@ -290,7 +316,7 @@ impl NoneReason {
 }
 
 impl Owner {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Owner::Known(_) => "known",
             Owner::Hidden { .. } => "hidden",
@@ -298,7 +324,7 @@ impl Owner {
         }
     }
 
-    pub fn processes(&self) -> &[Process] {
+    pub(crate) fn processes(&self) -> &[Process] {
         match self {
             Owner::Known(p) => p,
             _ => &[],
@@ -307,49 +333,73 @@ impl Owner {
 }
 
 /// `address:port`, with IPv6 addresses in brackets (`[::1]:8080`).
-pub fn endpoint(addr: &IpAddr, port: u16) -> String {
+pub(crate) fn endpoint(addr: &IpAddr, port: u16) -> String {
     match addr {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
     }
 }
 
-/// The `flags` that the Xsan annotation sets on a listening socket of an Xsan
-/// port: its owner is a known process that is not Xsan…
-pub const FLAG_XSAN_CONFLICT: &str = "xsan_port_non_xsan_process";
-/// …its owner is hidden, so it cannot be verified…
-pub const FLAG_XSAN_CANNOT_VERIFY: &str = "xsan_cannot_verify";
-/// …or every known owner is a verified Xsan process.
-pub const FLAG_XSAN_VERIFIED: &str = "xsan_verified";
+/// A machine-readable mark on a socket; JSON's `flags` carry [`SocketFlag::as_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum SocketFlag {
+    /// An IPv6 wildcard socket that also accepts IPv4 (`IPV6_V6ONLY` off).
+    DualStack,
+    /// A listener on an Xsan port whose known owner is not an Xsan process.
+    XsanConflict,
+    /// A listener on an Xsan port whose owner is hidden, so it cannot be verified.
+    XsanCannotVerify,
+    /// A listener on an Xsan port whose every known owner is a verified Xsan process.
+    XsanVerified,
+}
+
+impl SocketFlag {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SocketFlag::DualStack => "dual_stack",
+            SocketFlag::XsanConflict => "xsan_port_non_xsan_process",
+            SocketFlag::XsanCannotVerify => "xsan_cannot_verify",
+            SocketFlag::XsanVerified => "xsan_verified",
+        }
+    }
+}
+
+impl Serialize for SocketFlag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
 
 /// A socket with its owner resolved and its annotations.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Socket {
-    pub raw: RawSocket,
+pub(crate) struct Socket {
+    pub(crate) raw: RawSocket,
     /// The socket's user name (from its uid), shared by the sockets of that user.
-    pub user: Option<Arc<str>>,
-    pub owner: Owner,
-    /// Machine-readable marks, e.g. `dual_stack`, `owners_incomplete`.
-    pub flags: Vec<String>,
+    pub(crate) user: Option<Arc<str>>,
+    pub(crate) owner: Owner,
+    /// Machine-readable marks (`dual_stack`, the Xsan verdict's flag).
+    pub(crate) flags: Vec<SocketFlag>,
     /// What is known about its ports (filled in by `annotate`).
-    pub knowledge: SocketKnowledge,
+    pub(crate) knowledge: SocketKnowledge,
+    /// Its network namespace and container.
+    pub(crate) context: SocketContext,
 }
 
 /// What `annotate` knows about one socket.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SocketKnowledge {
+pub(crate) struct SocketKnowledge {
     /// The IANA service name of the local port (not for a client's ephemeral port).
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// The IANA service name of the remote port, for a client-side socket.
-    pub remote_service: Option<String>,
+    pub(crate) remote_service: Option<String>,
     /// The Xsan verdict, for a listener on an Xsan port.
-    pub xsan: Option<XsanCheck>,
+    pub(crate) xsan: Option<XsanCheck>,
 }
 
 /// Why a port counts as an Xsan port (Apple's documented uses; the host's fsports).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum XsanPort {
+pub(crate) enum XsanPort {
     /// 311/tcp: Apple's secure server administration, Xsan Admin included.
     ServerAdmin,
     /// 312/tcp: Xsan Administration.
@@ -366,7 +416,7 @@ pub enum XsanPort {
 }
 
 impl XsanPort {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             XsanPort::ServerAdmin => "server_admin",
             XsanPort::XsanAdmin => "xsan_admin",
@@ -381,7 +431,7 @@ impl XsanPort {
 /// Whether the listener on an Xsan port is Xsan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum XsanVerdict {
+pub(crate) enum XsanVerdict {
     /// Every process holding it runs from an Xsan executable directory.
     Xsan,
     /// A process holding it does not (or no process does): the flag.
@@ -391,13 +441,13 @@ pub enum XsanVerdict {
 }
 
 impl XsanVerdict {
-    pub const ALL: [XsanVerdict; 3] = [
+    pub(crate) const ALL: [XsanVerdict; 3] = [
         XsanVerdict::NotXsan,
         XsanVerdict::CannotVerify,
         XsanVerdict::Xsan,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             XsanVerdict::Xsan => "xsan",
             XsanVerdict::NotXsan => "not_xsan",
@@ -406,68 +456,68 @@ impl XsanVerdict {
     }
 
     /// The socket flag that carries the verdict.
-    pub fn flag(self) -> &'static str {
+    pub(crate) fn flag(self) -> SocketFlag {
         match self {
-            XsanVerdict::Xsan => FLAG_XSAN_VERIFIED,
-            XsanVerdict::NotXsan => FLAG_XSAN_CONFLICT,
-            XsanVerdict::CannotVerify => FLAG_XSAN_CANNOT_VERIFY,
+            XsanVerdict::Xsan => SocketFlag::XsanVerified,
+            XsanVerdict::NotXsan => SocketFlag::XsanConflict,
+            XsanVerdict::CannotVerify => SocketFlag::XsanCannotVerify,
         }
     }
 }
 
 /// The Xsan rule's answer for one listener.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct XsanCheck {
-    pub port: XsanPort,
-    pub verdict: XsanVerdict,
+pub(crate) struct XsanCheck {
+    pub(crate) port: XsanPort,
+    pub(crate) verdict: XsanVerdict,
     /// One plain sentence: which process, which executable, why.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// What this host says about Xsan (read once, before annotating).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct XsanHost {
+pub(crate) struct XsanHost {
     /// The configuration directories looked in, in order.
-    pub config_dirs: Vec<PathBuf>,
+    pub(crate) config_dirs: Vec<PathBuf>,
     /// The directory holding `fsnameservers`: Xsan (or StorNext) is configured here.
-    pub configured_in: Option<PathBuf>,
+    pub(crate) configured_in: Option<PathBuf>,
     /// The host's fsports file, when there is a valid one.
-    pub fsports: Option<FsPorts>,
+    pub(crate) fsports: Option<FsPorts>,
     /// Directories whose executables are Xsan's (canonical where they exist).
-    pub bin_dirs: Vec<PathBuf>,
+    pub(crate) bin_dirs: Vec<PathBuf>,
     /// `XSAN_ALT_BINDIR` from `.xsanrc`, when set (also in `bin_dirs`).
-    pub alt_bin_dir: Option<PathBuf>,
+    pub(crate) alt_bin_dir: Option<PathBuf>,
     /// Problems with the files read (an fsports file without MinPort, …).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// The fsports file (fsports(4)): the ports Xsan's server processes may use.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FsPorts {
-    pub path: PathBuf,
-    pub min_port: u16,
-    pub max_port: u16,
-    pub alt_pmap: Option<u16>,
+pub(crate) struct FsPorts {
+    pub(crate) path: PathBuf,
+    pub(crate) min_port: u16,
+    pub(crate) max_port: u16,
+    pub(crate) alt_pmap: Option<u16>,
 }
 
 /// The range this OS picks ephemeral (client) ports from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EphemeralRange {
-    pub first: u16,
-    pub last: u16,
+pub(crate) struct EphemeralRange {
+    pub(crate) first: u16,
+    pub(crate) last: u16,
     /// Where it was read (a file or sysctl names).
-    pub source: &'static str,
+    pub(crate) source: &'static str,
 }
 
 impl EphemeralRange {
-    pub fn contains(&self, port: u16) -> bool {
+    pub(crate) fn contains(&self, port: u16) -> bool {
         self.first <= port && port <= self.last
     }
 }
 
 /// Where a note about a port comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum NoteSource {
+pub(crate) enum NoteSource {
     /// IANA's registry and RFC 6335.
     #[serde(rename = "IANA")]
     Iana,
@@ -479,7 +529,7 @@ pub enum NoteSource {
 }
 
 impl NoteSource {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NoteSource::Iana => "IANA",
             NoteSource::Apple => "Apple",
@@ -490,44 +540,61 @@ impl NoteSource {
 
 /// A statement about a port, with its source.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub source: NoteSource,
-    pub text: String,
+pub(crate) struct Note {
+    pub(crate) source: NoteSource,
+    pub(crate) text: String,
 }
 
 /// One IANA registry row of a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IanaEntry {
+pub(crate) struct IanaEntry {
     /// `None` for Reserved and Unassigned rows.
-    pub service: Option<String>,
+    pub(crate) service: Option<String>,
     /// `None` when the row names no protocol (it is for all).
-    pub protocol: Option<&'static str>,
-    pub description: String,
-    pub first_port: u16,
-    pub last_port: u16,
+    pub(crate) protocol: Option<&'static str>,
+    pub(crate) description: String,
+    pub(crate) first_port: u16,
+    pub(crate) last_port: u16,
+}
+
+/// Which kind of copy of the IANA registry is in use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegistryCopy {
+    /// Built into the binary.
+    BuiltIn,
+    /// The user's imported copy.
+    User,
+}
+
+impl RegistryCopy {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RegistryCopy::BuiltIn => "built-in",
+            RegistryCopy::User => "user",
+        }
+    }
 }
 
 /// Which copy of the IANA registry answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegistryInfo {
-    /// `built-in` or `user`.
-    pub copy: &'static str,
-    pub path: Option<PathBuf>,
+pub(crate) struct RegistryInfo {
+    pub(crate) copy: RegistryCopy,
+    pub(crate) path: Option<PathBuf>,
     /// The built-in copy's generation date, or the newest date in a user copy.
-    pub date: Option<String>,
-    pub rows: usize,
+    pub(crate) date: Option<String>,
+    pub(crate) rows: usize,
 }
 
 impl Socket {
     /// The Xsan verdict on this socket, if it is a listener on an Xsan port (set by
     /// `annotate`, which also adds the verdict's flag).
-    pub fn xsan(&self) -> Option<XsanVerdict> {
+    pub(crate) fn xsan(&self) -> Option<XsanVerdict> {
         self.knowledge.xsan.as_ref().map(|c| c.verdict)
     }
 
     /// Sets the Xsan verdict, and its flag.
-    pub fn set_xsan(&mut self, check: XsanCheck) {
-        self.flags.push(check.verdict.flag().to_string());
+    pub(crate) fn set_xsan(&mut self, check: XsanCheck) {
+        self.flags.push(check.verdict.flag());
         self.knowledge.xsan = Some(check);
     }
 }
@@ -535,14 +602,14 @@ impl Socket {
 /// RFC 6335 section 6 range class of a port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum RangeClass {
+pub(crate) enum RangeClass {
     System,
     User,
     Dynamic,
 }
 
 impl RangeClass {
-    pub fn of(port: u16) -> RangeClass {
+    pub(crate) fn of(port: u16) -> RangeClass {
         match port {
             0..=1023 => RangeClass::System,
             1024..=49151 => RangeClass::User,
@@ -550,7 +617,7 @@ impl RangeClass {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RangeClass::System => "system",
             RangeClass::User => "user",
@@ -561,30 +628,41 @@ impl RangeClass {
 
 /// What is known about one port the user asked about.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PortInfo {
-    pub port: u16,
-    pub range: RangeClass,
+pub(crate) struct PortInfo {
+    pub(crate) port: u16,
+    pub(crate) range: RangeClass,
     /// How many sockets matched this port.
-    pub sockets: usize,
+    pub(crate) sockets: usize,
     /// Every IANA registry row of the port (filled in by `annotate`).
-    pub iana: Vec<IanaEntry>,
+    pub(crate) iana: Vec<IanaEntry>,
     /// What else is known, with its source (filled in by `annotate`).
-    pub notes: Vec<Note>,
+    pub(crate) notes: Vec<Note>,
     /// Whether the port is in this OS's ephemeral range, where that is known.
-    pub in_ephemeral_range: Option<bool>,
+    pub(crate) in_ephemeral_range: Option<bool>,
 }
 
 /// The whole answer: what render and check work from.
 #[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub sockets: Vec<Socket>,
-    pub ports: Vec<PortInfo>,
-    pub warnings: Vec<String>,
-    pub scan: OwnerScan,
+pub(crate) struct Report {
+    pub(crate) sockets: Vec<Socket>,
+    pub(crate) ports: Vec<PortInfo>,
+    pub(crate) warnings: Vec<String>,
+    pub(crate) scan: OwnerScan,
     /// The registry copy that annotated this report.
-    pub registry: Option<RegistryInfo>,
+    pub(crate) registry: Option<RegistryInfo>,
     /// This OS's ephemeral port range, where it could be read.
-    pub ephemeral: Option<EphemeralRange>,
+    pub(crate) ephemeral: Option<EphemeralRange>,
     /// The Xsan audit (`--xsan`): what the host says about Xsan.
-    pub xsan: Option<XsanHost>,
+    pub(crate) xsan: Option<XsanAudit>,
+    /// Sockets on ports free in whoport's network namespace, found in other ones (the
+    /// free-port hint; they do not count for the exit code).
+    pub(crate) elsewhere: Vec<Socket>,
+}
+
+/// The Xsan audit view (`--xsan`): the host's Xsan configuration and the port ranges
+/// looked at (311, 312 and the window).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct XsanAudit {
+    pub(crate) host: XsanHost,
+    pub(crate) window: Vec<(u16, u16)>,
 }

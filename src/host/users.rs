@@ -10,7 +10,7 @@ thread_local! {
 }
 
 /// The name of a uid, if the user database knows it. Cached per thread.
-pub fn user_name(uid: u32) -> Option<String> {
+pub(crate) fn user_name(uid: u32) -> Option<String> {
     NAMES.with(|names| {
         names
             .borrow_mut()
@@ -26,6 +26,6 @@ pub fn user_name(uid: u32) -> Option<String> {
 }
 
 /// The uid of a user name.
-pub fn user_uid(name: &str) -> Option<u32> {
+pub(crate) fn user_uid(name: &str) -> Option<u32> {
     User::from_name(name).ok().flatten().map(|u| u.uid.as_raw())
 }

@@ -6,7 +6,7 @@ use crate::model::EphemeralRange;
 
 const SOURCE: &str = "sysctl net.inet.ip.portrange.first/last";
 
-pub fn ephemeral_range() -> Option<EphemeralRange> {
+pub(crate) fn ephemeral_range() -> Option<EphemeralRange> {
     let output = Command::new("/usr/sbin/sysctl")
         .args([
             "-n",

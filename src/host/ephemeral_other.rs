@@ -2,6 +2,6 @@
 
 use crate::model::EphemeralRange;
 
-pub fn ephemeral_range() -> Option<EphemeralRange> {
+pub(crate) fn ephemeral_range() -> Option<EphemeralRange> {
     None
 }

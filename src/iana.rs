@@ -13,7 +13,7 @@ use crate::model::Protocol;
 
 /// A row's transport protocol; `Any` for rows that name none (most Unassigned ranges).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Transport {
+pub(crate) enum Transport {
     Any,
     Tcp,
     Udp,
@@ -23,7 +23,7 @@ pub enum Transport {
 
 impl Transport {
     /// The name IANA uses; `None` for `Any`.
-    pub fn as_str(self) -> Option<&'static str> {
+    pub(crate) fn as_str(self) -> Option<&'static str> {
         match self {
             Transport::Any => None,
             Transport::Tcp => Some("tcp"),
@@ -34,7 +34,7 @@ impl Transport {
     }
 
     /// IANA's column value (any case; empty is `Any`).
-    pub fn parse(text: &str) -> Option<Transport> {
+    pub(crate) fn parse(text: &str) -> Option<Transport> {
         let text = text.trim();
         if text.is_empty() {
             return Some(Transport::Any);
@@ -64,17 +64,17 @@ impl From<Protocol> for Transport {
 /// when whoport starts: pointers in static data are fixed up, and so paged in, at every
 /// start, which for 14,000 rows cost over a megabyte of memory.
 #[derive(Clone, Debug)]
-pub enum Text {
+pub(crate) enum Text {
     Builtin { at: u32, len: u32 },
     Owned(String),
 }
 
 impl Text {
-    pub const fn builtin(at: u32, len: u32) -> Text {
+    pub(crate) const fn builtin(at: u32, len: u32) -> Text {
         Text::Builtin { at, len }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Text::Builtin { at, len } => {
                 let (at, len) = (*at as usize, *len as usize);
@@ -115,17 +115,17 @@ impl Ord for Text {
 /// One registry row: a service name (possibly none: Reserved, Unassigned) on a port or an
 /// inclusive range of ports (possibly none: DNS-SD names) for a protocol.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
-    pub ports: Option<(u16, u16)>,
-    pub transport: Transport,
+pub(crate) struct Row {
+    pub(crate) ports: Option<(u16, u16)>,
+    pub(crate) transport: Transport,
     /// Empty when the row assigns no name.
-    pub name: Text,
+    pub(crate) name: Text,
     /// IANA's text; later lines hold IANA's notes (e.g. which alias replaced which).
-    pub description: Text,
+    pub(crate) description: Text,
 }
 
 impl Row {
-    pub const fn builtin(
+    pub(crate) const fn builtin(
         ports: Option<(u16, u16)>,
         transport: Transport,
         name: Text,
@@ -140,17 +140,18 @@ impl Row {
     }
 
     /// The service name, if the row assigns one.
-    pub fn service(&self) -> Option<&str> {
+    pub(crate) fn service(&self) -> Option<&str> {
         (!self.name.is_empty()).then_some(&*self.name)
     }
 
     /// The first line of the description.
-    pub fn summary(&self) -> &str {
+    #[cfg(test)]
+    fn summary(&self) -> &str {
         self.description.lines().next().unwrap_or("")
     }
 
     /// Whether the row applies to sockets of this protocol.
-    pub fn applies_to(&self, t: Transport) -> bool {
+    pub(crate) fn applies_to(&self, t: Transport) -> bool {
         self.transport == t || self.transport == Transport::Any
     }
 
@@ -169,13 +170,13 @@ impl Row {
 
 /// A service name, lower-cased (IANA's names are case-insensitive), and its row.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NameEntry {
+pub(crate) struct NameEntry {
     key: Text,
     row: usize,
 }
 
 impl NameEntry {
-    pub const fn builtin(key: Text, row: usize) -> NameEntry {
+    pub(crate) const fn builtin(key: Text, row: usize) -> NameEntry {
         NameEntry { key, row }
     }
 }
@@ -187,7 +188,7 @@ mod builtin {
 
 /// Which copy of the registry this is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Copy {
+pub(crate) enum Copy {
     /// The copy built into whoport.
     BuiltIn {
         /// When scripts/gen-iana.py made it.
@@ -205,17 +206,17 @@ pub enum Copy {
 
 /// Row counts of a registry copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stats {
-    pub rows: usize,
-    pub single_ports: usize,
-    pub ranges: usize,
-    pub without_port: usize,
-    pub names: usize,
+pub(crate) struct Stats {
+    pub(crate) rows: usize,
+    pub(crate) single_ports: usize,
+    pub(crate) ranges: usize,
+    pub(crate) without_port: usize,
+    pub(crate) names: usize,
 }
 
 /// Why a service name gives no port.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NameError {
+pub(crate) enum NameError {
     /// Not in the registry; the closest names.
     Unknown { suggestions: Vec<String> },
     /// Registered without a port number (a DNS-SD service type such as `xsanclient`).
@@ -223,7 +224,7 @@ pub enum NameError {
 }
 
 #[derive(Clone, Debug)]
-pub struct Registry {
+pub(crate) struct Registry {
     copy: Copy,
     /// Single ports by port, then ranges by first and last port, then rows without a port.
     rows: Cow<'static, [Row]>,
@@ -234,7 +235,7 @@ pub struct Registry {
 
 impl Registry {
     /// The copy built into the binary: static arrays, nothing to parse.
-    pub fn builtin() -> Registry {
+    pub(crate) fn builtin() -> Registry {
         Registry {
             copy: Copy::BuiltIn {
                 generated: builtin::GENERATED,
@@ -248,7 +249,7 @@ impl Registry {
     }
 
     /// A registry from rows in any order (the same order and index build.rs makes).
-    pub fn from_rows(mut rows: Vec<Row>, copy: Copy) -> Registry {
+    pub(crate) fn from_rows(mut rows: Vec<Row>, copy: Copy) -> Registry {
         rows.sort_by_key(Row::order);
         let singles_end = rows.partition_point(|r| r.order().0 == 0);
         let ports_end = rows.partition_point(|r| r.order().0 <= 1);
@@ -271,15 +272,15 @@ impl Registry {
         }
     }
 
-    pub fn copy(&self) -> &Copy {
+    pub(crate) fn copy(&self) -> &Copy {
         &self.copy
     }
 
-    pub fn rows(&self) -> &[Row] {
+    pub(crate) fn rows(&self) -> &[Row] {
         &self.rows
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         let mut distinct = 0;
         let mut last: Option<&str> = None;
         for n in self.names.iter() {
@@ -299,7 +300,7 @@ impl Registry {
 
     /// Every row of a port, any protocol: its single-port rows in registry order, then
     /// the ranges around it.
-    pub fn at(&self, port: u16) -> Vec<&Row> {
+    pub(crate) fn at(&self, port: u16) -> Vec<&Row> {
         let singles = &self.rows[..self.singles_end];
         let start = singles.partition_point(|r| r.ports.is_some_and(|(a, _)| a < port));
         let mut out: Vec<&Row> = singles[start..]
@@ -314,19 +315,19 @@ impl Registry {
     }
 
     /// The rows of a port that apply to one protocol.
-    pub fn for_port(&self, port: u16, t: Transport) -> Vec<&Row> {
+    pub(crate) fn for_port(&self, port: u16, t: Transport) -> Vec<&Row> {
         let mut rows = self.at(port);
         rows.retain(|r| r.applies_to(t));
         rows
     }
 
     /// The first service name registered for a port and protocol.
-    pub fn service_name(&self, port: u16, t: Transport) -> Option<&str> {
+    pub(crate) fn service_name(&self, port: u16, t: Transport) -> Option<&str> {
         self.for_port(port, t).into_iter().find_map(Row::service)
     }
 
     /// Every row with this service name (any case).
-    pub fn named(&self, name: &str) -> impl Iterator<Item = &Row> {
+    pub(crate) fn named(&self, name: &str) -> impl Iterator<Item = &Row> {
         let key = name.to_lowercase();
         let start = self.names.partition_point(|n| *n.key < *key);
         self.names[start..]
@@ -336,7 +337,7 @@ impl Registry {
     }
 
     /// The ports of a service name, sorted, without repeats: `(first, last)` each.
-    pub fn ports_for(&self, name: &str) -> Result<Vec<(u16, u16)>, NameError> {
+    pub(crate) fn ports_for(&self, name: &str) -> Result<Vec<(u16, u16)>, NameError> {
         let mut any = false;
         let mut ports: Vec<(u16, u16)> = self
             .named(name)
@@ -355,7 +356,7 @@ impl Registry {
     }
 
     /// Up to five registered names closest to a name that is not one.
-    pub fn suggest(&self, name: &str) -> Vec<String> {
+    pub(crate) fn suggest(&self, name: &str) -> Vec<String> {
         let query = name.to_lowercase();
         let limit = (query.chars().count() / 3).max(1);
         let mut scored: Vec<(usize, &NameEntry)> = Vec::new();
@@ -397,7 +398,7 @@ const CSV_HEADER: [&str; 4] = [
 
 /// Parses IANA's CSV (service-names-port-numbers.csv): the rows, and the newest
 /// registration or modification date in it. Every problem names its line.
-pub fn parse_csv(data: &[u8]) -> Result<(Vec<Row>, Option<String>)> {
+pub(crate) fn parse_csv(data: &[u8]) -> Result<(Vec<Row>, Option<String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -526,7 +527,7 @@ fn is_iso_date(s: &str) -> bool {
 
 /// IANA's description as the generator keeps it: each line's spaces collapsed, empty
 /// lines dropped.
-pub fn clean_description(text: &str) -> String {
+pub(crate) fn clean_description(text: &str) -> String {
     let clean = |w: &[u8]| {
         w.first().is_none_or(|b| !b.is_ascii_whitespace())
             && w.last().is_none_or(|b| !b.is_ascii_whitespace())

@@ -2,14 +2,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::model::{
+use super::{
     Owner, Process, Protocol, RawSocket, Socket, SocketKnowledge, State, XsanCheck, XsanPort,
     XsanVerdict,
 };
 
 /// A process with every detail known; its command line carries a secret that must never
 /// reach a label or a status line.
-pub fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &str) -> Process {
+pub(crate) fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &str) -> Process {
     Process {
         pid,
         name: Some(name.to_string()),
@@ -17,12 +17,19 @@ pub fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &str) ->
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
+        context: Default::default(),
     }
 }
 
 /// A socket of uid 1000 (`alice`) with this owner; connected or not, its remote end is
 /// 10.1.2.3:51515 (which must not reach a label either).
-pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: Owner) -> Socket {
+pub(crate) fn socket(
+    protocol: Protocol,
+    addr: IpAddr,
+    port: u16,
+    state: State,
+    owner: Owner,
+) -> Socket {
     Socket {
         raw: RawSocket {
             protocol,
@@ -35,22 +42,22 @@ pub fn socket(protocol: Protocol, addr: IpAddr, port: u16, state: State, owner: 
             inode: Some(42),
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
+            netns: None,
         },
         user: Some("alice".into()),
         owner,
         flags: Vec::new(),
         knowledge: SocketKnowledge::default(),
+        context: Default::default(),
     }
 }
 
-/// A socket with the Xsan verdict whose flag is `flag`, as `annotate` sets it.
-pub fn with_xsan_flag(mut s: Socket, flag: &str) -> Socket {
-    if let Some(verdict) = XsanVerdict::ALL.into_iter().find(|v| v.flag() == flag) {
-        s.set_xsan(XsanCheck {
-            port: XsanPort::XsanAdmin,
-            verdict,
-            reason: "test".to_string(),
-        });
-    }
+/// A socket with this Xsan verdict (and its flag), as `annotate` sets it.
+pub(crate) fn with_xsan_verdict(mut s: Socket, verdict: XsanVerdict) -> Socket {
+    s.set_xsan(XsanCheck {
+        port: XsanPort::XsanAdmin,
+        verdict,
+        reason: "test".to_string(),
+    });
     s
 }

@@ -1,50 +1,34 @@
-//! whoport: who holds this port, and should they?
-//!
-//! The data flows one way: `collect` (sockets and the pids holding them) → `resolve`
-//! (owners, process details, filters) → `annotate` (what is known about each port) →
-//! `render` (table, JSON, Prometheus) → an exit code. `whoport check` judges the report
-//! instead (`check`) and prints a Nagios plugin verdict (`render::nagios`).
-
-pub mod annotate;
-pub mod atomic;
-pub mod check;
-pub mod cli;
-pub mod collect;
-pub mod config;
-pub mod exit;
-pub mod model;
-pub mod registry;
-pub mod render;
-pub mod resolve;
-pub mod sanitize;
-#[cfg(test)]
-mod testing;
+//! The entry point's work: parse the command line, choose the host and the collectors,
+//! turn the command line into a [`Mode`] and run it. The only module that knows every
+//! other; nothing imports it.
 
 use std::ffi::OsString;
-use std::io::{self, IsTerminal, Write};
-use std::process::ExitCode;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser};
 
-use crate::annotate::Knowledge;
-use crate::check::Verdict;
-use crate::cli::{Cli, Command};
-use crate::config::{CheckSpec, Config, Output, Paths, PortSet};
+use crate::check::{self, Verdict};
+use crate::cli::Cli;
+use crate::collect::Sources;
+use crate::config::{self, Check, List, Mode, Output};
+use crate::exit::Exit;
+use crate::host::{Host, RealHost, atomic};
 use crate::model::{Protocol, Report};
-use crate::render::Render;
+use crate::render::{self, Render};
+use crate::{act, pipeline, sanitize};
 
 /// Parses the command line, runs, and says how to exit. Errors are printed once, by
 /// `main`, as `whoport: …`; `whoport check` prints its own (a Nagios UNKNOWN line).
-pub fn run() -> Result<ExitCode> {
+pub(crate) fn run() -> Result<Exit> {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             e.print()?;
-            return Ok(exit::code(exit::MATCHED));
+            return Ok(Exit::Matched);
         }
         Err(e) => {
             return match check_invocation(&args) {
@@ -56,86 +40,88 @@ pub fn run() -> Result<ExitCode> {
             };
         }
     };
-    let paths = Paths::from_cli(&cli);
-    if let Some(Command::Registry { command }) = &cli.command {
-        registry::run(command.as_ref(), &paths, &mut io::stdout().lock())?;
-        return Ok(exit::code(exit::MATCHED));
-    }
-    // Read once: the registry (for service names and annotations), the host's Xsan
-    // configuration and its ephemeral range.
-    let knowledge = Knowledge::load(&paths);
-    let lookup = |name: &str| annotate::lookup_service(&knowledge.registry, name);
-    let config = match (Config::from_cli_with(&cli, &lookup), &cli.command) {
-        (Ok(config), _) => config,
-        (Err(e), Some(Command::Check(args))) => {
-            return Ok(check_unknown(&format!("{e:#}"), args.json));
-        }
-        (Err(e), _) => return Err(e),
+    let host = RealHost::new(config::paths(&cli));
+    let mode = match config::mode(&cli, &host) {
+        Ok(mode) => mode,
+        Err(e) if cli.is_check() => return Ok(check_unknown(&format!("{e:#}"), cli.check_json())),
+        Err(e) => return Err(e),
     };
-    if let Some(spec) = &config.check {
-        return Ok(run_check(&config, spec, &knowledge));
+    let backend = config::backend(&cli);
+    match mode {
+        Mode::Registry(action) => {
+            act::registry::run(&action, host.paths(), &mut io::stdout().lock())?;
+            Ok(Exit::Matched)
+        }
+        Mode::Check(check) => Ok(run_check(&check, Sources::new(backend), &host)),
+        Mode::List(list) => run_list(&list, &Sources::new(backend)?, &host),
     }
+}
+
+/// `whoport [PORT…]`: the report, in the chosen format, to standard output or a file.
+fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
     let started = Instant::now();
-    let report = report_with(&config, &knowledge)?;
+    let namespaces = pipeline::Namespaces {
+        scope: list.netns.clone(),
+        // A hint is for a reader: not for the exit code alone, nor for the metrics.
+        hint: matches!(list.output, Output::Table { .. } | Output::Json),
+    };
+    let report = pipeline::report(
+        sources,
+        host,
+        &list.query,
+        &list.filters,
+        list.xsan_audit,
+        &namespaces,
+    )?;
     let elapsed = started.elapsed();
-    let code = exit::code(match config.output {
+    let code = match list.output {
         // The metrics are the answer, also when they say that nothing matched.
-        Output::Prometheus => exit::MATCHED,
-        _ if report.sockets.is_empty() => exit::NO_MATCH,
-        _ => exit::MATCHED,
-    });
-    if let Some(path) = &config.output_file {
+        Output::Prometheus => Exit::Matched,
+        _ if report.sockets.is_empty() => Exit::NoMatch,
+        _ => Exit::Matched,
+    };
+    if let Some(path) = &list.output_file {
         let mut buffer = Vec::new();
-        render_report(&config, &report, elapsed, &mut buffer, false)?;
+        render_report(list, &report, elapsed, &mut buffer, None)?;
         atomic::write(path, &buffer, 0o644)?;
-        print_warnings(&config, &report);
+        print_warnings(list, &report);
         return Ok(code);
     }
     // Whole blocks to the pipe or terminal, not a write per line: a table of every socket
     // on a busy host is tens of thousands of lines.
     let mut stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    render_report(
-        &config,
-        &report,
-        elapsed,
-        &mut stdout,
-        io::stdout().is_terminal(),
-    )?;
+    render_report(list, &report, elapsed, &mut stdout, host.terminal().width)?;
     stdout.flush()?;
-    print_warnings(&config, &report);
+    print_warnings(list, &report);
     Ok(code)
 }
 
 /// Writes a report in the configured format.
 fn render_report(
-    config: &Config,
+    list: &List,
     report: &Report,
     elapsed: Duration,
     out: &mut dyn Write,
-    terminal: bool,
+    width: Option<u16>,
 ) -> io::Result<()> {
-    match config.output {
-        Output::Quiet | Output::Nagios => Ok(()),
+    match list.output {
+        Output::Quiet => Ok(()),
         Output::Json => render::Json.render(report, out),
         Output::Prometheus => render::Prometheus {
             scan_seconds: elapsed.as_secs_f64(),
             protocols: [Protocol::Tcp, Protocol::Udp]
                 .into_iter()
-                .filter(|p| config.query.wants_protocol(*p))
+                .filter(|p| list.query.wants_protocol(*p))
                 .collect(),
         }
         .render(report, out),
-        Output::Table { color } => render::Table {
-            color,
-            width: if terminal { comfy_table_width() } else { None },
-        }
-        .render(report, out),
+        Output::Table { color } => render::Table { color, width }.render(report, out),
     }
 }
 
 /// The table's warnings go to standard error (JSON carries them; metrics count them).
-fn print_warnings(config: &Config, report: &Report) {
-    if matches!(config.output, Output::Table { .. }) {
+fn print_warnings(list: &List, report: &Report) {
+    if matches!(list.output, Output::Table { .. }) {
         for w in &report.warnings {
             eprintln!("whoport: warning: {}", sanitize::one_line(w));
         }
@@ -144,30 +130,41 @@ fn print_warnings(config: &Config, report: &Report) {
 
 /// `whoport check`: the verdict on stdout, its status as the exit code. Every failure is
 /// an UNKNOWN verdict, never whoport's own exit code 2 (which would read as CRITICAL).
-fn run_check(config: &Config, spec: &CheckSpec, knowledge: &Knowledge) -> ExitCode {
+fn run_check(check: &Check, sources: Result<Sources>, host: &dyn Host) -> Exit {
     let started = Instant::now();
-    let (verdict, report) = match report_with(config, knowledge) {
+    let report = sources.and_then(|sources| {
+        let current = pipeline::Namespaces::default();
+        pipeline::report(
+            &sources,
+            host,
+            &check.query,
+            &check.filters,
+            false,
+            &current,
+        )
+    });
+    let (verdict, report) = match report {
         Ok(report) => (
             check::evaluate(
                 &report,
-                &config.port_args,
-                &config.query,
-                spec,
+                &check.filters.port_args,
+                &check.query,
+                &check.spec,
                 started.elapsed(),
             ),
             report,
         ),
         Err(e) => (Verdict::unknown(&format!("{e:#}")), Report::default()),
     };
-    print_verdict(&verdict, &report, config.output == Output::Json)
+    print_verdict(&verdict, &report, check.json)
 }
 
 /// UNKNOWN for bad input in check mode: one line naming the bad value.
-fn check_unknown(message: &str, json: bool) -> ExitCode {
+fn check_unknown(message: &str, json: bool) -> Exit {
     print_verdict(&Verdict::unknown(message), &Report::default(), json)
 }
 
-fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> ExitCode {
+fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> Exit {
     let mut stdout = io::stdout().lock();
     let written = if json {
         render::nagios::write_json(verdict, report, &mut stdout)
@@ -178,9 +175,9 @@ fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> ExitCode {
     match written {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
             eprintln!("whoport: writing the check's result: {e}");
-            exit::code(exit::CHECK_UNKNOWN)
+            Exit::CheckUnknown
         }
-        _ => exit::code(verdict.status.code()),
+        _ => verdict.status.exit(),
     }
 }
 
@@ -199,43 +196,6 @@ fn check_invocation(args: &[OsString]) -> Option<bool> {
             .copied()
             .unwrap_or(false)
     })
-}
-
-/// Collects, resolves and annotates what the configuration asks for.
-pub fn report(config: &Config) -> Result<Report> {
-    report_with(config, &Knowledge::load(&config.paths))
-}
-
-/// [`report`] with the knowledge already read.
-pub fn report_with(config: &Config, knowledge: &Knowledge) -> Result<Report> {
-    let asked = annotate::asked_by_number(&config.port_args);
-    let mut query = config.query.clone();
-    if config.xsan_audit {
-        // Listening TCP sockets on 311, 312 and the Xsan window (or on the ports given).
-        query.tcp = true;
-        query.udp = false;
-        query.listening_only = true;
-        if query.ports.is_none() {
-            query.ports = Some(PortSet::new(annotate::xsan::audit_ranges(
-                &knowledge.xsan,
-                &asked,
-            )));
-        }
-    }
-    let collector = collect::collector(config.backend)?;
-    let snapshot = collector.collect(&query).context("collecting sockets")?;
-    let details = collect::process_source(config.backend);
-    let mut report = resolve::build(snapshot, config, details.as_ref());
-    annotate::annotate(&mut report, &knowledge.context(&asked));
-    if config.xsan_audit {
-        report.xsan = Some(knowledge.xsan.clone());
-    }
-    Ok(report)
-}
-
-fn comfy_table_width() -> Option<u16> {
-    let probe = comfy_table::Table::new();
-    probe.width()
 }
 
 /// One line for a command-line error, naming the bad value.

@@ -1,27 +1,39 @@
-//! The check's policy, case by case, on reports built by hand (the Xsan flags are plain
-//! strings, set here as the Xsan annotation sets them).
+//! The check's policy, case by case, on reports built by hand (the Xsan verdicts set
+//! here as the Xsan annotation sets them).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
-use super::*;
-use crate::config::{WarnOn, parse_expectations};
+use crate::check::*;
+use crate::config::parse_expectations;
+use crate::host::fake::FakeHost;
 use crate::model::{
-    FLAG_XSAN_CANNOT_VERIFY, FLAG_XSAN_CONFLICT, FLAG_XSAN_VERIFIED, HiddenReason, NoneReason,
-    State,
+    CheckSpec, HiddenReason, NoneReason, Owner, OwnerScan, PortArg, Process, Protocol, Report,
+    Socket, SocketQuery, State, WarnOn, XsanVerdict,
 };
+
+/// The fake host of these cases: its users, and one symbolic link.
+fn host() -> FakeHost {
+    let mut host = FakeHost::default();
+    host.links.insert(
+        "/usr/local/sbin/server".into(),
+        "/opt/server-1.2/server".into(),
+    );
+    host
+}
 
 const V4: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 const LOOP6: IpAddr = IpAddr::V6(Ipv6Addr::LOCALHOST);
 
 fn process(pid: u32, name: &str, user: &str, uid: u32, exe: &str) -> Process {
-    crate::testing::process(pid, name, Some(user), uid, exe)
+    crate::model::testing::process(pid, name, Some(user), uid, exe)
 }
 
 fn sshd() -> Process {
     process(611, "sshd", "root", 0, "/usr/sbin/sshd")
 }
 
-use crate::testing::socket;
+use crate::model::testing::socket;
 
 /// A second listener on the port, on [::1], held by someone else.
 fn squatter(port: u16) -> Socket {
@@ -58,8 +70,8 @@ fn hidden(port: u16) -> Socket {
     )
 }
 
-fn flagged(s: Socket, flag: &str) -> Socket {
-    crate::testing::with_xsan_flag(s, flag)
+fn flagged(s: Socket, verdict: XsanVerdict) -> Socket {
+    crate::model::testing::with_xsan_verdict(s, verdict)
 }
 
 fn complete() -> OwnerScan {
@@ -101,7 +113,7 @@ impl Case {
 
     fn check(&self, expect: &[&str]) -> Verdict {
         let texts: Vec<String> = expect.iter().map(|e| e.to_string()).collect();
-        let expectations = parse_expectations(&texts)
+        let expectations = parse_expectations(&texts, &host())
             .unwrap_or_else(|e| panic!("bad expectations {expect:?}: {e}"));
         let report = Report {
             sockets: self.sockets.clone(),
@@ -243,22 +255,16 @@ fn owner_expectations() {
         )],
     );
     assert_status(&upgraded, &["exe=/usr/sbin/nginx"], Status::Ok, &[]);
-    // A symbolic link names the file it points to (the kernel reports the real path).
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let real = dir.path().join("server-1.2");
-    let link = dir.path().join("server");
-    std::fs::write(&real, "").unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(&real, &link).unwrap_or_else(|e| panic!("{e}"));
-    let real = std::fs::canonicalize(&real).unwrap_or_else(|e| panic!("{e}"));
+    // A symbolic link names the file it points to (the kernel reports the real path; the
+    // fake host links /usr/local/sbin/server to /opt/server-1.2/server).
     let linked = Case::new(
         &[80],
         vec![listener(
             80,
-            vec![process(5, "server", "root", 0, &real.to_string_lossy())],
+            vec![process(5, "server", "root", 0, "/opt/server-1.2/server")],
         )],
     );
-    let by_link = format!("exe={}", link.display());
-    assert_status(&linked, &[&by_link], Status::Ok, &[]);
+    assert_status(&linked, &["exe=/usr/local/sbin/server"], Status::Ok, &[]);
 
     // Every listener of the port must be held by the expected process.
     let squatter = Case::new(&[8080], vec![listener(8080, vec![worker]), squatter(8080)]);
@@ -346,10 +352,7 @@ fn xsan_expectation_from_the_flags() {
     let rogue = process(301, "fsm", "alice", 1000, "/tmp/fsm");
     let verified = Case::new(
         &[312],
-        vec![flagged(
-            listener(312, vec![fsm.clone()]),
-            FLAG_XSAN_VERIFIED,
-        )],
+        vec![flagged(listener(312, vec![fsm.clone()]), XsanVerdict::Xsan)],
     );
     assert_status(
         &verified,
@@ -360,7 +363,7 @@ fn xsan_expectation_from_the_flags() {
     assert_status(&verified, &["xsan", "user=0"], Status::Ok, &[]);
     let conflict = Case::new(
         &[312],
-        vec![flagged(listener(312, vec![rogue]), FLAG_XSAN_CONFLICT)],
+        vec![flagged(listener(312, vec![rogue]), XsanVerdict::NotXsan)],
     );
     assert_status(
         &conflict,
@@ -368,7 +371,10 @@ fn xsan_expectation_from_the_flags() {
         Status::Critical,
         &["312/tcp listening, held by fsm (pid 301, alice): not an Xsan process"],
     );
-    let unverifiable = Case::new(&[312], vec![flagged(hidden(312), FLAG_XSAN_CANNOT_VERIFY)]);
+    let unverifiable = Case::new(
+        &[312],
+        vec![flagged(hidden(312), XsanVerdict::CannotVerify)],
+    );
     assert_status(
         &unverifiable,
         &["xsan"],
@@ -387,9 +393,9 @@ fn xsan_expectation_from_the_flags() {
                     312,
                     vec![process(300, "fsm", "root", 0, "/usr/cvfs/bin/fsm")],
                 ),
-                FLAG_XSAN_VERIFIED,
+                XsanVerdict::Xsan,
             ),
-            flagged(squatter(312), FLAG_XSAN_CONFLICT),
+            flagged(squatter(312), XsanVerdict::NotXsan),
         ],
     );
     assert_status(
@@ -423,7 +429,7 @@ fn warning_only_when_asked_for() {
             &[60322],
             vec![flagged(
                 listener(60322, vec![process(9, "myapp", "app", 500, "/opt/myapp")]),
-                FLAG_XSAN_CONFLICT,
+                XsanVerdict::NotXsan,
             )],
         );
         c.warn_on = warn_on;
@@ -448,7 +454,10 @@ fn warning_only_when_asked_for() {
         ],
     );
     // A hidden owner on an Xsan port leaves the warning question open.
-    let mut hidden_case = Case::new(&[312], vec![flagged(hidden(312), FLAG_XSAN_CANNOT_VERIFY)]);
+    let mut hidden_case = Case::new(
+        &[312],
+        vec![flagged(hidden(312), XsanVerdict::CannotVerify)],
+    );
     hidden_case.warn_on = vec![WarnOn::XsanConflict];
     assert_status(
         &hidden_case,
@@ -464,7 +473,7 @@ fn warning_only_when_asked_for() {
                 312,
                 vec![process(300, "fsm", "root", 0, "/usr/cvfs/bin/fsm")],
             ),
-            FLAG_XSAN_VERIFIED,
+            XsanVerdict::Xsan,
         )],
     );
     fine.warn_on = vec![WarnOn::XsanConflict];
@@ -486,7 +495,7 @@ fn several_ports_worst_first() {
             hidden(8080),
             flagged(
                 listener(312, vec![process(9, "myapp", "app", 500, "/opt/myapp")]),
-                FLAG_XSAN_CONFLICT,
+                XsanVerdict::NotXsan,
             ),
         ],
     );

@@ -1,116 +1,45 @@
-//! `whoport registry`: the user's copy of the IANA registry, stored in the platform's
-//! data directory (or `WHOPORT_DATA_DIR`), which takes precedence over the built-in copy
-//! once imported.
+//! `whoport registry`: which copy of the IANA registry is in use, or import IANA's CSV as
+//! the user's copy (stored by `host::registry`).
 
-use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result};
 
-use crate::annotate::iana::{self, Copy, Registry, Stats};
-use crate::cli::RegistryCommand;
-use crate::config::Paths;
+use crate::host::{Paths, registry};
+use crate::iana::{self, Copy, Registry, Stats};
 use crate::sanitize::terminal_safe;
+
+/// What `whoport registry` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RegistryAction {
+    /// Which copy is in use (the default).
+    Status,
+    /// Check this CSV and make it the user's copy.
+    Import(PathBuf),
+}
 
 /// A path as the terminal may show it.
 fn shown(path: &Path) -> String {
     terminal_safe(&path.display().to_string()).into_owned()
 }
 
-/// The user copy's file name in the data directory.
-pub const USER_COPY: &str = "iana-service-names-port-numbers.csv";
-
-/// IANA's CSV is a few MiB; anything far larger is not it.
-const MAX_CSV_BYTES: u64 = 64 << 20;
-
-/// whoport's data directory: the override, or the platform's (`~/.local/share/whoport`,
-/// `~/Library/Application Support/whoport`).
-pub fn data_dir(paths: &Paths) -> Option<PathBuf> {
-    paths
-        .data_dir
-        .clone()
-        .or_else(|| dirs::data_dir().map(|d| d.join("whoport")))
-}
-
-pub fn user_copy_path(paths: &Paths) -> Option<PathBuf> {
-    data_dir(paths).map(|d| d.join(USER_COPY))
-}
-
-/// The registry copy in use: the user's when there is one that reads, else the built-in
-/// one (with a warning when a user copy is there but cannot be used).
-pub fn active(paths: &Paths) -> (Registry, Option<String>) {
-    let Some(path) = user_copy_path(paths).filter(|p| p.exists()) else {
-        return (Registry::builtin(), None);
-    };
-    match load_user_copy(&path) {
-        Ok(registry) => (registry, None),
-        Err(e) => (
-            Registry::builtin(),
-            Some(format!(
-                "the user copy of the IANA registry ({}) cannot be used ({e:#}); using the \
-                 built-in copy",
-                path.display()
-            )),
-        ),
-    }
-}
-
-pub fn load_user_copy(path: &Path) -> Result<Registry> {
-    let data = read_limited(path)?;
-    let (rows, newest_date) = iana::parse_csv(&data)?;
-    Ok(Registry::from_rows(
-        rows,
-        Copy::User {
-            path: path.to_path_buf(),
-            newest_date,
-        },
-    ))
-}
-
-fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut data = Vec::new();
-    file.take(MAX_CSV_BYTES + 1)
-        .read_to_end(&mut data)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if data.len() as u64 > MAX_CSV_BYTES {
-        bail!(
-            "{} is larger than {} MiB: not IANA's CSV",
-            path.display(),
-            MAX_CSV_BYTES >> 20
-        );
-    }
-    Ok(data)
-}
-
 /// `whoport registry [status | import FILE.csv]`.
-pub fn run(command: Option<&RegistryCommand>, paths: &Paths, out: &mut dyn Write) -> Result<()> {
-    match command {
-        Some(RegistryCommand::Import { file }) => import(paths, file, out),
-        Some(RegistryCommand::Status) | None => status(paths, out),
+pub(crate) fn run(action: &RegistryAction, paths: &Paths, out: &mut dyn Write) -> Result<()> {
+    match action {
+        RegistryAction::Import(file) => import(paths, file, out),
+        RegistryAction::Status => status(paths, out),
     }
 }
 
 /// Checks the whole file first, then replaces the user copy atomically (a temporary file
 /// in the same directory, renamed over it): a bad file leaves the installed copy as it was.
-pub fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
-    let data = read_limited(file)?;
+pub(crate) fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
+    let data = registry::read_limited(file)?;
     let (rows, newest_date) =
         iana::parse_csv(&data).with_context(|| format!("{} was not imported", file.display()))?;
-    let dir = data_dir(paths)
-        .ok_or_else(|| anyhow!("this user has no data directory: set WHOPORT_DATA_DIR to one"))?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let target = dir.join(USER_COPY);
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(&data)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.persist(&target)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", target.display()))?;
+    let target = registry::install(paths, &data)?;
     let registry = Registry::from_rows(
         rows,
         Copy::User {
@@ -131,10 +60,10 @@ pub fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<()> {
 }
 
 /// Which copy is in use, its date and its size; and what the built-in copy is.
-pub fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
-    let path = user_copy_path(paths);
+pub(crate) fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
+    let path = registry::user_copy_path(paths);
     let existing = path.as_ref().filter(|p| p.exists());
-    match existing.map(|p| (p, load_user_copy(p))) {
+    match existing.map(|p| (p, registry::load_user_copy(p))) {
         Some((p, Ok(registry))) => {
             let newest_date = match registry.copy() {
                 Copy::User { newest_date, .. } => newest_date.as_deref(),
@@ -220,6 +149,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::registry::{USER_COPY, active};
     use std::time::Duration;
 
     const HEADER: &str = "Service Name,Port Number,Transport Protocol,Description,Assignee,Contact,Registration Date,Modification Date,Reference,Service Code,Unauthorized Use Reported,Assignment Notes";

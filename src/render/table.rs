@@ -700,19 +700,23 @@ fn elsewhere_lines(port: u16, elsewhere: &[Socket]) -> Vec<String> {
                 (_, false) => holders.join(", "),
             };
             let netns = s.context.netns.as_ref();
+            let where_ = match netns.and_then(|n| n.name.as_deref()) {
+                Some(name) => format!("network namespace {}", terminal_safe(name)),
+                None => format!(
+                    "another network namespace (net:[{}])",
+                    netns.map_or(0, |n| n.inode)
+                ),
+            };
             let text = match (&s.context.container, netns.and_then(|n| n.name.as_deref())) {
+                (Some(c), _) if s.context.published.is_some() => format!(
+                    "free here; {who} {does} in {where_}, published by container {}",
+                    container_text(c)
+                ),
                 (Some(c), _) => format!(
                     "free here; container {} {does} in its own network namespace: {who}",
                     container_text(c)
                 ),
-                (None, Some(name)) => format!(
-                    "free here; {who} {does} in network namespace {}",
-                    terminal_safe(name)
-                ),
-                (None, None) => format!(
-                    "free here; {who} {does} in another network namespace (net:[{}])",
-                    netns.map_or(0, |n| n.inode)
-                ),
+                (None, _) => format!("free here; {who} {does} in {where_}"),
             };
             format!("  {:<6} {text}", "netns")
         })

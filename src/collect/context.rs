@@ -12,8 +12,9 @@ use crate::model::{Owner, Process, ProcessContext, Protocol, Published, Socket};
 
 /// Where containers, units and parents come from.
 pub(crate) trait ContextSource {
-    /// A process's container and unit, and its parents when `ancestors`.
-    fn process(&self, pid: u32, ancestors: bool) -> ProcessContext;
+    /// The processes' containers and units, and their parents when `ancestors`; a
+    /// process that exited is left out.
+    fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext>;
     /// The container a forwarder (`docker-proxy`, `dockerd`, `conmon`, `rootlessport`,
     /// by process name) holds this socket for.
     fn published(
@@ -33,18 +34,24 @@ pub(crate) trait ContextSource {
 pub(crate) struct Runtimes(RefCell<Attributor>);
 
 impl ContextSource for Runtimes {
-    fn process(&self, pid: u32, ancestors: bool) -> ProcessContext {
+    fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
         let mut attributor = self.0.borrow_mut();
-        let facts = attributor.process(pid);
-        ProcessContext {
-            container: facts.container,
-            unit: facts.unit,
-            ancestors: if ancestors {
-                attributor.ancestors(pid)
-            } else {
-                Vec::new()
-            },
-        }
+        attributor
+            .processes(pids)
+            .into_iter()
+            .map(|(pid, facts)| {
+                let context = ProcessContext {
+                    container: facts.container,
+                    unit: facts.unit,
+                    ancestors: if ancestors {
+                        attributor.ancestors(pid)
+                    } else {
+                        Vec::new()
+                    },
+                };
+                (pid, context)
+            })
+            .collect()
     }
 
     fn published(
@@ -69,7 +76,16 @@ impl ContextSource for Runtimes {
 /// in (all its holders' container) or is published for. The process lists shared between
 /// sockets stay shared.
 pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancestors: bool) {
-    let mut contexts: HashMap<u32, ProcessContext> = HashMap::new();
+    let mut pids: Vec<u32> = sockets
+        .iter()
+        .flat_map(|s| s.owner.processes().iter().map(|p| p.pid))
+        .collect();
+    if pids.is_empty() {
+        return;
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    let contexts = source.processes(&pids, ancestors);
     // Old list (kept alive, so that its address is not reused) → new list.
     type Lists = HashMap<*const Process, (Arc<[Process]>, Arc<[Process]>)>;
     let mut lists: Lists = HashMap::new();
@@ -84,10 +100,7 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
                     .iter()
                     .map(|p| {
                         let mut p = p.clone();
-                        p.context = contexts
-                            .entry(p.pid)
-                            .or_insert_with(|| source.process(p.pid, ancestors))
-                            .clone();
+                        p.context = contexts.get(&p.pid).cloned().unwrap_or_default();
                         p
                     })
                     .collect::<Vec<_>>()
@@ -137,23 +150,27 @@ mod tests {
         }
     }
 
+    fn one(pid: u32, ancestors: bool) -> ProcessContext {
+        ProcessContext {
+            container: (pid == 10).then(web),
+            unit: (pid == 30).then(|| Unit {
+                name: "x.service".to_string(),
+                user: None,
+            }),
+            ancestors: if ancestors {
+                vec![crate::model::Ancestor {
+                    pid: 1,
+                    name: "systemd".to_string(),
+                }]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     impl ContextSource for Fake {
-        fn process(&self, pid: u32, ancestors: bool) -> ProcessContext {
-            ProcessContext {
-                container: (pid == 10).then(web),
-                unit: (pid == 30).then(|| Unit {
-                    name: "x.service".to_string(),
-                    user: None,
-                }),
-                ancestors: if ancestors {
-                    vec![crate::model::Ancestor {
-                        pid: 1,
-                        name: "systemd".to_string(),
-                    }]
-                } else {
-                    Vec::new()
-                },
-            }
+        fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
+            pids.iter().map(|&pid| (pid, one(pid, ancestors))).collect()
         }
 
         fn published(

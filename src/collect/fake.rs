@@ -49,12 +49,16 @@ pub(crate) struct FakeContext {
 }
 
 impl ContextSource for FakeContext {
-    fn process(&self, pid: u32, ancestors: bool) -> ProcessContext {
-        let mut context = self.processes.get(&pid).cloned().unwrap_or_default();
-        if !ancestors {
-            context.ancestors.clear();
-        }
-        context
+    fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
+        pids.iter()
+            .filter_map(|pid| {
+                let mut context = self.processes.get(pid).cloned()?;
+                if !ancestors {
+                    context.ancestors.clear();
+                }
+                Some((*pid, context))
+            })
+            .collect()
     }
 
     fn published(&self, pid: u32, _: &str, _: Protocol, _: IpAddr, _: u16) -> Option<Published> {

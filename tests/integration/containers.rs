@@ -338,3 +338,64 @@ fn a_process_in_a_unit_cgroup_names_its_unit() {
     drop(holder);
     drop(cgroup);
 }
+
+/// 50 `ip netns add` namespaces, a listener in each on one port: `--netns all` finds
+/// every one, and what it adds per namespace is measured against a plain query (the
+/// budget is ~2 ms per namespace).
+#[test]
+fn fifty_namespaces() {
+    let test = "fifty_namespaces";
+    if !needs(test, "root", is_root())
+        || !needs(test, "ip", program("ip").is_some())
+        || !needs(
+            test,
+            "/bin/busybox",
+            std::path::Path::new("/bin/busybox").is_file(),
+        )
+    {
+        return;
+    }
+    hermetic();
+    const N: usize = 50;
+    let port = free_port();
+    let p = port.to_string();
+    let namespaces: Vec<NamedNetns> = (0..N)
+        .map(|i| NamedNetns::add(&format!("{}-{i}", name("fifty"))))
+        .collect();
+    let servers: Vec<Server> = namespaces.iter().map(|ns| ns.httpd(port)).collect();
+    let (code, v) = json(&["-N", "all", "-l", &p], "native");
+    assert_eq!(code, 0, "{v}");
+    let found: Vec<Vec<u64>> = sockets(&v).iter().map(pids_of).collect();
+    for s in &servers {
+        assert!(
+            found.contains(&vec![u64::from(s.pid())]),
+            "{} missing: {v}",
+            s.pid()
+        );
+    }
+    // Best of 5 of each: the machine is shared. Quiet, so that the plain query does not
+    // look at the other namespaces for the free-port hint.
+    let time = |args: &[&str]| {
+        (0..5)
+            .map(|_| {
+                let started = std::time::Instant::now();
+                let out = run(args, "native");
+                assert!(out.status.code().is_some());
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+    };
+    let all = time(&["-q", "-N", "all", "-l", &p]);
+    let here = time(&["-q", "-l", &p]);
+    let per_ns = all.saturating_sub(here) / N as u32;
+    eprintln!(
+        "{test}: --netns all {all:?}, current only {here:?}: {per_ns:?} per namespace ({N} + the host's)"
+    );
+    assert!(
+        per_ns < std::time::Duration::from_millis(10),
+        "{per_ns:?} per namespace"
+    );
+    drop(servers);
+    drop(namespaces);
+}

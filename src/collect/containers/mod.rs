@@ -32,6 +32,8 @@ pub(crate) struct ProcessFacts {
 /// The runtime state files are small; these bounds keep a damaged one from costing much.
 const MAX_CONFIG: u64 = 4 << 20;
 const MAX_LIST: u64 = 64 << 20;
+/// From this many processes on, their cgroup files are read on two threads.
+const PARALLEL_FROM: usize = 64;
 /// The longest parent chain followed.
 const MAX_ANCESTORS: usize = 32;
 
@@ -114,17 +116,46 @@ impl Attributor {
 
     /// The container a process runs in and its unit; empty when its cgroup cannot be
     /// read (it exited).
+    #[cfg(test)]
     pub(crate) fn process(&mut self, pid: u32) -> ProcessFacts {
-        let Ok(text) = std::fs::read_to_string(self.proc_file(pid, "cgroup")) else {
-            return ProcessFacts::default();
+        self.processes(&[pid]).remove(&pid).unwrap_or_default()
+    }
+
+    /// The same for many processes: their cgroup files read and parsed on two threads
+    /// (a full listing has a holder per listening process), the containers then named.
+    pub(crate) fn processes(&mut self, pids: &[u32]) -> HashMap<u32, ProcessFacts> {
+        let read = |pids: &[u32]| -> Vec<(u32, cgroup::CgroupFacts)> {
+            pids.iter()
+                .filter_map(|&pid| {
+                    let text = std::fs::read_to_string(self.proc_file(pid, "cgroup")).ok()?;
+                    Some((pid, cgroup::parse(&text)))
+                })
+                .collect()
         };
-        let facts = cgroup::parse(&text);
-        ProcessFacts {
-            container: facts
-                .container
-                .map(|c| self.name(c.runtime, &c.id, c.pod_uid)),
-            unit: facts.unit,
-        }
+        let parsed = if pids.len() < PARALLEL_FROM {
+            read(pids)
+        } else {
+            let (first, second) = pids.split_at(pids.len() / 2);
+            std::thread::scope(|scope| {
+                let helper = scope.spawn(|| read(second));
+                let mut all = read(first);
+                match helper.join() {
+                    Ok(more) => all.extend(more),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+                all
+            })
+        };
+        parsed
+            .into_iter()
+            .map(|(pid, facts)| {
+                let container = facts
+                    .container
+                    .map(|c| self.name(c.runtime, &c.id, c.pod_uid));
+                let unit = facts.unit;
+                (pid, ProcessFacts { container, unit })
+            })
+            .collect()
     }
 
     /// A container by runtime and id, named from the runtime's files.

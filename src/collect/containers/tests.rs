@@ -435,3 +435,19 @@ fn bounded_reads() {
     assert!(read_bounded(&path, 11).is_ok_and(|t| t.len() == 11));
     assert!(read_bounded(&path, 10).is_err_and(|e| e.kind() == io::ErrorKind::InvalidData));
 }
+
+#[test]
+fn many_processes_are_read_on_two_threads_alike() {
+    let dir = machine();
+    let cgroup = format!("0::/docker/{ID}\n");
+    let pids: Vec<u32> = (1000..1000 + 2 * PARALLEL_FROM as u32).collect();
+    for &pid in &pids {
+        process(dir.path(), pid, "busybox", 90, &cgroup, &["busybox"]);
+    }
+    let mut a = Attributor::with_root(dir.path());
+    let mut asked = pids.clone();
+    asked.push(999_999); // gone
+    let found = a.processes(&asked);
+    assert_eq!(found.len(), pids.len());
+    assert!(found.values().all(|f| f.container == Some(docker_web())));
+}

@@ -23,7 +23,7 @@ use rustix::io::Errno;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 
 use super::fdscan::{list_pids, pid_path};
-use super::{netlink, procnet};
+use super::{netlink, parallel, procnet};
 use anyhow::{Context, Result, bail};
 
 use crate::collect::containers::Attributor;
@@ -111,17 +111,21 @@ pub(crate) fn enumerate() -> Enumeration {
         Mode::empty(),
     ) && let Ok(pids) = list_pids(&proc_dir)
     {
-        let mut path = [0u8; 24];
-        for pid in pids {
-            match statat(
-                &proc_dir,
-                pid_path(&mut path, pid, b"/ns/net"),
-                AtFlags::empty(),
-            ) {
-                Ok(st) => entry(&mut found, id_of(&st), here).pids.push(pid),
+        // (pid, its namespace, or None when it could not be looked at), over the cores.
+        let parts = parallel::for_each(&pids, 64, Vec::new, |seen: &mut Vec<_>, &pid| {
+            let mut path = [0u8; 24];
+            let ns_path = pid_path(&mut path, pid, b"/ns/net");
+            match statat(&proc_dir, ns_path, AtFlags::empty()) {
+                Ok(st) => seen.push((pid, Some(id_of(&st)))),
                 // Exited meanwhile, or a kernel thread without a namespace link.
                 Err(Errno::NOENT | Errno::SRCH) => {}
-                Err(_) => unreadable += 1,
+                Err(_) => seen.push((pid, None)),
+            }
+        });
+        for (pid, id) in parts.into_iter().flatten() {
+            match id {
+                Some(id) => entry(&mut found, id, here).pids.push(pid),
+                None => unreadable += 1,
             }
         }
     }

@@ -27,6 +27,10 @@ pub(crate) trait ContextSource {
     ) -> Option<Published>;
     /// Why some of it could not be told (a runtime's file that could not be read).
     fn notes(&self) -> Vec<String>;
+    /// The `.socket` unit of a socket the system's service manager holds.
+    fn socket_unit(&self, _protocol: Protocol, _address: IpAddr, _port: u16) -> Option<String> {
+        None
+    }
 }
 
 /// The real one: `/proc` and the runtimes' files, each read at most once.
@@ -69,6 +73,10 @@ impl ContextSource for Runtimes {
 
     fn notes(&self) -> Vec<String> {
         self.0.borrow().notes()
+    }
+
+    fn socket_unit(&self, protocol: Protocol, address: IpAddr, port: u16) -> Option<String> {
+        self.0.borrow_mut().socket_unit(protocol, address, port)
     }
 }
 
@@ -125,6 +133,14 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
             .and_then(|p| p.container.clone())
             .or_else(|| shared.cloned());
         s.context.published = published;
+        // Socket activation: the system's service manager holds it for a .socket unit.
+        if new
+            .iter()
+            .any(|p| p.name.as_deref() == Some("systemd") && p.uid == Some(0))
+        {
+            s.context.socket_unit =
+                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port);
+        }
         s.owner = Owner::Known(new);
     }
 }

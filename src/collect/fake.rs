@@ -46,6 +46,8 @@ impl Collector for FakeSockets {
 pub(crate) struct FakeContext {
     pub(crate) processes: HashMap<u32, ProcessContext>,
     pub(crate) published: HashMap<u32, Published>,
+    /// By port: the `.socket` unit of a socket the service manager holds.
+    pub(crate) socket_units: HashMap<u16, String>,
 }
 
 impl ContextSource for FakeContext {
@@ -67,6 +69,10 @@ impl ContextSource for FakeContext {
 
     fn notes(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    fn socket_unit(&self, _: Protocol, _: IpAddr, port: u16) -> Option<String> {
+        self.socket_units.get(&port).cloned()
     }
 }
 

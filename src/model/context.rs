@@ -165,4 +165,7 @@ pub(crate) struct SocketContext {
     pub(crate) container: Option<Container>,
     /// The container port it publishes, when a runtime's forwarder holds it.
     pub(crate) published: Option<Published>,
+    /// The `.socket` unit it belongs to, when the service manager holds it (socket
+    /// activation) and the unit files on disk single one out.
+    pub(crate) socket_unit: Option<String>,
 }

@@ -164,6 +164,8 @@ pub(crate) struct JsonSocket<'a> {
     pub(crate) container: Option<&'a Container>,
     /// How it is published to a container, when a runtime's forwarder holds it.
     pub(crate) published: Option<JsonPublished>,
+    /// The `.socket` unit, when the service manager holds it (socket activation).
+    pub(crate) socket_unit: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -208,6 +210,7 @@ impl<'a> JsonSocket<'a> {
             netns: s.context.netns.as_ref().map(netns),
             container: s.context.container.as_ref(),
             published: s.context.published.as_ref().map(published),
+            socket_unit: s.context.socket_unit.as_deref(),
         }
     }
 }

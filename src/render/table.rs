@@ -643,6 +643,16 @@ fn context_lines(report: &Report) -> Vec<String> {
             ),
         });
     }
+    for s in &report.sockets {
+        if let Some(unit) = &s.context.socket_unit {
+            out.push(format!(
+                "{}/{}: socket unit {} (the service manager holds it for socket activation)",
+                s.raw.local_port,
+                s.raw.protocol,
+                terminal_safe(unit)
+            ));
+        }
+    }
     let mut seen = Vec::new();
     for s in &report.sockets {
         for p in s.owner.processes() {

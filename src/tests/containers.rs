@@ -61,6 +61,8 @@ fn sources() -> Sources {
         sockets: vec![
             listener(lo, 8080, 101, &[4242], None),
             listener(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 5432, 102, &[812], None),
+            // Socket activation: the service manager holds it.
+            listener(any6, 8443, 105, &[1], None),
             // In other namespaces: web's httpd (published above), inner's (free here).
             listener(any6, 80, 103, &[900], Some(WEB_NS)),
             listener(any6, 9090, 104, &[901], Some(INNER_NS)),
@@ -103,6 +105,7 @@ fn sources() -> Sources {
             ],
         ),
         process(812, "postgres", &["/usr/lib/postgresql/15/bin/postgres"]),
+        process(1, "systemd", &["/sbin/init"]),
         process(900, "busybox", &["/bin/busybox", "httpd", "-f", "-p", "80"]),
         process(
             901,
@@ -169,6 +172,7 @@ fn sources() -> Sources {
         context: Box::new(FakeContext {
             processes: processes_context,
             published,
+            socket_units: HashMap::from([(8443, "web.socket".to_string())]),
         }),
     }
 }
@@ -210,7 +214,7 @@ const TABLE: render::Table = render::Table {
 
 #[test]
 fn published_port_unit_and_parents() {
-    let r = report(&[8080, 5432], NetnsScope::Current);
+    let r = report(&[8080, 5432, 8443], NetnsScope::Current);
     assert!(r.elsewhere.is_empty());
     insta::assert_snapshot!("containers_table_ports", text(&TABLE, &r));
     insta::assert_snapshot!("containers_json_ports", text(&render::Json, &r));
@@ -238,7 +242,7 @@ fn free_here_held_elsewhere() {
 #[test]
 fn every_namespace() {
     let r = report(&[], NetnsScope::All);
-    assert_eq!(r.sockets.len(), 4);
+    assert_eq!(r.sockets.len(), 5);
     assert!(r.elsewhere.is_empty());
     insta::assert_snapshot!("containers_table_all", text(&TABLE, &r));
 }

@@ -19,6 +19,7 @@ use crate::model::{Ancestor, Container, Pod, Protocol, Published, Runtime, Unit,
 pub(crate) mod cgroup;
 pub(crate) mod cmdline;
 pub(crate) mod state;
+pub(crate) mod systemd;
 
 use state::{DockerContainer, PodDir};
 
@@ -32,6 +33,8 @@ pub(crate) struct ProcessFacts {
 /// The runtime state files are small; these bounds keep a damaged one from costing much.
 const MAX_CONFIG: u64 = 4 << 20;
 const MAX_LIST: u64 = 64 << 20;
+/// A unit file or drop-in.
+const MAX_UNIT: u64 = 1 << 20;
 /// From this many processes on, their cgroup files are read on two threads.
 const PARALLEL_FROM: usize = 64;
 /// The longest parent chain followed.
@@ -65,6 +68,8 @@ pub(crate) struct Attributor {
     podman: HashMap<PathBuf, Option<HashMap<String, Option<String>>>>,
     pods: Option<HashMap<String, PodDir>>,
     kube_names: Option<HashMap<String, String>>,
+    /// systemd's socket units on disk: (name, its IP listens).
+    socket_units: Option<Vec<(String, Vec<systemd::Listen>)>>,
     notes: BTreeSet<String>,
 }
 
@@ -91,6 +96,7 @@ impl Attributor {
             podman: HashMap::new(),
             pods: None,
             kube_names: None,
+            socket_units: None,
             notes: BTreeSet::new(),
         }
     }
@@ -344,6 +350,82 @@ impl Attributor {
                 Vec::new()
             }
         }
+    }
+
+    /// The `.socket` unit a socket held by the service manager (socket activation)
+    /// belongs to: the one unit on disk that listens there, or, when several do, the one
+    /// of them that was started (`/run/systemd/units/invocation:NAME`). `None` when that
+    /// does not single one out.
+    pub(crate) fn socket_unit(
+        &mut self,
+        protocol: Protocol,
+        address: IpAddr,
+        port: u16,
+    ) -> Option<String> {
+        if self.socket_units.is_none() {
+            self.socket_units = Some(self.read_socket_units());
+        }
+        let matching: Vec<&String> = self
+            .socket_units
+            .as_ref()?
+            .iter()
+            .filter(|(_, listens)| listens.iter().any(|l| l.matches(protocol, address, port)))
+            .map(|(name, _)| name)
+            .collect();
+        match matching.as_slice() {
+            [one] => Some((*one).clone()),
+            [] => None,
+            several => {
+                let started: Vec<&&String> = several
+                    .iter()
+                    .filter(|name| {
+                        self.path(&format!("/run/systemd/units/invocation:{name}"))
+                            .symlink_metadata()
+                            .is_ok()
+                    })
+                    .collect();
+                match started.as_slice() {
+                    [one] => Some((**one).clone()),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// Every `.socket` unit in the unit directories (the first of a name, by priority),
+    /// with its drop-ins (`NAME.d/*.conf`, by file name; the first of a file name).
+    fn read_socket_units(&mut self) -> Vec<(String, Vec<systemd::Listen>)> {
+        let dirs: Vec<PathBuf> = systemd::UNIT_DIRS.iter().map(|d| self.path(d)).collect();
+        let mut units: Vec<(String, PathBuf)> = Vec::new();
+        for dir in &dirs {
+            for name in self.list(dir) {
+                if name.ends_with(".socket") && !units.iter().any(|(n, _)| *n == name) {
+                    units.push((name.clone(), dir.join(&name)));
+                }
+            }
+        }
+        units.sort();
+        units
+            .into_iter()
+            .map(|(name, path)| {
+                let mut drop_ins: Vec<(String, PathBuf)> = Vec::new();
+                for dir in &dirs {
+                    let d = dir.join(format!("{name}.d"));
+                    for file in self.list(&d) {
+                        if file.ends_with(".conf") && !drop_ins.iter().any(|(f, _)| *f == file) {
+                            drop_ins.push((file.clone(), d.join(&file)));
+                        }
+                    }
+                }
+                drop_ins.sort();
+                let texts: Vec<String> = std::iter::once(path)
+                    .chain(drop_ins.into_iter().map(|(_, p)| p))
+                    .filter_map(|p| read_bounded(&p, MAX_UNIT).ok())
+                    .collect();
+                let listens = systemd::listens(texts.iter().map(String::as_str));
+                (name, listens)
+            })
+            .collect()
     }
 
     fn cmdline(&self, pid: u32) -> Vec<String> {

@@ -451,3 +451,70 @@ fn many_processes_are_read_on_two_threads_alike() {
     assert_eq!(found.len(), pids.len());
     assert!(found.values().all(|f| f.container == Some(docker_web())));
 }
+
+#[test]
+fn socket_activation_units_on_disk() {
+    let dir = machine();
+    let root = dir.path();
+    write(
+        root,
+        "lib/systemd/system/web.socket",
+        "[Socket]\nListenStream=8080\n",
+    );
+    write(
+        root,
+        "lib/systemd/system/dns.socket",
+        "[Socket]\nListenDatagram=127.0.0.1:53\n",
+    );
+    // Overridden by a drop-in in /etc: 9090, not 8081.
+    write(
+        root,
+        "lib/systemd/system/api.socket",
+        "[Socket]\nListenStream=8081\n",
+    );
+    write(
+        root,
+        "etc/systemd/system/api.socket.d/port.conf",
+        "[Socket]\nListenStream=\nListenStream=9090\n",
+    );
+    // Two units on 7000: the started one is the answer; with none started, none is.
+    write(
+        root,
+        "lib/systemd/system/a.socket",
+        "[Socket]\nListenStream=7000\n",
+    );
+    write(
+        root,
+        "lib/systemd/system/b.socket",
+        "[Socket]\nListenStream=7000\n",
+    );
+    let mut a = Attributor::with_root(root);
+    let any6 = IpAddr::from([0u16; 8]);
+    let lo = IpAddr::from([127, 0, 0, 1]);
+    assert_eq!(
+        a.socket_unit(Protocol::Tcp, any6, 8080).as_deref(),
+        Some("web.socket")
+    );
+    assert_eq!(
+        a.socket_unit(Protocol::Udp, lo, 53).as_deref(),
+        Some("dns.socket")
+    );
+    assert_eq!(a.socket_unit(Protocol::Tcp, lo, 53), None);
+    assert_eq!(a.socket_unit(Protocol::Tcp, any6, 8081), None);
+    assert_eq!(
+        a.socket_unit(Protocol::Tcp, any6, 9090).as_deref(),
+        Some("api.socket")
+    );
+    assert_eq!(a.socket_unit(Protocol::Tcp, any6, 7000), None);
+    fs::create_dir_all(root.join("run/systemd/units")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(
+        "1234abcd",
+        root.join("run/systemd/units/invocation:b.socket"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut a = Attributor::with_root(root);
+    assert_eq!(
+        a.socket_unit(Protocol::Tcp, any6, 7000).as_deref(),
+        Some("b.socket")
+    );
+}

@@ -50,7 +50,10 @@ pub(crate) trait Collector {
         match scope {
             NetnsScope::Current => self.collect(query),
             NetnsScope::Others => Ok(Snapshot::default()),
-            _ => bail!("--netns: other network namespaces can be read only on Linux"),
+            _ => bail!(
+                "--netns: this collection path reads only its own network namespace (others \
+                 need Linux's native or procfs path)"
+            ),
         }
     }
 }

@@ -83,7 +83,7 @@ impl Collector for Linux {
             return Ok(snapshot);
         }
         let (chosen, mut warnings) = netns::choose(scope)?;
-        let read = netns::read_all(&chosen, query);
+        let read = netns::read_all(&chosen, query, self.source == Source::ProcNet);
         let mut sockets = Vec::new();
         let mut namespaces = Vec::with_capacity(chosen.len());
         for (ns, result) in chosen.iter().zip(read) {

@@ -261,10 +261,12 @@ pub(crate) struct NsSockets {
 
 /// Reads the sockets the query asks for in each namespace; one result per namespace, in
 /// order. The work runs on up to two spawned threads (never the caller's), each entering
-/// the namespaces it takes in turn and ending when done.
+/// the namespaces it takes in turn and ending when done. `procfs`: read
+/// `/proc/thread-self/net` there instead of asking sock_diag (`--backend procfs`).
 pub(crate) fn read_all(
     namespaces: &[Netns],
     query: &SocketQuery,
+    procfs: bool,
 ) -> Vec<Result<NsSockets, String>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -278,7 +280,7 @@ pub(crate) fn read_all(
             let Some(ns) = namespaces.get(i) else {
                 break;
             };
-            done.push((i, read_one(ns, query)));
+            done.push((i, read_one(ns, query, procfs)));
         }
         done
     };
@@ -313,7 +315,7 @@ fn open_checked(path: &Path, id: NetnsId) -> Option<OwnedFd> {
 }
 
 /// One namespace's sockets; must run on a thread that may change namespace.
-fn read_one(ns: &Netns, query: &SocketQuery) -> Result<NsSockets, String> {
+fn read_one(ns: &Netns, query: &SocketQuery, procfs: bool) -> Result<NsSockets, String> {
     let candidates = ns.mounts.iter().cloned().chain(
         ns.pids
             .iter()
@@ -328,10 +330,15 @@ fn read_one(ns: &Netns, query: &SocketQuery) -> Result<NsSockets, String> {
         opened = true;
         match move_into_link_name_space(fd.as_fd(), Some(LinkNameSpaceType::Network)) {
             Ok(()) => {
-                let sockets = match netlink::dump(query) {
-                    Ok(s) => s,
-                    Err(_) => procnet::read_from(Path::new("/proc/thread-self/net"), query)
-                        .map_err(|e| format!("{e:#}"))?,
+                let here = Path::new("/proc/thread-self/net");
+                let dumped = if procfs {
+                    None
+                } else {
+                    netlink::dump(query).ok()
+                };
+                let sockets = match dumped {
+                    Some(s) => s,
+                    None => procnet::read_from(here, query).map_err(|e| format!("{e:#}"))?,
                 };
                 return Ok(NsSockets {
                     sockets,
@@ -408,7 +415,7 @@ mod tests {
         let here: Vec<Netns> = all.namespaces.into_iter().filter(|ns| ns.current).collect();
         let query = listening(port);
         let before = current().ok();
-        let read = read_all(&here, &query);
+        let read = read_all(&here, &query, false);
         assert_eq!(current().ok(), before);
         let [Ok(found)] = read.as_slice() else {
             panic!("{read:?}")
@@ -509,7 +516,7 @@ mod tests {
         assert_eq!(ours.len(), N);
         let query = listening(port);
         let started = std::time::Instant::now();
-        let read = read_all(&ours, &query);
+        let read = read_all(&ours, &query, false);
         let reading = started.elapsed();
         for (ns, r) in ours.iter().zip(&read) {
             let Ok(found) = r else {

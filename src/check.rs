@@ -73,13 +73,45 @@ impl Status {
     }
 }
 
+/// What one reason judged: an expectation, the owner clauses together (they must hold
+/// of one process at once), or a `--warn-on` condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Judged {
+    One(Expectation),
+    Owners(Vec<OwnerClause>),
+    WarnOn(WarnOn),
+}
+
+impl std::fmt::Display for Judged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Judged::One(e) => write!(f, "{e}"),
+            Judged::Owners(clauses) => {
+                for (i, c) in clauses.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { " " };
+                    write!(f, "{sep}{}", Expectation::Owner(c.clone()))?;
+                }
+                Ok(())
+            }
+            Judged::WarnOn(w) => write!(f, "warn-on={}", w.as_str()),
+        }
+    }
+}
+
+/// As the status line and JSON name it: plugin-safe text (`process=…` is the user's).
+impl Serialize for Judged {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&plugin_text(&self.to_string()))
+    }
+}
+
 /// The outcome of one expectation (or `--warn-on` condition) on one PORT.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub(crate) struct Reason {
     /// The PORT as the check names it (`22/tcp`, `8000-8100`).
     pub(crate) port: String,
-    /// The expectation (`listening`, `process=nginx user=www-data`, `warn-on=xsan-conflict`).
-    pub(crate) expectation: String,
+    /// What was judged (`listening`, `process=nginx user=www-data`, `warn-on=xsan-conflict`).
+    pub(crate) expectation: Judged,
     pub(crate) status: Status,
     /// Why; terminal-safe.
     pub(crate) text: String,
@@ -105,13 +137,13 @@ fn number<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Verdict {
     pub(crate) status: Status,
     /// The status line's text between `WHOPORT STATUS - ` and ` | `; terminal-safe.
     pub(crate) summary: String,
-    pub(crate) expectations: Vec<String>,
-    pub(crate) warn_on: Vec<&'static str>,
+    pub(crate) expectations: Vec<Expectation>,
+    pub(crate) warn_on: Vec<WarnOn>,
     pub(crate) reasons: Vec<Reason>,
     pub(crate) perfdata: Vec<Perf>,
 }
@@ -553,28 +585,27 @@ pub(crate) fn evaluate(
             _ => None,
         })
         .collect();
-    let owner_label = clauses
-        .iter()
-        .map(|c| Expectation::Owner((*c).clone()).to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let owners_judged = Judged::Owners(clauses.iter().map(|c| (*c).clone()).collect());
     let targets = targets(report, ports, query);
     let mut reasons = Vec::new();
     let mut lines: Vec<(Status, String)> = Vec::new();
     for target in &targets {
-        let mut outcomes: Vec<(String, Outcome)> = spec
+        let mut outcomes: Vec<(Judged, Outcome)> = spec
             .expectations
             .iter()
-            .filter_map(|e| Some((e.to_string(), expectation(target, e)?)))
+            .filter_map(|e| Some((Judged::One(e.clone()), expectation(target, e)?)))
             .collect();
         if !clauses.is_empty() {
-            outcomes.push((owner_label.clone(), owners(target, &clauses, &report.scan)));
+            outcomes.push((
+                owners_judged.clone(),
+                owners(target, &clauses, &report.scan),
+            ));
         }
         for w in &spec.warn_on {
             let outcome = match w {
                 WarnOn::XsanConflict => warn_xsan_conflict(target),
             };
-            outcomes.push((format!("warn-on={}", w.as_str()), outcome));
+            outcomes.push((Judged::WarnOn(*w), outcome));
         }
         let status = outcomes
             .iter()
@@ -593,7 +624,7 @@ pub(crate) fn evaluate(
         lines.push((status, text));
         reasons.extend(outcomes.into_iter().map(|(expectation, o)| Reason {
             port: target.label.clone(),
-            expectation: plugin_text(&expectation),
+            expectation,
             status: o.status,
             text: o.text,
         }));
@@ -611,12 +642,8 @@ pub(crate) fn evaluate(
             .map(|(_, text)| text)
             .collect::<Vec<_>>()
             .join("; "),
-        expectations: spec
-            .expectations
-            .iter()
-            .map(|e| plugin_text(&e.to_string()))
-            .collect(),
-        warn_on: spec.warn_on.iter().map(|w| w.as_str()).collect(),
+        expectations: spec.expectations.clone(),
+        warn_on: spec.warn_on.clone(),
         reasons,
         perfdata: perfdata(&targets, elapsed),
     }

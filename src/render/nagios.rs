@@ -56,8 +56,8 @@ struct JsonCheck<'a> {
     status_code: u8,
     line: String,
     summary: &'a str,
-    expectations: &'a [String],
-    warn_on: &'a [&'static str],
+    expectations: Vec<String>,
+    warn_on: Vec<&'static str>,
     reasons: &'a [Reason],
     perfdata: &'a [Perf],
     sockets: Vec<JsonSocket<'a>>,
@@ -71,8 +71,12 @@ pub(crate) fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> i
         status_code: v.status.exit().number(),
         line: status_line(v),
         summary: &v.summary,
-        expectations: &v.expectations,
-        warn_on: &v.warn_on,
+        expectations: v
+            .expectations
+            .iter()
+            .map(|e| plugin_text(&e.to_string()))
+            .collect(),
+        warn_on: v.warn_on.iter().map(|w| w.as_str()).collect(),
         reasons: &v.reasons,
         perfdata: &v.perfdata,
         sockets: report.sockets.iter().map(JsonSocket::from_socket).collect(),
@@ -85,12 +89,13 @@ pub(crate) fn write_json(v: &Verdict, report: &Report, out: &mut dyn Write) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Expectation;
 
     fn verdict(status: Status, summary: &str, perfdata: Vec<Perf>) -> Verdict {
         Verdict {
             status,
             summary: summary.to_string(),
-            expectations: vec!["listening".to_string()],
+            expectations: vec![Expectation::Listening],
             warn_on: Vec::new(),
             reasons: Vec::new(),
             perfdata,

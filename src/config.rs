@@ -385,6 +385,33 @@ mod tests {
     }
 
     #[test]
+    fn netns_values() {
+        let ok = [
+            ("current", NetnsScope::Current),
+            ("all", NetnsScope::All),
+            ("812", NetnsScope::Pid(812)),
+            (
+                "/run/netns/blue",
+                NetnsScope::Path(PathBuf::from("/run/netns/blue")),
+            ),
+            ("./ns", NetnsScope::Path(PathBuf::from("./ns"))),
+            ("blue", NetnsScope::Named("blue".to_string())),
+            ("web-1", NetnsScope::Named("web-1".to_string())),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_netns(text).ok(), Some(want), "{text}");
+        }
+        for bad in ["", "0", "99999999999", "we\x1bb"] {
+            let err = parse_netns(bad).map_err(|e| e.to_string());
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.starts_with(&format!("invalid network namespace '{bad}'"))),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
     fn port_arguments() {
         let ok: &[(&str, Vec<PortArg>)] = &[
             ("22", vec![PortArg::Single(22)]),

@@ -52,8 +52,9 @@ fn docker_published_port_names_its_container() {
     let Some(mut docker) = Docker::start(test, &[]) else {
         return;
     };
-    hermetic();
+    // Free in the host's namespace, where Docker publishes.
     let port = free_port();
+    hermetic();
     let web = name("web");
     let id = docker.httpd(&web, &["-p", &format!("127.0.0.1:{port}:8080")], 8080);
     let Some(proxy) = docker_proxy_pid(port) else {
@@ -110,8 +111,9 @@ fn docker_unpublished_listener_is_found_in_its_namespace() {
     let Some(mut docker) = Docker::start(test, &[]) else {
         return;
     };
-    hermetic();
+    // Free in the host's namespace, where Docker publishes.
     let port = free_port();
+    hermetic();
     let p = port.to_string();
     let inner = name("inner");
     let id = docker.httpd(&inner, &[], port);
@@ -160,11 +162,11 @@ fn docker_without_userland_proxy_dockerd_holds_the_port() {
     let Some(mut docker) = Docker::start(test, &["--userland-proxy=false"]) else {
         return;
     };
+    let port = free_port();
     hermetic();
     let Some(dockerd) = docker.daemon_pid() else {
         panic!("{test}: dockerd was not started here")
     };
-    let port = free_port();
     let p = port.to_string();
     let web = name("noproxy");
     let id = docker.httpd(&web, &["-p", &format!("127.0.0.1:{port}:8080")], 8080);
@@ -398,4 +400,33 @@ fn fifty_namespaces() {
     );
     drop(servers);
     drop(namespaces);
+}
+
+/// `--network host`: the socket is in the host's namespace, held by the container's own
+/// process, whose cgroup names the container.
+#[test]
+fn docker_host_network_container_is_named_by_its_cgroup() {
+    let test = "docker_host_network_container_is_named_by_its_cgroup";
+    let Some(mut docker) = Docker::start(test, &[]) else {
+        return;
+    };
+    // Free in the host's namespace, where Docker publishes.
+    let port = free_port();
+    hermetic();
+    let p = port.to_string();
+    let host = name("hostnet");
+    // busybox httpd binds every address: in the host's namespace, on a port free there.
+    let id = docker.httpd(&host, &["--network", "host"], port);
+    let pid: u64 = docker.pid(&host).parse().unwrap_or(0);
+    let (code, v) = json(&["-N", &pid.to_string(), "-l", &p], "native");
+    assert_eq!(code, 0, "{v}");
+    let s = &sockets(&v)[0];
+    assert_eq!(pids_of(s), vec![pid], "{v}");
+    assert_eq!(s["container"]["id"], id.as_str(), "{v}");
+    assert_eq!(s["container"]["name"], host.as_str(), "{v}");
+    assert_eq!(s["published"], Value::Null, "{v}");
+    assert_eq!(
+        s["processes"][0]["ancestors"][0]["name"], "containerd-shim",
+        "{v}"
+    );
 }

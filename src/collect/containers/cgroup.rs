@@ -390,9 +390,9 @@ mod tests {
                     unit: unit("cron.service", None),
                 },
             ),
-            // This machine's own sandbox: a 32-character id is not a container's.
+            // A sandbox's own cgroup: a 32-character id is not a container's.
             (
-                "4:memory:/process_api/cf42f357fa6d9a5e476779e0e2e06364\n0::/\n".to_string(),
+                "4:memory:/sandbox/cf42f357fa6d9a5e476779e0e2e06364\n0::/\n".to_string(),
                 CgroupFacts::default(),
             ),
             // Not containers: an uppercase or short id, garbage lines.

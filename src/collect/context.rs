@@ -118,9 +118,15 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
             }
         };
         let published = new.iter().find_map(|p| {
+            let name = p.name.as_deref()?;
+            // The system's Docker reads /var/lib/docker: a rootless one's forwarders (run
+            // as their user) are not its.
+            if matches!(name, "docker-proxy" | "dockerd") && p.uid != Some(0) {
+                return None;
+            }
             source.published(
                 p.pid,
-                p.name.as_deref()?,
+                name,
                 s.raw.protocol,
                 s.raw.local_address,
                 s.raw.local_port,
@@ -234,12 +240,21 @@ mod tests {
             // Holders in different places: no container for the socket.
             owned(81, &[(10, "busybox"), (30, "sshd")]),
         ];
+        // A rootless Docker's proxy (not root): not the system Docker's forwarder.
+        let mut rootless = owned(8081, &[(21, "docker-proxy")]);
+        if let Owner::Known(list) = &rootless.owner {
+            let mut p = list[0].clone();
+            p.uid = Some(1000);
+            rootless.owner = Owner::Known(vec![p].into());
+        }
+        sockets.push(rootless);
         attach(&mut sockets, &Fake, true);
         let containers: Vec<Option<&str>> = sockets
             .iter()
             .map(|s| s.context.container.as_ref().map(|c| c.label()))
             .collect();
-        assert_eq!(containers, vec![Some("web"), Some("web"), None, None]);
+        assert_eq!(containers, vec![Some("web"), Some("web"), None, None, None]);
+        assert!(sockets[4].context.published.is_none());
         assert_eq!(
             sockets[1]
                 .context

@@ -454,10 +454,17 @@ impl Attributor {
         match name {
             "docker-proxy" => {
                 let proxy = cmdline::docker_proxy(&self.cmdline(pid))?;
+                // Its container has that address and publishes that host port (two
+                // networks, or another daemon's, may reuse an address).
                 let container = self
                     .docker_all()
                     .iter()
                     .filter(|c| c.addresses.contains(&proxy.container_ip))
+                    .filter(|c| {
+                        proxy
+                            .host_port
+                            .is_none_or(|hp| c.ports.iter().any(|p| p.host_port == hp))
+                    })
                     // A stopped container may still list its old address.
                     .max_by_key(|c| c.running)
                     .cloned();

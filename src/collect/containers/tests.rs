@@ -267,6 +267,22 @@ fn forwarders_name_their_container() {
     );
     // Not a forwarder.
     assert_eq!(a.published(100, "busybox", Protocol::Tcp, lo, 8080), None);
+    // A proxy to web's address for a host port web does not publish: not web's.
+    let other =
+        "docker-proxy -proto tcp -host-port 19999 -container-ip 172.17.0.2 -container-port 80";
+    process(
+        dir.path(),
+        201,
+        "docker-proxy",
+        210,
+        "0::/\n",
+        &other.split(' ').collect::<Vec<_>>(),
+    );
+    assert_eq!(
+        a.published(201, "docker-proxy", Protocol::Tcp, lo, 19999)
+            .map(|p| p.container),
+        Some(None)
+    );
     assert_eq!(a.find("web"), Some((docker_web(), Some(100))));
     assert_eq!(a.find(&ID[..12]), Some((docker_web(), Some(100))));
     assert_eq!(a.find("db"), Some((podman_db(), Some(310))));

@@ -36,6 +36,7 @@ pub(crate) fn report(
         .collect_in(query, &namespaces.scope)
         .context("collecting sockets")?;
     let mut report = resolve::build(snapshot, filters, sources.processes.as_ref(), host);
+    report.netns_scope = namespaces.scope.clone();
     // Parents only for the holders of ports asked about: the detail lines are theirs.
     let detail = !filters.port_args.is_empty();
     context::attach(&mut report.sockets, sources.context.as_ref(), detail);

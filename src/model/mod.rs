@@ -657,6 +657,8 @@ pub(crate) struct Report {
     /// Sockets on ports free in whoport's network namespace, found in other ones (the
     /// free-port hint; they do not count for the exit code).
     pub(crate) elsewhere: Vec<Socket>,
+    /// The network namespaces looked in (`--netns`).
+    pub(crate) netns_scope: NetnsScope,
 }
 
 /// The Xsan audit view (`--xsan`): the host's Xsan configuration and the port ranges

@@ -12,8 +12,8 @@ use super::Render;
 use crate::annotate::range_explanation;
 use crate::annotate::xsan::APPLE_REFERENCE;
 use crate::model::{
-    Container, IanaEntry, Owner, PortInfo, Process, Report, Socket, SocketFlag, State, Via,
-    XsanAudit, XsanPort, XsanVerdict, endpoint,
+    Container, IanaEntry, NetnsScope, Owner, PortInfo, Process, Report, Socket, SocketFlag, State,
+    Via, XsanAudit, XsanPort, XsanVerdict, endpoint,
 };
 use crate::sanitize::terminal_safe;
 use unicode_width::UnicodeWidthStr;
@@ -505,10 +505,20 @@ fn iana_lines(entries: &[IanaEntry]) -> Vec<String> {
         .collect()
 }
 
-fn port_lines(p: &PortInfo) -> Vec<String> {
+fn port_lines(p: &PortInfo, scope: &NetnsScope) -> Vec<String> {
+    let looked = match scope {
+        NetnsScope::Current | NetnsScope::Others => "in this network namespace".to_string(),
+        NetnsScope::All => "in every network namespace looked at".to_string(),
+        NetnsScope::Named(name) => format!("in network namespace {}", terminal_safe(name)),
+        NetnsScope::Pid(pid) => format!("in the network namespace of pid {pid}"),
+        NetnsScope::Path(path) => format!(
+            "in network namespace {}",
+            terminal_safe(&path.display().to_string())
+        ),
+    };
     let mut out = vec![if p.sockets == 0 {
         format!(
-            "port {}: no socket (free in this network namespace); {}",
+            "port {}: no socket (free {looked}); {}",
             p.port,
             range_explanation(p.range)
         )
@@ -568,7 +578,7 @@ impl Render for Table {
             }
         }
         for p in &report.ports {
-            for line in port_lines(p) {
+            for line in port_lines(p, &report.netns_scope) {
                 writeln!(out, "{line}")?;
             }
             for line in elsewhere_lines(p.port, &report.elsewhere) {

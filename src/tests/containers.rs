@@ -245,4 +245,13 @@ fn every_namespace() {
     assert_eq!(r.sockets.len(), 5);
     assert!(r.elsewhere.is_empty());
     insta::assert_snapshot!("containers_table_all", text(&TABLE, &r));
+    // A port free everywhere: said for every namespace, and no hint.
+    let free = report(&[9999], NetnsScope::All);
+    assert!(free.elsewhere.is_empty());
+    assert!(
+        text(&TABLE, &free)
+            .starts_with("port 9999: no socket (free in every network namespace looked at)"),
+        "{}",
+        text(&TABLE, &free)
+    );
 }

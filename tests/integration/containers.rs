@@ -268,10 +268,13 @@ fn named_and_anonymous_namespaces() {
         (path.as_str(), named_pid),
         (anon.as_str(), anon_pid),
     ] {
-        let (code, v) = json(&["-N", netns, "-l", &p], "native");
-        assert_eq!(code, 0, "-N {netns}: {v}");
-        let found: Vec<Vec<u64>> = sockets(&v).iter().map(pids_of).collect();
-        assert_eq!(found, vec![vec![holder]], "-N {netns}: {v}");
+        // sock_diag in the namespace, and its /proc/thread-self/net.
+        for backend in ["native", "procfs"] {
+            let (code, v) = json(&["-N", netns, "-l", &p], backend);
+            assert_eq!(code, 0, "-N {netns} ({backend}): {v}");
+            let found: Vec<Vec<u64>> = sockets(&v).iter().map(pids_of).collect();
+            assert_eq!(found, vec![vec![holder]], "-N {netns} ({backend}): {v}");
+        }
     }
     // All of them.
     let (code, v) = json(&["-N", "all", "-l", &p], "native");

@@ -60,6 +60,11 @@ pub(crate) fn run() -> Result<Exit> {
 /// `whoport [PORT…]`: the report, in the chosen format, to standard output or a file.
 fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
     let started = Instant::now();
+    let namespaces = pipeline::Namespaces {
+        scope: list.netns.clone(),
+        // A hint is for a reader: not for the exit code alone, nor for the metrics.
+        hint: matches!(list.output, Output::Table { .. } | Output::Json),
+    };
     let report = pipeline::report(
         sources,
         host,
@@ -67,6 +72,7 @@ fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
         &list.filters,
         list.xsan_audit,
         list.xsan_audit,
+        &namespaces,
     )?;
     let elapsed = started.elapsed();
     let code = match list.output {
@@ -133,6 +139,7 @@ fn print_warnings(list: &List, report: &Report) {
 fn run_check(check: &Check, sources: Result<Sources>, host: &dyn Host) -> Exit {
     let started = Instant::now();
     let report = sources.and_then(|sources| {
+        let current = pipeline::Namespaces::default();
         pipeline::report(
             &sources,
             host,
@@ -140,6 +147,7 @@ fn run_check(check: &Check, sources: Result<Sources>, host: &dyn Host) -> Exit {
             &check.filters,
             false,
             check.spec.asks_xsan(),
+            &current,
         )
     });
     let (verdict, report) = match report {

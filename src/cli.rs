@@ -12,6 +12,8 @@ Examples:
   whoport 8000-8100        an inclusive range
   whoport ssh              the ports IANA registered for a service name
   whoport --xsan           Apple Xsan audit: its port window and who listens there
+  whoport --netns all      every listener in every network namespace, with its container
+  whoport -N web 80        port 80 in the network namespace of container web
   whoport registry status  which copy of the IANA port registry is in use
   whoport -a               every socket in every state
   whoport -t -l --user www-data
@@ -66,6 +68,12 @@ pub(crate) struct Cli {
     /// Only sockets of this user (name or uid): the socket's or an owner's.
     #[arg(long, value_name = "USER")]
     pub(crate) user: Option<String>,
+
+    /// Network namespaces to look in: `current` (whoport's own, the default), `all`, or
+    /// one: an `ip netns` name, a Docker or Podman container (name or id), a pid, or a
+    /// namespace file (/run/netns/NAME, /proc/PID/ns/net). Others than its own need root.
+    #[arg(short = 'N', long, value_name = "NETNS")]
+    pub(crate) netns: Option<String>,
 
     /// Print JSON (documented in docs/json.md); the same as --format json.
     #[arg(long, conflicts_with_all = ["quiet", "format"])]

@@ -15,8 +15,8 @@ use crate::collect::Backend;
 use crate::host::{Host, Paths};
 use crate::iana::{NameError, Registry};
 use crate::model::{
-    CheckSpec, Expectation, Filters, Kinds, OwnerClause, PortArg, PortSet, SocketQuery, UserFilter,
-    WarnOn, asked_by_number,
+    CheckSpec, Expectation, Filters, Kinds, NetnsScope, OwnerClause, PortArg, PortSet, SocketQuery,
+    UserFilter, WarnOn, asked_by_number,
 };
 use crate::sanitize::value;
 
@@ -44,6 +44,8 @@ pub(crate) struct List {
     pub(crate) xsan_audit: bool,
     /// `-w/--wide`: whole values in a terminal too.
     pub(crate) wide: bool,
+    /// `-N/--netns`: which network namespaces to look in.
+    pub(crate) netns: NetnsScope,
 }
 
 /// `whoport check PORT… --expect …`.
@@ -153,6 +155,12 @@ fn list(cli: &Cli, host: &dyn Host) -> Result<List> {
         output_file: cli.output.clone(),
         xsan_audit: cli.xsan,
         wide: cli.wide,
+        netns: cli
+            .netns
+            .as_deref()
+            .map(parse_netns)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -305,6 +313,25 @@ pub(crate) fn parse_pid(text: &str) -> Result<u32> {
     }
 }
 
+/// Parses `-N/--netns`: `current`, `all`, a pid, a path, or a name (an `ip netns` name or
+/// a container, looked up when collecting: an unknown one fails there).
+pub(crate) fn parse_netns(text: &str) -> Result<NetnsScope> {
+    let bad = |why: &str| anyhow!("invalid network namespace '{text}': {why}");
+    Ok(match text {
+        "" => return Err(bad("empty")),
+        "current" => NetnsScope::Current,
+        "all" => NetnsScope::All,
+        _ if text.bytes().all(|b| b.is_ascii_digit()) => {
+            NetnsScope::Pid(parse_pid(text).map_err(|_| bad("not a pid"))?)
+        }
+        _ if text.starts_with('/') || text.starts_with("./") || text.starts_with("../") => {
+            NetnsScope::Path(PathBuf::from(text))
+        }
+        _ if text.chars().any(char::is_control) => return Err(bad("control characters")),
+        _ => NetnsScope::Named(text.to_string()),
+    })
+}
+
 const EXPECTATIONS: &str =
     "free, held, listening, xsan, process=NAME, user=USER, pid=PID or exe=PATH";
 
@@ -380,6 +407,33 @@ mod tests {
 
     fn no_services(name: &str) -> Result<Vec<PortArg>> {
         bail!("unknown service '{name}'")
+    }
+
+    #[test]
+    fn netns_values() {
+        let ok = [
+            ("current", NetnsScope::Current),
+            ("all", NetnsScope::All),
+            ("812", NetnsScope::Pid(812)),
+            (
+                "/run/netns/blue",
+                NetnsScope::Path(PathBuf::from("/run/netns/blue")),
+            ),
+            ("./ns", NetnsScope::Path(PathBuf::from("./ns"))),
+            ("blue", NetnsScope::Named("blue".to_string())),
+            ("web-1", NetnsScope::Named("web-1".to_string())),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_netns(text).ok(), Some(want), "{text}");
+        }
+        for bad in ["", "0", "99999999999", "we\x1bb"] {
+            let err = parse_netns(bad).map_err(|e| e.to_string());
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.starts_with(&format!("invalid network namespace '{bad}'"))),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

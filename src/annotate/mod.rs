@@ -241,6 +241,7 @@ mod tests {
                 inode: Some(7),
                 v6only: None,
                 pids: vec![42],
+                netns: None,
             },
             user: None,
             owner: Owner::Known(
@@ -253,11 +254,13 @@ mod tests {
                     cmdline: None,
                     exe_deleted: false,
                     cmdline_raw: None,
+                    context: Default::default(),
                 }]
                 .into(),
             ),
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 

@@ -292,6 +292,7 @@ mod tests {
             cmdline: None,
             exe_deleted: false,
             cmdline_raw: None,
+            context: Default::default(),
         }
     }
 
@@ -308,11 +309,13 @@ mod tests {
                 inode: Some(1),
                 v6only: None,
                 pids: Vec::new(),
+                netns: None,
             },
             user: None,
             owner,
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 

@@ -65,6 +65,7 @@ impl ProcessSource for SysinfoProcesses {
                     // no such mark.
                     exe_deleted: false,
                     cmdline_raw,
+                    context: Default::default(),
                 },
             );
         }

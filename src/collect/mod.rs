@@ -8,9 +8,11 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use crate::model::{Process, Snapshot, SocketQuery};
+use crate::model::{NetnsScope, Process, Snapshot, SocketQuery};
+
+pub(crate) use context::{ContextSource, Runtimes};
 
 // The platform's own fast path. On Linux: netlink sock_diag (or /proc/net) plus a
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
@@ -29,6 +31,8 @@ mod netstat2_ext;
 #[path = "netstat2_other.rs"]
 mod netstat2_ext;
 
+pub(crate) mod containers;
+pub(crate) mod context;
 mod details;
 mod portable;
 
@@ -38,6 +42,20 @@ pub(crate) mod fake;
 /// Gives the sockets that match a query, with the pids that hold each.
 pub(crate) trait Collector {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot>;
+
+    /// The same in the network namespaces `scope` names (`--netns`). A collector that
+    /// sees only its own namespace answers `Current`, finds nothing in `Others`, and
+    /// refuses the rest.
+    fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
+        match scope {
+            NetnsScope::Current => self.collect(query),
+            NetnsScope::Others => Ok(Snapshot::default()),
+            _ => bail!(
+                "--netns: this collection path reads only its own network namespace (others \
+                 need Linux's native or procfs path)"
+            ),
+        }
+    }
 }
 
 /// Gives process details for pids.
@@ -75,6 +93,8 @@ pub(crate) enum Backend {
 pub(crate) struct Sources {
     pub(crate) sockets: Box<dyn Collector>,
     pub(crate) processes: Box<dyn ProcessSource>,
+    /// Containers, units and parents of the holders found.
+    pub(crate) context: Box<dyn ContextSource>,
 }
 
 impl Sources {
@@ -84,14 +104,17 @@ impl Sources {
             Backend::Native => Sources {
                 sockets: native::collector(),
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Procfs => Sources {
                 sockets: native::procfs_collector()?,
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Portable => Sources {
                 sockets: Box::new(portable::Portable),
                 processes: Box::new(details::SysinfoProcesses),
+                context: Box::new(Runtimes::default()),
             },
         })
     }

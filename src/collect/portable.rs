@@ -53,6 +53,7 @@ impl Collector for Portable {
                 ..OwnerScan::default()
             },
             warnings,
+            namespaces: Vec::new(),
         })
     }
 }
@@ -74,6 +75,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            netns: None,
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
         // socket is shown as unconnected.
@@ -88,6 +90,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            netns: None,
         },
     }
 }
@@ -157,6 +160,7 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            netns: None,
         }
     }
 

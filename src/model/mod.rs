@@ -4,11 +4,16 @@
 //! The bottom layer: nothing in here knows where the data came from (netlink, /proc,
 //! netstat2) or how it will be printed, and it imports no other module of whoport.
 
+mod context;
 mod expect;
 mod query;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub(crate) use context::{
+    Ancestor, Container, NetnsInfo, NetnsScope, Pod, ProcessContext, Published, Runtime,
+    SocketContext, Unit, Via,
+};
 pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
 pub(crate) use query::{
     Filters, Kinds, PortArg, PortSet, SocketQuery, UserFilter, asked_by_number,
@@ -162,6 +167,9 @@ pub(crate) struct RawSocket {
     pub(crate) v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
     pub(crate) pids: Vec<u32>,
+    /// The network namespace (its inode) it was read in, when whoport looked beyond its
+    /// own (`--netns`, the free-port hint); `None` otherwise.
+    pub(crate) netns: Option<u64>,
 }
 
 impl RawSocket {
@@ -215,6 +223,9 @@ pub(crate) struct Snapshot {
     pub(crate) scan: OwnerScan,
     /// Things the user should know about how complete this answer is.
     pub(crate) warnings: Vec<String>,
+    /// The network namespaces the sockets were read in (`RawSocket::netns`), when whoport
+    /// looked beyond its own.
+    pub(crate) namespaces: Vec<NetnsInfo>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
@@ -235,6 +246,8 @@ pub(crate) struct Process {
     /// The exact bytes of every argument, kept only when some argument is not UTF-8 (so
     /// that `cmdline` is not exact).
     pub(crate) cmdline_raw: Option<Vec<Vec<u8>>>,
+    /// Its container, unit and parents (filled in after the owners are known).
+    pub(crate) context: ProcessContext,
 }
 
 impl Process {
@@ -249,6 +262,7 @@ impl Process {
             cmdline: None,
             exe_deleted: false,
             cmdline_raw: None,
+            context: ProcessContext::default(),
         }
     }
 
@@ -314,7 +328,7 @@ impl Serialize for Process {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let raw = self.cmdline_raw.is_some();
-        let mut st = serializer.serialize_struct("Process", 8 + usize::from(raw))?;
+        let mut st = serializer.serialize_struct("Process", 11 + usize::from(raw))?;
         st.serialize_field("pid", &self.pid)?;
         st.serialize_field("name", &self.name)?;
         st.serialize_field("user", &self.user)?;
@@ -327,6 +341,9 @@ impl Serialize for Process {
             let hex: Vec<String> = args.iter().map(|a| hex(a)).collect();
             st.serialize_field("cmdline_hex", &hex)?;
         }
+        st.serialize_field("container", &self.context.container)?;
+        st.serialize_field("unit", &self.context.unit)?;
+        st.serialize_field("ancestors", &self.context.ancestors)?;
         st.end()
     }
 }
@@ -464,6 +481,8 @@ pub(crate) struct Socket {
     pub(crate) flags: Vec<SocketFlag>,
     /// What is known about its ports (filled in by `annotate`).
     pub(crate) knowledge: SocketKnowledge,
+    /// Its network namespace and container.
+    pub(crate) context: SocketContext,
 }
 
 /// What `annotate` knows about one socket.
@@ -746,6 +765,11 @@ pub(crate) struct Report {
     pub(crate) ephemeral: Option<EphemeralRange>,
     /// The Xsan audit (`--xsan`): what the host says about Xsan.
     pub(crate) xsan: Option<XsanAudit>,
+    /// Sockets on ports free in whoport's network namespace, found in other ones (the
+    /// free-port hint; they do not count for the exit code).
+    pub(crate) elsewhere: Vec<Socket>,
+    /// The network namespaces looked in (`--netns`).
+    pub(crate) netns_scope: NetnsScope,
 }
 
 /// The Xsan audit view (`--xsan`): the host's Xsan configuration and the port ranges

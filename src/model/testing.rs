@@ -19,6 +19,7 @@ pub(crate) fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
         exe_deleted: false,
         cmdline_raw: None,
+        context: Default::default(),
     }
 }
 
@@ -43,11 +44,13 @@ pub(crate) fn socket(
             inode: Some(42),
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
+            netns: None,
         },
         user: Some("alice".into()),
         owner,
         flags: Vec::new(),
         knowledge: SocketKnowledge::default(),
+        context: Default::default(),
     }
 }
 

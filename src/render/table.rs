@@ -35,8 +35,8 @@ use super::Render;
 use crate::annotate::range_explanation;
 use crate::annotate::xsan::APPLE_REFERENCE;
 use crate::model::{
-    IanaEntry, Owner, PortInfo, Process, Report, Socket, SocketFlag, State, XsanAudit, XsanPort,
-    XsanVerdict, endpoint,
+    Container, IanaEntry, NetnsScope, Owner, PortInfo, Process, Report, Socket, SocketFlag, State,
+    Via, XsanAudit, XsanPort, XsanVerdict, endpoint,
 };
 use crate::sanitize::{bytes_safe, terminal_safe};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -72,7 +72,7 @@ struct RowCells {
     len: usize,
 }
 
-const MAX_COLUMNS: usize = 10;
+const MAX_COLUMNS: usize = 11;
 
 impl RowCells {
     fn new() -> RowCells {
@@ -106,6 +106,25 @@ fn endpoint_into(out: &mut String, addr: &IpAddr, port: u16) {
         IpAddr::V4(a) => write!(out, "{a}:{port}"),
         IpAddr::V6(a) => write!(out, "[{a}]:{port}"),
     };
+}
+
+/// Where a socket lives: its container (published to one: "web (published)"), or the
+/// network namespace it was found in when that is not whoport's own.
+fn place_into(out: &mut String, s: &Socket) {
+    match (&s.context.container, &s.context.published, &s.context.netns) {
+        (Some(c), Some(_), _) => {
+            out.push_str(&terminal_safe(c.label()));
+            out.push_str(" (published)");
+        }
+        (Some(c), None, _) => out.push_str(&terminal_safe(c.label())),
+        (None, _, Some(n)) if !n.current => match &n.name {
+            Some(name) => out.push_str(&terminal_safe(name)),
+            None => {
+                let _ = write!(out, "net:[{}]", n.inode);
+            }
+        },
+        _ => out.push('-'),
+    }
 }
 
 fn user_into(out: &mut String, name: Option<&str>, uid: Option<u32>) {
@@ -304,6 +323,7 @@ impl Table {
         s: &Socket,
         show_remote: bool,
         show_xsan: bool,
+        show_place: bool,
         row: &mut RowCells,
         emit: &mut dyn FnMut(&RowCells) -> io::Result<()>,
     ) -> io::Result<()> {
@@ -332,6 +352,9 @@ impl Table {
                     service.push_str(&terminal_safe(remote));
                 }
                 (None, None) => service.push('-'),
+            }
+            if show_place {
+                place_into(row.next(None), s);
             }
         };
         // The XSAN column, before COMMAND: the verdict, marked so that a flag cannot be
@@ -383,12 +406,16 @@ impl Table {
         }
     }
 
-    fn header(show_remote: bool, show_xsan: bool) -> Vec<&'static str> {
+    fn header(show_remote: bool, show_xsan: bool, show_place: bool) -> Vec<&'static str> {
         let mut header = vec!["PROTO", "LOCAL"];
         if show_remote {
             header.push("REMOTE");
         }
-        header.extend(["STATE", "SERVICE", "PID", "PROCESS", "USER"]);
+        header.extend(["STATE", "SERVICE"]);
+        if show_place {
+            header.push("NETNS/CONTAINER");
+        }
+        header.extend(["PID", "PROCESS", "USER"]);
         if show_xsan {
             header.push("XSAN");
         }
@@ -411,9 +438,10 @@ impl Table {
         report: &Report,
         show_remote: bool,
         show_xsan: bool,
+        show_place: bool,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let header = Self::header(show_remote, show_xsan);
+        let header = Self::header(show_remote, show_xsan, show_place);
         let column = |name: &str| header.iter().position(|h| *h == name).unwrap_or(0);
         let (command, service) = (column("COMMAND"), column("SERVICE"));
         let last = header.len() - 1;
@@ -423,21 +451,28 @@ impl Table {
         let caps: Vec<Option<usize>> = header.iter().map(|h| column_cap(h)).collect();
         let mut row = RowCells::new();
         for s in &report.sockets {
-            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
-                for (i, (width, (text, _))) in natural.iter_mut().zip(row.cells()).enumerate() {
-                    if i == last && self.width.is_none() {
-                        continue;
+            Self::rows(
+                s,
+                show_remote,
+                show_xsan,
+                show_place,
+                &mut row,
+                &mut |row| {
+                    for (i, (width, (text, _))) in natural.iter_mut().zip(row.cells()).enumerate() {
+                        if i == last && self.width.is_none() {
+                            continue;
+                        }
+                        let mut w = text_width(text);
+                        if self.width.is_some()
+                            && let Some(cap) = caps[i]
+                        {
+                            w = w.min(cap);
+                        }
+                        *width = (*width).max(w);
                     }
-                    let mut w = text_width(text);
-                    if self.width.is_some()
-                        && let Some(cap) = caps[i]
-                    {
-                        w = w.min(cap);
-                    }
-                    *width = (*width).max(w);
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
         }
         let xsan = header.iter().position(|h| *h == "XSAN");
         let layout = fit(
@@ -490,9 +525,14 @@ impl Table {
         };
         write_line(&mut header.iter().map(|h| (*h, None)), true)?;
         for s in &report.sockets {
-            Self::rows(s, show_remote, show_xsan, &mut row, &mut |row| {
-                write_line(&mut row.cells(), false)
-            })?;
+            Self::rows(
+                s,
+                show_remote,
+                show_xsan,
+                show_place,
+                &mut row,
+                &mut |row| write_line(&mut row.cells(), false),
+            )?;
         }
         Ok(())
     }
@@ -634,10 +674,20 @@ fn iana_lines(entries: &[IanaEntry]) -> Vec<String> {
         .collect()
 }
 
-fn port_lines(p: &PortInfo) -> Vec<String> {
+fn port_lines(p: &PortInfo, scope: &NetnsScope) -> Vec<String> {
+    let looked = match scope {
+        NetnsScope::Current | NetnsScope::Others => "in this network namespace".to_string(),
+        NetnsScope::All => "in every network namespace looked at".to_string(),
+        NetnsScope::Named(name) => format!("in network namespace {}", terminal_safe(name)),
+        NetnsScope::Pid(pid) => format!("in the network namespace of pid {pid}"),
+        NetnsScope::Path(path) => format!(
+            "in network namespace {}",
+            terminal_safe(&path.display().to_string())
+        ),
+    };
     let mut out = vec![if p.sockets == 0 {
         format!(
-            "port {}: no socket (free in this network namespace); {}",
+            "port {}: no socket (free {looked}); {}",
             p.port,
             range_explanation(p.range)
         )
@@ -672,7 +722,11 @@ impl Render for Table {
             let show_remote = report.sockets.iter().any(|s| !s.raw.state.is_listening());
             let show_xsan =
                 report.xsan.is_some() || report.sockets.iter().any(|s| s.knowledge.xsan.is_some());
-            self.render_rows(report, show_remote, show_xsan, out)?;
+            let show_place = report.sockets.iter().any(|s| {
+                s.context.container.is_some()
+                    || s.context.netns.as_ref().is_some_and(|n| !n.current)
+            });
+            self.render_rows(report, show_remote, show_xsan, show_place, out)?;
         }
         for (verdict, line) in xsan_lines(report, report.xsan.is_some()) {
             let color = match verdict {
@@ -682,13 +736,176 @@ impl Render for Table {
             };
             writeln!(out, "{}", self.paint(line, color))?;
         }
+        // Where the holders of the ports asked about live, and why they run.
+        if !report.ports.is_empty() {
+            for line in context_lines(report) {
+                writeln!(out, "{line}")?;
+            }
+        }
         for p in &report.ports {
-            for line in port_lines(p) {
+            for line in port_lines(p, &report.netns_scope) {
+                writeln!(out, "{line}")?;
+            }
+            for line in elsewhere_lines(p.port, &report.elsewhere) {
                 writeln!(out, "{line}")?;
             }
         }
         Ok(())
     }
+}
+
+/// "web (docker, 3f2a9c8e01b2…)", with the pod where there is one.
+fn container_text(c: &Container) -> String {
+    let mut text = format!(
+        "{} ({}, {}…",
+        terminal_safe(c.label()),
+        c.runtime.as_str(),
+        c.short_id()
+    );
+    if let Some(pod) = &c.pod {
+        match (&pod.namespace, &pod.name) {
+            (Some(ns), Some(name)) => {
+                let _ = write!(text, ", pod {}/{}", terminal_safe(ns), terminal_safe(name));
+            }
+            _ => {
+                let _ = write!(text, ", pod {}", terminal_safe(&pod.uid));
+            }
+        }
+    }
+    text.push(')');
+    text
+}
+
+fn process_text(p: &Process) -> String {
+    format!(
+        "{} (pid {})",
+        terminal_safe(p.name.as_deref().unwrap_or("?")),
+        p.pid
+    )
+}
+
+/// Under the table, for the ports asked about: which container a forwarder publishes,
+/// and for each holder its container or unit and its parents.
+fn context_lines(report: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &report.sockets {
+        let Some(p) = &s.context.published else {
+            continue;
+        };
+        let holder = s
+            .owner
+            .processes()
+            .iter()
+            .find(|h| h.pid == p.pid)
+            .map_or_else(|| format!("pid {}", p.pid), process_text);
+        let what = format!("{}/{}", s.raw.local_port, s.raw.protocol);
+        let how = match (p.via, p.target) {
+            (Via::Dockerd, Some((_, port))) => format!(
+                "{holder} holds it as a reservation (--userland-proxy=false); traffic goes by \
+                 DNAT to container port {port}"
+            ),
+            (_, Some((Some(addr), port))) => {
+                format!("{holder} holds it, forwarding to {}", endpoint(&addr, port))
+            }
+            (_, Some((None, port))) => format!("{holder} holds it, forwarding to port {port}"),
+            (_, None) => format!("{holder} holds it"),
+        };
+        out.push(match &p.container {
+            Some(c) => format!("{what} published by container {}: {how}", container_text(c)),
+            None => format!(
+                "{what} published to a container by {}: {how}; which container is not known",
+                p.via.as_str()
+            ),
+        });
+    }
+    for s in &report.sockets {
+        if let Some(unit) = &s.context.socket_unit {
+            out.push(format!(
+                "{}/{}: socket unit {} (the service manager holds it for socket activation)",
+                s.raw.local_port,
+                s.raw.protocol,
+                terminal_safe(unit)
+            ));
+        }
+    }
+    let mut seen = Vec::new();
+    for s in &report.sockets {
+        for p in s.owner.processes() {
+            if seen.contains(&p.pid) {
+                continue;
+            }
+            seen.push(p.pid);
+            let c = &p.context;
+            let mut parts = Vec::new();
+            if let Some(container) = &c.container {
+                parts.push(format!("container {}", container_text(container)));
+            }
+            if let Some(unit) = &c.unit {
+                parts.push(match unit.user {
+                    Some(uid) => {
+                        format!("unit {} (user {uid}'s manager)", terminal_safe(&unit.name))
+                    }
+                    None => format!("unit {}", terminal_safe(&unit.name)),
+                });
+            }
+            if !c.ancestors.is_empty() {
+                let chain: Vec<String> = c
+                    .ancestors
+                    .iter()
+                    .map(|a| format!("{} ({})", terminal_safe(&a.name), a.pid))
+                    .collect();
+                parts.push(format!("parents {}", chain.join(", ")));
+            }
+            if !parts.is_empty() {
+                out.push(format!("  {}: {}", process_text(p), parts.join("; ")));
+            }
+        }
+    }
+    out
+}
+
+/// The free-port hint: what other network namespaces have on a port free in this one.
+fn elsewhere_lines(port: u16, elsewhere: &[Socket]) -> Vec<String> {
+    elsewhere
+        .iter()
+        .filter(|s| s.raw.local_port == port)
+        .map(|s| {
+            let does = if s.raw.state.is_listening() {
+                format!("listens on {}/{}", port, s.raw.protocol)
+            } else {
+                format!(
+                    "has a {} socket on {}/{}",
+                    s.raw.state, port, s.raw.protocol
+                )
+            };
+            let holders: Vec<String> = s.owner.processes().iter().map(process_text).collect();
+            let who = match (&s.owner, holders.is_empty()) {
+                (Owner::Hidden { .. }, _) => "a hidden process".to_string(),
+                (_, true) => "no process".to_string(),
+                (_, false) => holders.join(", "),
+            };
+            let netns = s.context.netns.as_ref();
+            let where_ = match netns.and_then(|n| n.name.as_deref()) {
+                Some(name) => format!("network namespace {}", terminal_safe(name)),
+                None => format!(
+                    "another network namespace (net:[{}])",
+                    netns.map_or(0, |n| n.inode)
+                ),
+            };
+            let text = match (&s.context.container, netns.and_then(|n| n.name.as_deref())) {
+                (Some(c), _) if s.context.published.is_some() => format!(
+                    "free here; {who} {does} in {where_}, published by container {}",
+                    container_text(c)
+                ),
+                (Some(c), _) => format!(
+                    "free here; container {} {does} in its own network namespace: {who}",
+                    container_text(c)
+                ),
+                (None, _) => format!("free here; {who} {does} in {where_}"),
+            };
+            format!("  {:<6} {text}", "netns")
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -728,6 +945,7 @@ mod tests {
                 inode: Some(u64::from(port)),
                 v6only: Some(false),
                 pids: Vec::new(),
+                netns: None,
             },
             user: port.is_multiple_of(3).then(|| "svc".into()),
             owner,
@@ -757,6 +975,7 @@ mod tests {
                     reason: "test".into(),
                 }),
             },
+            context: Default::default(),
         }
     }
 
@@ -775,6 +994,7 @@ mod tests {
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),
             exe_deleted: false,
             cmdline_raw: None,
+            context: Default::default(),
         }
     }
 

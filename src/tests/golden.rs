@@ -37,6 +37,7 @@ fn process(pid: u32, comm: &str, uid: u32, exe: &str, argv: &[&str]) -> Process 
         cmdline: Some(argv.iter().map(|a| a.to_string()).collect()),
         exe_deleted: false,
         cmdline_raw: None,
+        context: Default::default(),
     }
 }
 
@@ -62,6 +63,7 @@ fn raw(
         inode: Some(inode),
         v6only,
         pids: pids.to_vec(),
+        netns: None,
     }
 }
 
@@ -266,6 +268,7 @@ impl World {
                 warnings: vec![
                     "netlink sock_diag unavailable (test); read /proc/net instead".into(),
                 ],
+                namespaces: Vec::new(),
             },
         }
     }
@@ -289,7 +292,15 @@ impl World {
             port_args: ports.to_vec(),
             ..Filters::default()
         };
-        match pipeline::report(&sources, &self.host, query, &filters, audit, audit) {
+        match pipeline::report(
+            &sources,
+            &self.host,
+            query,
+            &filters,
+            audit,
+            audit,
+            &pipeline::Namespaces::default(),
+        ) {
             Ok(r) => r,
             Err(e) => panic!("pipeline: {e:#}"),
         }

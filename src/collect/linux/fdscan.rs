@@ -69,7 +69,7 @@ pub(crate) fn scan(wanted: &[u64]) -> Result<FdScan> {
     Ok(out)
 }
 
-fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
+pub fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
     // A fresh descriptor: reading a directory moves its offset.
     let dir = openat(
         proc_dir,

@@ -293,6 +293,7 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         inode: Some(u64::from(inode)),
         v6only,
         pids: Vec::new(),
+        netns: None,
     })
 }
 

@@ -68,6 +68,7 @@ impl ProcessSource for ProcfsProcesses {
                     cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
                     exe_deleted: r.exe_deleted,
                     cmdline_raw: r.cmdline_raw,
+                    context: Default::default(),
                 };
                 (r.pid, process)
             })

@@ -300,7 +300,9 @@ fn listening<'a>(sockets: &[&'a Socket]) -> Vec<&'a Socket> {
         .collect()
 }
 
-/// `nginx (pid 812, www-data)`, terminal-safe.
+/// `nginx (pid 812, www-data)`, terminal-safe; with what it really runs when its name
+/// borrows another program's (`sshd (pid 9, root, runs /usr/bin/perl)`) and when its
+/// executable was deleted.
 fn process_text(p: &Process) -> String {
     let name = p.name.as_deref().unwrap_or("?");
     let user = match (&p.user, p.uid) {
@@ -308,7 +310,14 @@ fn process_text(p: &Process) -> String {
         (None, Some(uid)) => format!("uid {uid}"),
         (None, None) => "user unknown".to_string(),
     };
-    plugin_text(&format!("{name} (pid {}, {user})", p.pid))
+    let exe = p.exe.as_deref().unwrap_or("?");
+    let runs = match (p.name_mismatch() == Some(true), p.exe_deleted) {
+        (true, false) => format!(", runs {exe}"),
+        (true, true) => format!(", runs {exe} (deleted)"),
+        (false, true) => format!(", deleted executable {exe}"),
+        (false, false) => String::new(),
+    };
+    plugin_text(&format!("{name} (pid {}, {user}{runs})", p.pid))
 }
 
 /// Who holds these sockets: `held by sshd (pid 611, root)`, `owner hidden (socket of
@@ -396,7 +405,8 @@ fn socket_name(s: &Socket) -> String {
 /// Whether a process matches an owner clause.
 enum Match {
     Yes,
-    No,
+    /// No, and why when the reason is not plain (a borrowed name).
+    No(Option<String>),
     /// The detail the clause needs could not be read.
     CannotTell(String),
 }
@@ -408,11 +418,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             p.pid
         ))
     };
-    let yes = |b: bool| if b { Match::Yes } else { Match::No };
+    let yes = |b: bool| if b { Match::Yes } else { Match::No(None) };
     match clause {
-        OwnerClause::Process(name) => match &p.name {
-            Some(n) => yes(n == name),
-            None => unreadable("name"),
+        // The name alone proves nothing (any program can call itself sshd): the executable
+        // it runs must be that program too.
+        OwnerClause::Process(name) => match (&p.name, p.name_mismatch()) {
+            (None, _) => unreadable("name"),
+            (Some(n), _) if n != name => Match::No(None),
+            (Some(_), Some(false)) => Match::Yes,
+            (Some(n), Some(true)) => Match::No(Some(format!(
+                "pid {} is named {} but runs {}",
+                p.pid,
+                n,
+                p.exe.as_deref().unwrap_or("?")
+            ))),
+            (Some(_), None) => unreadable("executable (to tell the name is not borrowed)"),
         },
         OwnerClause::User(u) => match (p.uid, &p.user) {
             (Some(uid), _) => yes(uid == u.uid),
@@ -420,12 +440,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             (None, None) => unreadable("user"),
         },
         OwnerClause::Pid(pid) => yes(p.pid == *pid),
-        // Linux marks an executable replaced on disk (an upgrade) with " (deleted)".
         OwnerClause::Exe { path, real } => match &p.exe {
-            Some(e) => {
-                let e = e.strip_suffix(" (deleted)").unwrap_or(e);
-                yes(e == path || real.as_deref() == Some(e))
+            Some(e) if e == path || real.as_deref() == Some(e.as_str()) => {
+                if p.exe_deleted {
+                    // What runs is not the file at PATH any more: an upgrade not yet
+                    // restarted into, or a binary removed after it started.
+                    Match::CannotTell(format!(
+                        "pid {} runs a deleted executable that was at {e}; the file there now \
+                         may be another (restart the service)",
+                        p.pid
+                    ))
+                } else {
+                    Match::Yes
+                }
             }
+            Some(_) => Match::No(None),
             None => unreadable("executable"),
         },
     }
@@ -437,7 +466,7 @@ fn matches_all(p: &Process, clauses: &[&OwnerClause]) -> Match {
     for clause in clauses {
         match matches(p, clause) {
             Match::Yes => {}
-            Match::No => return Match::No,
+            Match::No(why) => return Match::No(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
     }
@@ -506,12 +535,19 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         }
     };
     let mut doubt = None;
+    let mut borrowed = None;
     for p in processes.iter() {
         match matches_all(p, clauses) {
             Match::Yes => return Outcome::new(Status::Ok, format!("held by {wanted}")),
-            Match::No => {}
+            Match::No(why) => borrowed = borrowed.or(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
+    }
+    if let Some(why) = borrowed {
+        return Outcome::new(
+            Status::Critical,
+            format!("expected {wanted}: {}", plugin_text(&why)),
+        );
     }
     if let Some(why) = doubt {
         Outcome::new(
@@ -549,7 +585,7 @@ fn unseen_ruled_out(scan: &OwnerScan, clauses: &[&OwnerClause]) -> bool {
         && scan
             .inaccessible_identities
             .iter()
-            .all(|p| matches!(matches_identity(p, clauses), Match::No))
+            .all(|p| matches!(matches_identity(p, clauses), Match::No(_)))
 }
 
 /// [`matches_all`] for a process known only by its pid, name and uid. The kernel cuts
@@ -712,7 +748,7 @@ pub(crate) fn evaluate(
     let owners_judged = Judged::Owners(clauses.iter().map(|c| (*c).clone()).collect());
     let targets = targets(report, ports, query);
     let mut reasons = Vec::new();
-    let mut lines: Vec<(Status, String)> = Vec::new();
+    let mut lines: Vec<(Status, String, String)> = Vec::new();
     for target in &targets {
         let mut outcomes: Vec<(Judged, Outcome)> = spec
             .expectations
@@ -745,7 +781,11 @@ pub(crate) fn evaluate(
             text.push_str(": ");
             text.push_str(&problems.join(", "));
         }
-        lines.push((status, text));
+        let rest = text
+            .strip_prefix(target.label.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!(": {text}"));
+        lines.push((status, target.label.clone(), rest));
         reasons.extend(outcomes.into_iter().map(|(expectation, o)| Reason {
             port: target.label.clone(),
             expectation,
@@ -754,23 +794,73 @@ pub(crate) fn evaluate(
         }));
     }
     // The worst first: a status line may be cut short by the monitoring system.
-    lines.sort_by_key(|(status, _)| std::cmp::Reverse(status.rank()));
+    lines.sort_by_key(|(status, _, _)| std::cmp::Reverse(status.rank()));
     let status = lines
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _, _)| *s)
         .fold(Status::Ok, Status::worst);
     Verdict {
         status,
-        summary: lines
-            .into_iter()
-            .map(|(_, text)| text)
-            .collect::<Vec<_>>()
-            .join("; "),
+        summary: summary(lines),
         expectations: spec.expectations.clone(),
         warn_on: spec.warn_on.clone(),
         reasons,
         perfdata: perfdata(&targets, elapsed),
     }
+}
+
+/// The most ports one group of the status line names before `(+N more)`.
+const LABELS_SHOWN: usize = 5;
+/// The status line stops adding groups past this many characters: a check of 10,000 ports
+/// still prints one short line (every port is in the JSON's `reasons`).
+const SUMMARY_CHARS: usize = 1000;
+
+/// The status line: ports with the same status and the same words share one group
+/// (`1, 2, 3 (+9997 more) free: expected listening`), worst first, within
+/// [`SUMMARY_CHARS`].
+fn summary(lines: Vec<(Status, String, String)>) -> String {
+    let mut groups: Vec<(Status, Vec<String>, String)> = Vec::new();
+    for (status, label, rest) in lines {
+        match groups
+            .iter_mut()
+            .find(|(s, _, r)| *s == status && *r == rest)
+        {
+            Some(group) => group.1.push(label),
+            None => groups.push((status, vec![label], rest)),
+        }
+    }
+    let left: Vec<usize> = groups
+        .iter()
+        .rev()
+        .scan(0, |sum, (_, labels, _)| {
+            *sum += labels.len();
+            Some(*sum)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut out = String::new();
+    for (i, (_, labels, rest)) in groups.into_iter().enumerate() {
+        if out.len() > SUMMARY_CHARS {
+            let ports = left[i];
+            out.push_str(&format!(
+                "; and {ports} more port{} (every port in --json)",
+                if ports == 1 { "" } else { "s" }
+            ));
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let more = labels.len().saturating_sub(LABELS_SHOWN);
+        out.push_str(&labels[..labels.len().min(LABELS_SHOWN)].join(", "));
+        if more > 0 {
+            out.push_str(&format!(" (+{more} more)"));
+        }
+        out.push_str(&rest);
+    }
+    out
 }
 
 /// Counts over every socket of the ports checked (each socket once), and the time taken.

@@ -12,6 +12,8 @@ Examples:
   whoport 8000-8100        an inclusive range
   whoport ssh              the ports IANA registered for a service name
   whoport --xsan           Apple Xsan audit: its port window and who listens there
+  whoport --netns all      every listener in every network namespace, with its container
+  whoport -N web 80        port 80 in the network namespace of container web
   whoport registry status  which copy of the IANA port registry is in use
   whoport -a               every socket in every state
   whoport -t -l --user www-data
@@ -69,6 +71,12 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "USER")]
     pub(crate) user: Option<String>,
 
+    /// Network namespaces to look in: `current` (whoport's own, the default), `all`, or
+    /// one: an `ip netns` name, a Docker or Podman container (name or id), a pid, or a
+    /// namespace file (/run/netns/NAME, /proc/PID/ns/net). Others than its own need root.
+    #[arg(short = 'N', long, value_name = "NETNS")]
+    pub(crate) netns: Option<String>,
+
     /// Print JSON (documented in docs/json.md); the same as --format json.
     #[arg(long, conflicts_with_all = ["quiet", "format"])]
     pub(crate) json: bool,
@@ -78,8 +86,9 @@ pub(crate) struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
     pub(crate) format: Option<FormatChoice>,
 
-    /// Write the output to FILE instead of standard output, atomically (a temporary file
-    /// in the same directory, renamed into place; mode 0644).
+    /// Write the output to FILE instead of standard output. A regular file is replaced
+    /// atomically, keeping its mode and owner; a new file gets its mode from the umask; a
+    /// character device or FIFO is written through; anything else is refused.
     #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
     pub(crate) output: Option<PathBuf>,
 
@@ -87,9 +96,14 @@ pub(crate) struct Cli {
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
 
-    /// When to use colours in the table.
+    /// When to use colours in the table. `always` wins over NO_COLOR.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub(crate) color: ColorChoice,
+
+    /// Whole values in a terminal too (as `ps -ww`): the table is not fitted to the
+    /// terminal's width. In a pipe or file values are always whole.
+    #[arg(short = 'w', long)]
+    pub(crate) wide: bool,
 
     /// Apple Xsan audit: is Xsan configured here, its port window, and every listener on
     /// 311/tcp, 312/tcp or in the window with its verdict.

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::collect::ProcessSource;
 use crate::host::Host;
 use crate::model::{
-    Filters, HiddenReason, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process, RangeClass,
-    RawSocket, Report, Snapshot, Socket, SocketFlag, SocketKnowledge,
+    Filters, HiddenReason, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process,
+    RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag, SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
@@ -28,6 +28,7 @@ pub(crate) fn build(
         scan,
         mut warnings,
         processes: read_with_scan,
+        namespaces,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.
@@ -95,12 +96,27 @@ pub(crate) fn build(
             flags.push(SocketFlag::Ipv4Mapped);
         }
         let user = raw.uid.and_then(&mut name_of);
+        let netns = raw.netns.map(|inode| {
+            namespaces
+                .iter()
+                .find(|n| n.inode == inode)
+                .cloned()
+                .unwrap_or(NetnsInfo {
+                    inode,
+                    name: None,
+                    current: false,
+                })
+        });
         Socket {
             user,
             raw,
             owner,
             flags,
             knowledge: SocketKnowledge::default(),
+            context: SocketContext {
+                netns,
+                ..SocketContext::default()
+            },
         }
     };
     // Built from the back a block at a time, each block's memory handed back as it goes:
@@ -286,6 +302,7 @@ mod tests {
             pids,
             fds: Vec::new(),
             marks: Vec::new(),
+            netns: None,
         }
     }
 

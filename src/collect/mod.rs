@@ -8,9 +8,13 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use crate::model::{Process, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery, State};
+use crate::model::{
+    NetnsScope, Process, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery, State,
+};
+
+pub(crate) use context::{ContextSource, Runtimes};
 
 // The platform's own fast path. On Linux: netlink sock_diag (or /proc/net) plus a
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
@@ -29,6 +33,8 @@ mod netstat2_ext;
 #[path = "netstat2_other.rs"]
 mod netstat2_ext;
 
+pub(crate) mod containers;
+pub(crate) mod context;
 mod details;
 mod portable;
 
@@ -38,12 +44,40 @@ pub(crate) mod fake;
 /// Gives the sockets that match a query, with the pids that hold each.
 pub(crate) trait Collector {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot>;
+
+    /// The same in the network namespaces `scope` names (`--netns`). A collector that
+    /// sees only its own namespace answers `Current`, finds nothing in `Others`, and
+    /// refuses the rest.
+    fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
+        match scope {
+            NetnsScope::Current => self.collect(query),
+            NetnsScope::Others => Ok(Snapshot::default()),
+            _ => bail!(
+                "--netns: this collection path reads only its own network namespace (others \
+                 need Linux's native or procfs path)"
+            ),
+        }
+    }
 }
 
 /// Gives process details for pids.
 pub(crate) trait ProcessSource {
     /// Details of each pid that can still be read; a pid that exited is left out.
     fn processes(&self, pids: &[u32]) -> HashMap<u32, Process>;
+
+    /// Whether a process with this pid exists (in this pid namespace): signal 0 is
+    /// checked, not sent; another user's process exists too ("not permitted").
+    fn exists(&self, pid: u32) -> bool {
+        let Ok(raw) = i32::try_from(pid) else {
+            return false;
+        };
+        rustix::process::Pid::from_raw(raw).is_some_and(|p| {
+            !matches!(
+                rustix::process::test_kill_process(p),
+                Err(rustix::io::Errno::SRCH)
+            )
+        })
+    }
 }
 
 /// Which collection path to use (`--backend`, hidden; for tests and comparisons).
@@ -109,6 +143,8 @@ fn attribute_accept_queue(sockets: &mut [RawSocket], listeners: &[&RawSocket]) {
 pub(crate) struct Sources {
     pub(crate) sockets: Box<dyn Collector>,
     pub(crate) processes: Box<dyn ProcessSource>,
+    /// Containers, units and parents of the holders found.
+    pub(crate) context: Box<dyn ContextSource>,
 }
 
 impl Sources {
@@ -118,14 +154,17 @@ impl Sources {
             Backend::Native => Sources {
                 sockets: native::collector(),
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Procfs => Sources {
                 sockets: native::procfs_collector()?,
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Portable => Sources {
                 sockets: Box::new(portable::Portable),
                 processes: Box::new(details::SysinfoProcesses),
+                context: Box::new(Runtimes::default()),
             },
         })
     }

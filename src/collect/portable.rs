@@ -68,6 +68,7 @@ impl Collector for Portable {
             // Details come later, from sysinfo: a pid reused in between cannot be told
             // apart on this path.
             processes: Vec::new(),
+            namespaces: Vec::new(),
         })
     }
 }
@@ -91,6 +92,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             pids,
             fds: Vec::new(),
             marks: Vec::new(),
+            netns: None,
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
         // socket is shown as unconnected.
@@ -107,6 +109,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             pids,
             fds: Vec::new(),
             marks: Vec::new(),
+            netns: None,
         },
     }
 }
@@ -178,6 +181,7 @@ mod tests {
             pids,
             fds: Vec::new(),
             marks: Vec::new(),
+            netns: None,
         }
     }
 

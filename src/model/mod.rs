@@ -4,11 +4,16 @@
 //! The bottom layer: nothing in here knows where the data came from (netlink, /proc,
 //! netstat2) or how it will be printed, and it imports no other module of whoport.
 
+mod context;
 mod expect;
 mod query;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub(crate) use context::{
+    Ancestor, Container, NetnsInfo, NetnsScope, Pod, ProcessContext, Published, Runtime,
+    SocketContext, Unit, Via,
+};
 pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
 pub(crate) use query::{
     Filters, Kinds, PortArg, PortSet, SocketQuery, UserFilter, asked_by_number,
@@ -188,6 +193,9 @@ pub(crate) struct RawSocket {
     /// What the collector learnt about how the socket is held (copied into the
     /// socket's flags): `AwaitingAccept`, `HeldByThread`, `MptcpSubflow`.
     pub(crate) marks: Vec<SocketFlag>,
+    /// The network namespace (its inode) it was read in, when whoport looked beyond its
+    /// own (`--netns`, the free-port hint); `None` otherwise.
+    pub(crate) netns: Option<u64>,
 }
 
 impl RawSocket {
@@ -275,18 +283,31 @@ pub(crate) struct Snapshot {
     /// cannot be a newer process's that reused the pid. The others are read later,
     /// through a `ProcessSource`.
     pub(crate) processes: Vec<Process>,
+    /// The network namespaces the sockets were read in (`RawSocket::netns`), when whoport
+    /// looked beyond its own.
+    pub(crate) namespaces: Vec<NetnsInfo>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
 /// have exited between the socket scan and the detail read, or hide its details.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Process {
     pub(crate) pid: u32,
     pub(crate) name: Option<String>,
     pub(crate) user: Option<String>,
     pub(crate) uid: Option<u32>,
+    /// The executable's path as the kernel gives it (without Linux's ` (deleted)`).
     pub(crate) exe: Option<String>,
+    /// The arguments, as text: bytes that are not UTF-8 become U+FFFD (see `cmdline_raw`).
     pub(crate) cmdline: Option<Vec<String>>,
+    /// The executable file was deleted (or replaced, as by an upgrade) after the process
+    /// started: another file may now sit at `exe`.
+    pub(crate) exe_deleted: bool,
+    /// The exact bytes of every argument, kept only when some argument is not UTF-8 (so
+    /// that `cmdline` is not exact).
+    pub(crate) cmdline_raw: Option<Vec<Vec<u8>>>,
+    /// Its container, unit and parents (filled in after the owners are known).
+    pub(crate) context: ProcessContext,
 }
 
 impl Process {
@@ -299,8 +320,102 @@ impl Process {
             uid: None,
             exe: None,
             cmdline: None,
+            exe_deleted: false,
+            cmdline_raw: None,
+            context: ProcessContext::default(),
         }
     }
+
+    /// The executable's file name (`perl` for `/usr/bin/perl`).
+    pub(crate) fn exe_name(&self) -> Option<&str> {
+        let exe = self.exe.as_deref()?;
+        exe.rsplit('/').next().filter(|n| !n.is_empty())
+    }
+
+    /// Whether the process's name or its argv\[0\] names another program than the
+    /// executable it runs (a perl script calling itself `sshd`); `None` when the
+    /// executable is unknown. See [`same_program`] for what counts as the same.
+    pub(crate) fn name_mismatch(&self) -> Option<bool> {
+        let base = self.exe_name()?;
+        let name_ok = self.name.as_deref().is_none_or(|n| same_program(n, base));
+        let argv0_ok = self
+            .cmdline
+            .as_ref()
+            .and_then(|args| args.first())
+            .is_none_or(|a| same_program(argv0_program(a), base));
+        Some(!(name_ok && argv0_ok))
+    }
+}
+
+/// The program argv\[0\] names: its first word, without a login shell's leading `-` or
+/// the `:` of a rewritten title (`sshd: /usr/sbin/sshd -D [listener]`, `nginx: master
+/// process`), and without its directory.
+fn argv0_program(argv0: &str) -> &str {
+    let word = argv0.split(' ').next().unwrap_or(argv0);
+    let word = word.strip_prefix('-').unwrap_or(word);
+    let word = word.strip_suffix(':').unwrap_or(word);
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// The kernel's name for a process: at most 15 bytes (`TASK_COMM_LEN` - 1).
+const COMM_BYTES: usize = 15;
+
+/// Whether a claimed name stands for the executable of this file name: the same, or one a
+/// prefix of the other where the rest starts with no letter (`python3` runs
+/// `python3.11`, `php` runs `php8.2`), or a name cut by the kernel at 15 bytes. `sshd`
+/// does not stand for `perl`, nor `s` for `sshd`.
+pub(crate) fn same_program(claimed: &str, exe_name: &str) -> bool {
+    if claimed.is_empty() {
+        return false;
+    }
+    if claimed == exe_name {
+        return true;
+    }
+    let (short, long) = if claimed.len() < exe_name.len() {
+        (claimed, exe_name)
+    } else {
+        (exe_name, claimed)
+    };
+    let Some(rest) = long.strip_prefix(short) else {
+        return false;
+    };
+    (short == claimed && short.len() == COMM_BYTES)
+        || rest.chars().next().is_some_and(|c| !c.is_alphabetic())
+}
+
+/// The JSON of a process (docs/json.md): its fields, and what whoport makes of them.
+impl Serialize for Process {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let raw = self.cmdline_raw.is_some();
+        let mut st = serializer.serialize_struct("Process", 11 + usize::from(raw))?;
+        st.serialize_field("pid", &self.pid)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("user", &self.user)?;
+        st.serialize_field("uid", &self.uid)?;
+        st.serialize_field("exe", &self.exe)?;
+        st.serialize_field("exe_deleted", &self.exe_deleted)?;
+        st.serialize_field("name_mismatch", &self.name_mismatch())?;
+        st.serialize_field("cmdline", &self.cmdline)?;
+        if let Some(args) = &self.cmdline_raw {
+            let hex: Vec<String> = args.iter().map(|a| hex(a)).collect();
+            st.serialize_field("cmdline_hex", &hex)?;
+        }
+        st.serialize_field("container", &self.context.container)?;
+        st.serialize_field("unit", &self.context.unit)?;
+        st.serialize_field("ancestors", &self.context.ancestors)?;
+        st.end()
+    }
+}
+
+/// Bytes as lowercase hexadecimal, two digits a byte.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Why the owner of a socket could not be seen.
@@ -452,6 +567,8 @@ pub(crate) struct Socket {
     pub(crate) flags: Vec<SocketFlag>,
     /// What is known about its ports (filled in by `annotate`).
     pub(crate) knowledge: SocketKnowledge,
+    /// Its network namespace and container.
+    pub(crate) context: SocketContext,
 }
 
 /// What `annotate` knows about one socket.
@@ -558,6 +675,17 @@ pub(crate) struct XsanHost {
     pub(crate) alt_bin_dir: Option<PathBuf>,
     /// Problems with the files read (an fsports file without MinPort, …).
     pub(crate) warnings: Vec<String>,
+    /// Executable directories (or directories above them) that a user other than root can
+    /// write to: any program put there would pass for Xsan's. Reported when a verdict
+    /// relies on them.
+    pub(crate) bin_dir_warnings: Vec<String>,
+}
+
+impl XsanHost {
+    /// Xsan is set up on this host: an `fsnameservers` or an `fsports` file.
+    pub(crate) fn is_configured(&self) -> bool {
+        self.configured_in.is_some() || self.fsports.is_some()
+    }
 }
 
 /// The fsports file (fsports(4)): the ports Xsan's server processes may use.
@@ -756,6 +884,11 @@ pub(crate) struct Report {
     pub(crate) ephemeral: Option<EphemeralRange>,
     /// The Xsan audit (`--xsan`): what the host says about Xsan.
     pub(crate) xsan: Option<XsanAudit>,
+    /// Sockets on ports free in whoport's network namespace, found in other ones (the
+    /// free-port hint; they do not count for the exit code).
+    pub(crate) elsewhere: Vec<Socket>,
+    /// The network namespaces looked in (`--netns`).
+    pub(crate) netns_scope: NetnsScope,
 }
 
 /// The Xsan audit view (`--xsan`): the host's Xsan configuration and the port ranges
@@ -764,4 +897,86 @@ pub(crate) struct Report {
 pub(crate) struct XsanAudit {
     pub(crate) host: XsanHost,
     pub(crate) window: Vec<(u16, u16)>,
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::{Process, same_program};
+
+    fn p(name: &str, exe: Option<&str>, argv: &[&str]) -> Process {
+        Process {
+            name: Some(name.to_string()),
+            exe: exe.map(str::to_string),
+            cmdline: (!argv.is_empty()).then(|| argv.iter().map(|a| a.to_string()).collect()),
+            ..Process::unknown(1)
+        }
+    }
+
+    #[test]
+    fn a_name_stands_for_its_own_program_only() {
+        let same = [
+            ("sshd", "sshd"),
+            ("python3", "python3.11"),
+            ("php", "php8.2"),
+            ("containerd-shim", "containerd-shim-runc-v2"),
+            ("sshd-session", "sshd"),
+        ];
+        for (claimed, exe) in same {
+            assert!(same_program(claimed, exe), "{claimed} {exe}");
+        }
+        let other = [
+            ("sshd", "perl"),
+            ("s", "sshd"),
+            ("ssh", "sshd"),
+            ("vi", "vim.basic"),
+            ("", "x"),
+        ];
+        for (claimed, exe) in other {
+            assert!(!same_program(claimed, exe), "{claimed} {exe}");
+        }
+    }
+
+    #[test]
+    fn name_or_argv0_naming_another_program_is_a_mismatch() {
+        let nginx = p(
+            "nginx",
+            Some("/usr/sbin/nginx"),
+            &["nginx: master process /usr/sbin/nginx"],
+        );
+        assert_eq!(nginx.name_mismatch(), Some(false));
+        let sshd = p(
+            "sshd",
+            Some("/usr/sbin/sshd"),
+            &["sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"],
+        );
+        assert_eq!(sshd.name_mismatch(), Some(false));
+        let login = p("bash", Some("/usr/bin/bash"), &["-bash"]);
+        assert_eq!(login.name_mismatch(), Some(false));
+        // The perl script of the issue: comm and argv[0] say sshd, the kernel says perl.
+        let spoof = p(
+            "sshd",
+            Some("/usr/bin/perl"),
+            &["sshd: /usr/sbin/sshd -D [listener]"],
+        );
+        assert_eq!(spoof.name_mismatch(), Some(true));
+        // argv[0] alone can lie too.
+        let argv = p("perl", Some("/usr/bin/perl"), &["/usr/sbin/sshd", "-D"]);
+        assert_eq!(argv.name_mismatch(), Some(true));
+        assert_eq!(p("sshd", None, &[]).name_mismatch(), None);
+    }
+
+    #[test]
+    fn json_carries_the_flags_and_exact_bytes() -> Result<(), serde_json::Error> {
+        let mut proc = p("x", Some("/bin/x"), &["x", "a\u{fffd}b"]);
+        proc.cmdline_raw = Some(vec![b"x".to_vec(), b"a\xffb".to_vec()]);
+        proc.exe_deleted = true;
+        let v = serde_json::to_value(&proc)?;
+        assert_eq!(v["exe_deleted"], true);
+        assert_eq!(v["name_mismatch"], false);
+        assert_eq!(v["cmdline_hex"], serde_json::json!(["78", "61ff62"]));
+        let plain = serde_json::to_value(p("x", None, &[]))?;
+        assert!(plain.get("cmdline_hex").is_none());
+        assert_eq!(plain["name_mismatch"], serde_json::Value::Null);
+        Ok(())
+    }
 }

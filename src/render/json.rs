@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::Render;
 use crate::annotate::range_explanation;
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, Owner, Process, RegistryInfo, Report, Socket, SocketFlag,
-    XsanAudit, XsanCheck,
+    Container, EphemeralRange, IanaEntry, NetnsInfo, Note, Owner, Process, Published, RegistryInfo,
+    Report, Socket, SocketFlag, XsanAudit, XsanCheck,
 };
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -29,6 +29,28 @@ pub(crate) struct JsonReport<'a> {
     /// The Xsan audit (`--xsan` only; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) xsan: Option<JsonXsanHost>,
+    /// Sockets other network namespaces have on ports free in whoport's own.
+    pub(crate) elsewhere: JsonSockets<'a>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonNetns<'a> {
+    pub(crate) inode: u64,
+    /// Its `ip netns` name.
+    pub(crate) name: Option<&'a str>,
+    /// whoport's own namespace.
+    pub(crate) current: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonPublished {
+    /// `docker-proxy`, `dockerd`, `conmon`, `rootlessport`.
+    pub(crate) via: &'static str,
+    /// The forwarder holding the host socket.
+    pub(crate) pid: u32,
+    /// Where the traffic goes inside the container, where known.
+    pub(crate) container_address: Option<String>,
+    pub(crate) container_port: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +158,14 @@ pub(crate) struct JsonSocket<'a> {
     pub(crate) remote_service: Option<&'a str>,
     /// The Xsan verdict, for a TCP listener on an Xsan port; null otherwise.
     pub(crate) xsan: Option<JsonXsanCheck<'a>>,
+    /// The network namespace it was found in; null when whoport looked only in its own.
+    pub(crate) netns: Option<JsonNetns<'a>>,
+    /// The container it lives in or is published to.
+    pub(crate) container: Option<&'a Container>,
+    /// How it is published to a container, when a runtime's forwarder holds it.
+    pub(crate) published: Option<JsonPublished>,
+    /// The `.socket` unit, when the service manager holds it (socket activation).
+    pub(crate) socket_unit: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -219,7 +249,28 @@ impl<'a> JsonSocket<'a> {
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),
             xsan: s.knowledge.xsan.as_ref().map(JsonXsanCheck::from_check),
+            netns: s.context.netns.as_ref().map(netns),
+            container: s.context.container.as_ref(),
+            published: s.context.published.as_ref().map(published),
+            socket_unit: s.context.socket_unit.as_deref(),
         }
+    }
+}
+
+fn netns(n: &NetnsInfo) -> JsonNetns<'_> {
+    JsonNetns {
+        inode: n.inode,
+        name: n.name.as_deref(),
+        current: n.current,
+    }
+}
+
+fn published(p: &Published) -> JsonPublished {
+    JsonPublished {
+        via: p.via.as_str(),
+        pid: p.pid,
+        container_address: p.target.and_then(|(a, _)| a).map(|a| a.to_string()),
+        container_port: p.target.map(|(_, port)| port),
     }
 }
 
@@ -326,6 +377,7 @@ impl<'a> JsonReport<'a> {
             registry: report.registry.as_ref().map(registry),
             ephemeral_range: report.ephemeral.as_ref().map(ephemeral),
             xsan: report.xsan.as_ref().map(JsonXsanHost::new),
+            elsewhere: JsonSockets(&report.elsewhere),
         }
     }
 }

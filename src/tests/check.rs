@@ -271,15 +271,35 @@ fn owner_expectations() {
     assert_status(&mixed, &["process=nginx", "user=1"], Status::Critical, &[]);
     assert_status(&mixed, &["process=python3", "user=1"], Status::Ok, &[]);
 
-    // An executable replaced on disk (an upgrade) still is that executable.
-    let upgraded = Case::new(
-        &[80],
-        vec![listener(
-            80,
-            vec![process(5, "nginx", "root", 0, "/usr/sbin/nginx (deleted)")],
-        )],
+    // An executable deleted or replaced on disk (an upgrade) after the start: the file at
+    // the path may now be another, so exe= cannot pass; the check says why.
+    let mut old_nginx = process(5, "nginx", "root", 0, "/usr/sbin/nginx");
+    old_nginx.exe_deleted = true;
+    let upgraded = Case::new(&[80], vec![listener(80, vec![old_nginx])]);
+    assert_status(
+        &upgraded,
+        &["exe=/usr/sbin/nginx"],
+        Status::Unknown,
+        &["pid 5 runs a deleted executable that was at /usr/sbin/nginx"],
     );
-    assert_status(&upgraded, &["exe=/usr/sbin/nginx"], Status::Ok, &[]);
+    // A name is not proof: a perl script calling itself sshd is not sshd.
+    let mut fake = process(6, "sshd", "root", 0, "/usr/bin/perl");
+    fake.cmdline = Some(vec!["sshd: /usr/sbin/sshd -D [listener]".to_string()]);
+    let spoofed = Case::new(&[22], vec![listener(22, vec![fake])]);
+    assert_status(
+        &spoofed,
+        &["process=sshd"],
+        Status::Critical,
+        &["expected process=sshd: pid 6 is named sshd but runs /usr/bin/perl"],
+    );
+    assert_status(&spoofed, &["exe=/usr/bin/perl"], Status::Ok, &[]);
+    // The status line says what it runs, whatever is expected.
+    assert_status(
+        &spoofed,
+        &["listening"],
+        Status::Ok,
+        &["held by sshd (pid 6, root, runs /usr/bin/perl)"],
+    );
     // A symbolic link names the file it points to (the kernel reports the real path; the
     // fake host links /usr/local/sbin/server to /opt/server-1.2/server).
     let linked = Case::new(

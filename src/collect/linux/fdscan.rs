@@ -115,6 +115,11 @@ fn run(proc_dir: &OwnedFd, pids: &[u32], wanted: &[u64], tables: Tables) -> FdSc
     out
 }
 
+/// The pids in /proc.
+pub(crate) fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
+    list_dir_numbers(proc_dir, c".")
+}
+
 /// The numeric entries of a directory (pids in /proc, tids in /proc/PID/task).
 fn list_dir_numbers(dir: &OwnedFd, path: &CStr) -> Result<Vec<u32>> {
     // A fresh descriptor: reading a directory moves its offset.

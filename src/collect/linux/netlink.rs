@@ -405,6 +405,7 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         pids: Vec::new(),
         fds: Vec::new(),
         marks: Vec::new(),
+        netns: None,
     })
 }
 

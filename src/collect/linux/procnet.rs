@@ -2,6 +2,7 @@
 //! available (an old or restricted kernel). Slower, since every socket is read.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -9,6 +10,12 @@ use crate::model::SocketQuery;
 use crate::model::{Family, Protocol, RawSocket, State};
 
 pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+    read_from(Path::new("/proc/net"), query)
+}
+
+/// The same from another directory of these tables: `/proc/PID/net` (another process's
+/// network namespace) or `/proc/thread-self/net`.
+pub(crate) fn read_from(dir: &Path, query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (protocol, name) in [
         (Protocol::Tcp, "tcp"),
@@ -24,16 +31,16 @@ pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         {
             continue;
         }
-        let path = format!("/proc/net/{name}");
+        let path = dir.join(name);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             // A kernel without IPv6 has no tcp6/udp6, one without UDP-Lite no udplite.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {path}")),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         out.extend(
             parse_table(&text, protocol)
-                .with_context(|| format!("parsing {path}"))?
+                .with_context(|| format!("parsing {}", path.display()))?
                 .into_iter()
                 .filter(|s| query.matches(s)),
         );
@@ -79,6 +86,7 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         pids: Vec::new(),
         fds: Vec::new(),
         marks: Vec::new(),
+        netns: None,
     })
 }
 

@@ -32,6 +32,8 @@ struct Read {
     uid: Option<u32>,
     exe: Option<String>,
     cmdline: Vec<String>,
+    exe_deleted: bool,
+    cmdline_raw: Option<Vec<Vec<u8>>>,
 }
 
 impl ProcessSource for ProcfsProcesses {
@@ -74,6 +76,9 @@ impl Read {
             exe: self.exe.filter(|e| !e.is_empty()),
             // Kernel threads and zombies have an empty command line.
             cmdline: (!self.cmdline.is_empty()).then_some(self.cmdline),
+            exe_deleted: self.exe_deleted,
+            cmdline_raw: self.cmdline_raw,
+            context: Default::default(),
         }
     }
 }
@@ -105,16 +110,29 @@ fn read_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
     let status = read_file(dir, c"status", buf)?;
     let comm = status_name(status)?;
     let uid = real_uid(status);
+    let mut exe_deleted = false;
     let exe = readlinkat(dir, c"exe", Vec::new()).ok().map(|target| {
         let target = target.as_bytes();
-        let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
+        // Linux appends " (deleted)" to an executable removed or replaced since the start;
+        // a file really named so is told apart by its link count (0 once deleted).
+        let target = match target.strip_suffix(b" (deleted)") {
+            Some(stripped) if exe_unlinked(dir) => {
+                exe_deleted = true;
+                stripped
+            }
+            _ => target,
+        };
         String::from_utf8_lossy(target).into_owned()
     });
+    let mut cmdline_raw = None;
     let cmdline = read_file(dir, c"cmdline", buf)
         .map(|data| {
-            let mut args: Vec<String> = data
-                .split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
+            let raw: Vec<&[u8]> = data.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+            if raw.iter().any(|a| std::str::from_utf8(a).is_err()) {
+                cmdline_raw = Some(raw.iter().map(|a| a.to_vec()).collect());
+            }
+            let mut args: Vec<String> = raw
+                .into_iter()
                 .map(|arg| String::from_utf8_lossy(arg).into_owned())
                 .collect();
             // Kept until the end, for every owner: no room to spare.
@@ -128,7 +146,15 @@ fn read_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         uid,
         exe,
         cmdline,
+        exe_deleted,
+        cmdline_raw,
     })
+}
+
+/// Whether the executable behind `exe` has no name left on disk (`stat` follows the
+/// link to the running file itself, which is never another file).
+fn exe_unlinked(dir: &OwnedFd) -> bool {
+    rustix::fs::statat(dir, c"exe", rustix::fs::AtFlags::empty()).is_ok_and(|st| st.st_nlink == 0)
 }
 
 /// The whole of a /proc file, in `buf`.

@@ -61,6 +61,7 @@ pub(crate) fn build(
         if p.user.is_none() {
             p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
         }
+        p.context.argv0_is_exe = argv0_is_exe(p, host);
     }
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
@@ -139,6 +140,21 @@ pub(crate) fn build(
         scan,
         ..Report::default()
     }
+}
+
+/// Whether a process's argv\[0\], an absolute path that names another program than its
+/// executable, leads to that very executable through symbolic links (`/sbin/init` →
+/// `/usr/lib/systemd/systemd`). Asked only of processes whose argv\[0\] differs.
+fn argv0_is_exe(p: &Process, host: &dyn Host) -> bool {
+    let (Some(exe), Some(argv0)) = (p.exe.as_deref(), p.cmdline.as_ref().and_then(|a| a.first()))
+    else {
+        return false;
+    };
+    if !argv0.starts_with('/') || p.name_mismatch() != Some(true) || p.exe_deleted {
+        return false;
+    }
+    host.real_path(std::path::Path::new(argv0))
+        .is_some_and(|real| real.as_os_str() == std::ffi::OsStr::new(exe))
 }
 
 /// The owner of one socket, from what the scan saw.

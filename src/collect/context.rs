@@ -52,6 +52,7 @@ impl ContextSource for Runtimes {
                     } else {
                         Vec::new()
                     },
+                    argv0_is_exe: false,
                 };
                 (pid, context)
             })
@@ -108,7 +109,9 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
                     .iter()
                     .map(|p| {
                         let mut p = p.clone();
+                        let argv0_is_exe = p.context.argv0_is_exe;
                         p.context = contexts.get(&p.pid).cloned().unwrap_or_default();
+                        p.context.argv0_is_exe = argv0_is_exe;
                         p
                     })
                     .collect::<Vec<_>>()
@@ -187,6 +190,7 @@ mod tests {
             } else {
                 Vec::new()
             },
+            argv0_is_exe: false,
         }
     }
 

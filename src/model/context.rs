@@ -106,6 +106,11 @@ pub(crate) struct ProcessContext {
     pub(crate) unit: Option<Unit>,
     /// Nearest first; empty when not looked up.
     pub(crate) ancestors: Vec<Ancestor>,
+    /// argv\[0\] is an absolute path that leads, through symbolic links, to the very
+    /// executable the process runs (`/sbin/init` for `/usr/lib/systemd/systemd`): its name
+    /// is then the program's own (set by `resolve`, through the host).
+    #[serde(skip)]
+    pub(crate) argv0_is_exe: bool,
 }
 
 /// A network namespace, for one run (its inode number is reused after it is gone).

@@ -338,11 +338,12 @@ impl Process {
     pub(crate) fn name_mismatch(&self) -> Option<bool> {
         let base = self.exe_name()?;
         let name_ok = self.name.as_deref().is_none_or(|n| same_program(n, base));
-        let argv0_ok = self
-            .cmdline
-            .as_ref()
-            .and_then(|args| args.first())
-            .is_none_or(|a| same_program(argv0_program(a), base));
+        let argv0_ok = self.context.argv0_is_exe
+            || self
+                .cmdline
+                .as_ref()
+                .and_then(|args| args.first())
+                .is_none_or(|a| same_program(argv0_program(a), base));
         Some(!(name_ok && argv0_ok))
     }
 }

@@ -108,7 +108,12 @@ fn sources() -> Sources {
             ],
         ),
         process(812, "postgres", &["/usr/lib/postgresql/15/bin/postgres"]),
-        process(1, "systemd", &["/sbin/init"]),
+        // As on Debian: /sbin/init is a link to systemd (the fake host knows the link).
+        {
+            let mut init = process(1, "systemd", &["/sbin/init"]);
+            init.exe = Some("/usr/lib/systemd/systemd".to_string());
+            init
+        },
         process(900, "busybox", &["/bin/busybox", "httpd", "-f", "-p", "80"]),
         process(
             901,
@@ -130,6 +135,7 @@ fn sources() -> Sources {
                     user: None,
                 }),
                 ancestors: vec![ancestor(4100, "dockerd"), ancestor(1, "systemd")],
+                ..ProcessContext::default()
             },
         ),
         (
@@ -141,6 +147,7 @@ fn sources() -> Sources {
                     user: None,
                 }),
                 ancestors: vec![ancestor(1, "systemd")],
+                ..ProcessContext::default()
             },
         ),
         (
@@ -149,6 +156,7 @@ fn sources() -> Sources {
                 container: Some(container("web", 'a')),
                 unit: None,
                 ancestors: vec![ancestor(880, "containerd-shim")],
+                ..ProcessContext::default()
             },
         ),
         (
@@ -157,6 +165,7 @@ fn sources() -> Sources {
                 container: Some(container("inner", 'b')),
                 unit: None,
                 ancestors: Vec::new(),
+                ..ProcessContext::default()
             },
         ),
     ]);
@@ -189,9 +198,12 @@ fn report(ports: &[u16], scope: NetnsScope) -> Report {
         ..Filters::default()
     };
     let namespaces = Namespaces { scope, hint: true };
+    let mut host = FakeHost::default();
+    host.links
+        .insert("/sbin/init".into(), "/usr/lib/systemd/systemd".into());
     match pipeline::report(
         &sources(),
-        &FakeHost::default(),
+        &host,
         &query,
         &filters,
         false,

@@ -12,6 +12,8 @@ Examples:
   whoport 8000-8100        an inclusive range
   whoport ssh              the ports IANA registered for a service name
   whoport --xsan           Apple Xsan audit: its port window and who listens there
+  whoport --netns all      every listener in every network namespace, with its container
+  whoport -N web 80        port 80 in the network namespace of container web
   whoport registry status  which copy of the IANA port registry is in use
   whoport -a               every socket in every state
   whoport -t -l --user www-data
@@ -24,16 +26,19 @@ Examples:
 
 Exit codes:
   0  at least one socket matched
-  1  no socket matched (the port is free in this network namespace)
+  1  no socket matched (free when nothing at all is on the port; otherwise the output says
+     what the filters left out)
   2  bad input or a failure (one line on stderr, naming the bad value)
 With --format prometheus: 0 when the metrics were written (also when no socket matched).
 `whoport check` follows the Nagios plugin API instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 `whoport kill`: 0 free at the end, 1 still held or refused; `whoport wait`: 0 met, 1 timed
 out; `whoport watch`: 0 when interrupted (see their --help).
 
-Owners are `known` (the processes holding the socket), `hidden` (the socket exists, but
-whoport may not read the processes that hold it: run it as root to see them) or `none`
-(no process holds it: TIME_WAIT, or a kernel socket).";
+Owners are `known` (the processes holding the socket, or for a connection not yet accepted
+its listener's), `hidden` (the socket exists, but who holds it cannot be known: a process
+whoport may not read (run it as root), a kernel socket or a descriptor in flight) or `none`
+(certainly no process holds it: TIME_WAIT and other closing sockets).
+-4 also lists IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped), and says why.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,7 +49,6 @@ whoport may not read the processes that hold it: run it as root to see them) or 
                   (IPv4 and IPv6) with every process that holds them. With no PORT, every \
                   listening socket.",
     after_help = AFTER_HELP,
-    args_conflicts_with_subcommands = true,
     disable_help_subcommand = true
 )]
 pub(crate) struct Cli {
@@ -72,6 +76,12 @@ pub(crate) struct Cli {
     #[arg(long, value_name = "USER")]
     pub(crate) user: Option<String>,
 
+    /// Network namespaces to look in: `current` (whoport's own, the default), `all`, or
+    /// one: an `ip netns` name, a Docker or Podman container (name or id), a pid, or a
+    /// namespace file (/run/netns/NAME, /proc/PID/ns/net). Others than its own need root.
+    #[arg(short = 'N', long, value_name = "NETNS")]
+    pub(crate) netns: Option<String>,
+
     /// Print JSON (documented in docs/json.md); the same as --format json.
     #[arg(long, conflicts_with_all = ["quiet", "format"])]
     pub(crate) json: bool,
@@ -81,8 +91,9 @@ pub(crate) struct Cli {
     #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "quiet")]
     pub(crate) format: Option<FormatChoice>,
 
-    /// Write the output to FILE instead of standard output, atomically (a temporary file
-    /// in the same directory, renamed into place; mode 0644).
+    /// Write the output to FILE instead of standard output. A regular file is replaced
+    /// atomically, keeping its mode and owner; a new file gets its mode from the umask; a
+    /// character device or FIFO is written through; anything else is refused.
     #[arg(long, value_name = "FILE", conflicts_with = "quiet")]
     pub(crate) output: Option<PathBuf>,
 
@@ -90,9 +101,14 @@ pub(crate) struct Cli {
     #[arg(short = 'q', long)]
     pub(crate) quiet: bool,
 
-    /// When to use colours in the table.
+    /// When to use colours in the table. `always` wins over NO_COLOR.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub(crate) color: ColorChoice,
+
+    /// Whole values in a terminal too (as `ps -ww`): the table is not fitted to the
+    /// terminal's width. In a pipe or file values are always whole.
+    #[arg(short = 'w', long)]
+    pub(crate) wide: bool,
 
     /// Apple Xsan audit: is Xsan configured here, its port window, and every listener on
     /// 311/tcp, 312/tcp or in the window with its verdict.
@@ -154,15 +170,15 @@ pub(crate) struct Cli {
 /// Which sockets to look at, by protocol and address family.
 #[derive(Debug, Default, Args)]
 pub(crate) struct SocketKinds {
-    /// TCP sockets only.
+    /// TCP sockets only (MPTCP included).
     #[arg(short = 't', long)]
     pub(crate) tcp: bool,
 
-    /// UDP sockets only.
+    /// UDP sockets only (UDP-Lite included).
     #[arg(short = 'u', long)]
     pub(crate) udp: bool,
 
-    /// IPv4 sockets only.
+    /// IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped).
     #[arg(short = '4', long)]
     pub(crate) ipv4: bool,
 
@@ -194,7 +210,8 @@ pub(crate) enum Command {
 
 const CHECK_AFTER_HELP: &str = "\
 Expectations (several --expect combine: all must hold for every PORT):
-  free            no socket at all on the port
+  free            no socket on the port of the protocols and families asked (-t/-u/-4/-6;
+                  without them, no socket at all: only then does the line say free)
   held            some socket on the port, in any state
   listening       a listening socket (TCP LISTEN, bound UDP); the default without --expect
   xsan            listening, and held only by verified Apple Xsan processes
@@ -457,8 +474,9 @@ impl Cli {
         matches!(self.command, Some(Command::Check(_)))
     }
 
-    /// Whether a `whoport check` asked for its verdict as JSON.
+    /// Whether a `whoport check` asked for its verdict as JSON (`--json` before or
+    /// after `check`).
     pub(crate) fn check_json(&self) -> bool {
-        matches!(&self.command, Some(Command::Check(args)) if args.json)
+        matches!(&self.command, Some(Command::Check(args)) if args.json || self.json)
     }
 }

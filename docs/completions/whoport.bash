@@ -44,7 +44,7 @@ _whoport() {
 
     case "${cmd}" in
         whoport)
-            opts="-t -u -4 -6 -l -a -p -q -h -V --tcp --udp --ipv4 --ipv6 --listening --all --pid --user --json --format --output --quiet --color --xsan --data-dir --xsan-config-dir --xsan-bin-dir --backend --generate --help --version check kill wait watch registry"
+            opts="-t -u -4 -6 -l -a -p -N -q -w -h -V --tcp --udp --ipv4 --ipv6 --listening --all --pid --user --netns --json --format --output --quiet --color --wide --xsan --data-dir --xsan-config-dir --xsan-bin-dir --backend --generate --help --version check kill wait watch registry"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -59,6 +59,14 @@ _whoport() {
                     return 0
                     ;;
                 --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -N)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_whoport_global_optspecs
-    string join \n t/tcp u/udp 4/ipv4 6/ipv6 l/listening a/all p/pid= user= json format= output= q/quiet color= xsan data-dir= xsan-config-dir= xsan-bin-dir= backend= generate= h/help V/version
+    string join \n t/tcp u/udp 4/ipv4 6/ipv6 l/listening a/all p/pid= user= N/netns= json format= output= q/quiet color= w/wide xsan data-dir= xsan-config-dir= xsan-bin-dir= backend= generate= h/help V/version
 end
 
 function __fish_whoport_needs_command
@@ -26,11 +26,12 @@ end
 
 complete -c whoport -n "__fish_whoport_needs_command" -s p -l pid -d 'Only sockets held by this process' -r
 complete -c whoport -n "__fish_whoport_needs_command" -l user -d 'Only sockets of this user (name or uid): the socket\'s or an owner\'s' -r
+complete -c whoport -n "__fish_whoport_needs_command" -s N -l netns -d 'Network namespaces to look in: `current` (whoport\'s own, the default), `all`, or one: an `ip netns` name, a Docker or Podman container (name or id), a pid, or a namespace file (/run/netns/NAME, /proc/PID/ns/net). Others than its own need root' -r
 complete -c whoport -n "__fish_whoport_needs_command" -l format -d 'Output format: the table, JSON (docs/json.md) or the Prometheus text exposition format for node_exporter\'s textfile collector (docs/monitoring.md)' -r -f -a "table\t''
 json\t''
 prometheus\t''"
-complete -c whoport -n "__fish_whoport_needs_command" -l output -d 'Write the output to FILE instead of standard output, atomically (a temporary file in the same directory, renamed into place; mode 0644)' -r -F
-complete -c whoport -n "__fish_whoport_needs_command" -l color -d 'When to use colours in the table' -r -f -a "auto\t''
+complete -c whoport -n "__fish_whoport_needs_command" -l output -d 'Write the output to FILE instead of standard output. A regular file is replaced atomically, keeping its mode and owner; a new file gets its mode from the umask; a character device or FIFO is written through; anything else is refused' -r -F
+complete -c whoport -n "__fish_whoport_needs_command" -l color -d 'When to use colours in the table. `always` wins over NO_COLOR' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c whoport -n "__fish_whoport_needs_command" -l data-dir -d 'Directory for the user\'s copy of the IANA registry' -r -F
@@ -44,14 +45,15 @@ complete-bash\t''
 complete-zsh\t''
 complete-fish\t''
 complete-powershell\t''"
-complete -c whoport -n "__fish_whoport_needs_command" -s t -l tcp -d 'TCP sockets only'
-complete -c whoport -n "__fish_whoport_needs_command" -s u -l udp -d 'UDP sockets only'
-complete -c whoport -n "__fish_whoport_needs_command" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_needs_command" -s t -l tcp -d 'TCP sockets only (MPTCP included)'
+complete -c whoport -n "__fish_whoport_needs_command" -s u -l udp -d 'UDP sockets only (UDP-Lite included)'
+complete -c whoport -n "__fish_whoport_needs_command" -s 4 -l ipv4 -d 'IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped)'
 complete -c whoport -n "__fish_whoport_needs_command" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_needs_command" -s l -l listening -d 'Listening sockets only (TCP LISTEN, unconnected UDP). The default without PORT'
 complete -c whoport -n "__fish_whoport_needs_command" -s a -l all -d 'Sockets in every state. The default with PORT'
 complete -c whoport -n "__fish_whoport_needs_command" -l json -d 'Print JSON (documented in docs/json.md); the same as --format json'
 complete -c whoport -n "__fish_whoport_needs_command" -s q -l quiet -d 'Print nothing; the exit code tells'
+complete -c whoport -n "__fish_whoport_needs_command" -s w -l wide -d 'Whole values in a terminal too (as `ps -ww`): the table is not fitted to the terminal\'s width. In a pipe or file values are always whole'
 complete -c whoport -n "__fish_whoport_needs_command" -l xsan -d 'Apple Xsan audit: is Xsan configured here, its port window, and every listener on 311/tcp, 312/tcp or in the window with its verdict'
 complete -c whoport -n "__fish_whoport_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c whoport -n "__fish_whoport_needs_command" -s V -l version -d 'Print version'
@@ -68,9 +70,9 @@ complete -c whoport -n "__fish_whoport_using_subcommand check" -l xsan-bin-dir -
 complete -c whoport -n "__fish_whoport_using_subcommand check" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
 procfs\t'Linux: sockets from /proc/net instead of netlink'
 portable\t'netstat2 + sysinfo, the macOS path'"
-complete -c whoport -n "__fish_whoport_using_subcommand check" -s t -l tcp -d 'TCP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand check" -s u -l udp -d 'UDP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand check" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s t -l tcp -d 'TCP sockets only (MPTCP included)'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s u -l udp -d 'UDP sockets only (UDP-Lite included)'
+complete -c whoport -n "__fish_whoport_using_subcommand check" -s 4 -l ipv4 -d 'IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped)'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -l json -d 'Print the verdict, its reasons and the sockets as JSON (docs/json.md)'
 complete -c whoport -n "__fish_whoport_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -85,9 +87,9 @@ portable\t'netstat2 + sysinfo, the macOS path'"
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -l no-escalate -d 'Do not send SIGKILL when the port is still held after --timeout'
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -s n -l dry-run -d 'Say who would get which signal, and why; send nothing'
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -l force -d 'Signal container plumbing (docker-proxy, conmon…) too'
-complete -c whoport -n "__fish_whoport_using_subcommand kill" -s t -l tcp -d 'TCP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand kill" -s u -l udp -d 'UDP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand kill" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s t -l tcp -d 'TCP sockets only (MPTCP included)'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s u -l udp -d 'UDP sockets only (UDP-Lite included)'
+complete -c whoport -n "__fish_whoport_using_subcommand kill" -s 4 -l ipv4 -d 'IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped)'
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -l json -d 'Report what was done as JSON (docs/json.md)'
 complete -c whoport -n "__fish_whoport_using_subcommand kill" -s h -l help -d 'Print help'
@@ -102,9 +104,9 @@ complete -c whoport -n "__fish_whoport_using_subcommand wait" -l xsan-bin-dir -d
 complete -c whoport -n "__fish_whoport_using_subcommand wait" -l backend -d 'Which collector to use (for tests and comparisons)' -r -f -a "native\t'The platform\'s fastest path (netlink + /proc on Linux)'
 procfs\t'Linux: sockets from /proc/net instead of netlink'
 portable\t'netstat2 + sysinfo, the macOS path'"
-complete -c whoport -n "__fish_whoport_using_subcommand wait" -s t -l tcp -d 'TCP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand wait" -s u -l udp -d 'UDP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand wait" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s t -l tcp -d 'TCP sockets only (MPTCP included)'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s u -l udp -d 'UDP sockets only (UDP-Lite included)'
+complete -c whoport -n "__fish_whoport_using_subcommand wait" -s 4 -l ipv4 -d 'IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped)'
 complete -c whoport -n "__fish_whoport_using_subcommand wait" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_using_subcommand wait" -s q -l quiet -d 'Print nothing; the exit code tells'
 complete -c whoport -n "__fish_whoport_using_subcommand wait" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -117,9 +119,9 @@ complete -c whoport -n "__fish_whoport_using_subcommand watch" -l backend -d 'Wh
 procfs\t'Linux: sockets from /proc/net instead of netlink'
 portable\t'netstat2 + sysinfo, the macOS path'"
 complete -c whoport -n "__fish_whoport_using_subcommand watch" -s a -l all -d 'Sockets in every state, not only listening ones'
-complete -c whoport -n "__fish_whoport_using_subcommand watch" -s t -l tcp -d 'TCP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand watch" -s u -l udp -d 'UDP sockets only'
-complete -c whoport -n "__fish_whoport_using_subcommand watch" -s 4 -l ipv4 -d 'IPv4 sockets only'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s t -l tcp -d 'TCP sockets only (MPTCP included)'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s u -l udp -d 'UDP sockets only (UDP-Lite included)'
+complete -c whoport -n "__fish_whoport_using_subcommand watch" -s 4 -l ipv4 -d 'IPv4 sockets only, and the IPv6 sockets that accept IPv4 (dual-stack, IPv4-mapped)'
 complete -c whoport -n "__fish_whoport_using_subcommand watch" -s 6 -l ipv6 -d 'IPv6 sockets only'
 complete -c whoport -n "__fish_whoport_using_subcommand watch" -l json -d 'JSON Lines: {"event", "time", "socket"} per change'
 complete -c whoport -n "__fish_whoport_using_subcommand watch" -s h -l help -d 'Print help'

@@ -186,6 +186,10 @@ impl Refusal {
                 who(*uid, user.as_deref())
             ),
             Refusal::Hidden {
+                reason: reason @ (HiddenReason::NotInAnyProcess | HiddenReason::AwaitingAccept),
+                ..
+            } => format!("{}: there is no process to signal", reason.describe()),
+            Refusal::Hidden {
                 reason: HiddenReason::Unreadable,
                 uid,
                 user,

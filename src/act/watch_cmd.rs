@@ -17,7 +17,7 @@ use crate::collect::Sources;
 use crate::exit::Exit;
 use crate::host::Host;
 use crate::model::{Filters, Socket, SocketQuery, endpoint};
-use crate::pipeline;
+use crate::pipeline::{self, Namespaces};
 use crate::render::json::JsonSocket;
 use crate::sanitize::terminal_safe;
 
@@ -49,7 +49,8 @@ pub(crate) fn execute(
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop)).context("handling SIGINT/SIGTERM")?;
     }
-    let look = || pipeline::report(sources, host, &cmd.query, &cmd.filters, false);
+    let here = Namespaces::default();
+    let look = || pipeline::report(sources, host, &cmd.query, &cmd.filters, false, false, &here);
     let mut sockets = look()?.sockets;
     let mut side = side_of(&sockets);
     let mut handles = handles(&sockets);

@@ -12,7 +12,7 @@ use super::{Delivery, SendError, Target, send};
 use crate::collect::Sources;
 use crate::host::Host;
 use crate::model::{Filters, Socket, SocketQuery};
-use crate::pipeline;
+use crate::pipeline::{self, Namespaces};
 
 pub(crate) struct RealWorld<'a> {
     pub(crate) sources: &'a Sources,
@@ -40,7 +40,15 @@ impl<'a> RealWorld<'a> {
     }
 
     fn listeners(&self) -> Result<Vec<Socket>> {
-        let report = pipeline::report(self.sources, self.host, &self.query, &self.filters, false)?;
+        let report = pipeline::report(
+            self.sources,
+            self.host,
+            &self.query,
+            &self.filters,
+            false,
+            false,
+            &Namespaces::default(),
+        )?;
         Ok(report
             .sockets
             .into_iter()

@@ -6,9 +6,16 @@ mod act;
 mod bench_fixture;
 mod check;
 mod compare;
+#[cfg(target_os = "linux")]
+mod containers;
 mod input;
 mod owners;
 mod ports_xsan;
 mod privilege;
 mod prometheus;
+#[cfg(target_os = "linux")]
+mod runtimes;
+mod safety;
 mod support;
+#[cfg(target_os = "linux")]
+mod truth;

@@ -1,14 +1,18 @@
 //! The Linux fast path: sockets from netlink sock_diag (falling back to /proc/net), owners
 //! from a parallel scan of /proc/*/fd that runs only when some socket matched.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use super::{Collector, ProcessSource, privileged};
-use crate::model::SocketQuery;
-use crate::model::{OwnerScan, RawSocket, Snapshot};
+use crate::model::{
+    NetnsInfo, NetnsScope, OwnerScan, PortSet, Process, Protocol, RawSocket, Snapshot, SocketFlag,
+    SocketQuery,
+};
 
 mod fdscan;
+mod hidepid;
 mod netlink;
+mod netns;
 mod parallel;
 mod procnet;
 mod procs;
@@ -42,13 +46,91 @@ pub(crate) fn procfs_collector() -> Result<Box<dyn Collector>> {
     }))
 }
 
+impl Collector for Linux {
+    /// sock_diag (or /proc/net) alone: no owner scan (`wait`, `watch`).
+    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+        self.dump(query, &mut Vec::new())
+    }
+
+    fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
+        let mut warnings = Vec::new();
+        let sockets = self.dump(query, &mut warnings)?;
+        finish(sockets, query, warnings, Vec::new(), &|q| {
+            self.dump(q, &mut Vec::new())
+        })
+    }
+
+    fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
+        if *scope == NetnsScope::Current {
+            return self.collect(query);
+        }
+        if !privileged() {
+            if *scope == NetnsScope::Others {
+                return Ok(Snapshot::default());
+            }
+            let mut snapshot = self.collect(query)?;
+            snapshot.warnings.push(
+                "only this network namespace was read: entering another needs root \
+                 (CAP_SYS_ADMIN)"
+                    .to_string(),
+            );
+            return Ok(snapshot);
+        }
+        let (chosen, mut warnings) = netns::choose(scope)?;
+        let read = netns::read_all(&chosen, query, self.source == Source::ProcNet);
+        let mut sockets = Vec::new();
+        let mut namespaces = Vec::with_capacity(chosen.len());
+        for (ns, result) in chosen.iter().zip(read) {
+            namespaces.push(NetnsInfo {
+                inode: ns.id.inode,
+                name: ns.names.first().cloned(),
+                current: ns.current,
+            });
+            match result {
+                Ok(found) => {
+                    if let netns::ReadVia::ProcOf(pid) = found.via {
+                        warnings.push(format!(
+                            "network namespace {}: not allowed in; read /proc/{pid}/net instead",
+                            ns.label()
+                        ));
+                    }
+                    sockets.extend(found.sockets.into_iter().map(|mut s| {
+                        s.netns = Some(ns.id.inode);
+                        s
+                    }));
+                }
+                // One namespace asked for by name: not reading it is the answer's failure.
+                Err(e)
+                    if matches!(
+                        scope,
+                        NetnsScope::Named(_) | NetnsScope::Pid(_) | NetnsScope::Path(_)
+                    ) =>
+                {
+                    bail!("network namespace {}: {e}", ns.label())
+                }
+                Err(e) => warnings.push(format!("network namespace {}: {e}", ns.label())),
+            }
+        }
+        // Socket inodes are one numbering for the whole kernel: one scan finds the
+        // holders in every namespace.
+        let procfs = self.source == Source::ProcNet;
+        finish(sockets, query, warnings, namespaces, &|q| {
+            let mut again = Vec::new();
+            for (ns, result) in chosen.iter().zip(netns::read_all(&chosen, q, procfs)) {
+                if let Ok(found) = result {
+                    again.extend(found.sockets.into_iter().map(|mut s| {
+                        s.netns = Some(ns.id.inode);
+                        s
+                    }));
+                }
+            }
+            Ok(again)
+        })
+    }
+}
+
 impl Linux {
-    /// The sockets, from netlink or /proc/net, and a warning when netlink failed.
-    fn read_sockets(
-        &self,
-        query: &SocketQuery,
-        warnings: &mut Vec<String>,
-    ) -> Result<Vec<RawSocket>> {
+    fn dump(&self, query: &SocketQuery, warnings: &mut Vec<String>) -> Result<Vec<RawSocket>> {
         Ok(match self.source {
             Source::ProcNet => procnet::read(query)?,
             Source::Auto => match netlink::dump(query) {
@@ -64,50 +146,150 @@ impl Linux {
     }
 }
 
-impl Collector for Linux {
-    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
-        self.read_sockets(query, &mut Vec::new())
+/// From the sockets read to the snapshot: their holders (a scan of /proc/*/fd, only when
+/// some socket has an inode a process can hold), connections in accept queues given to
+/// their listeners', and the sockets without a holder looked up again (`dump` reads what
+/// a query asks for in the namespaces read).
+fn finish(
+    mut sockets: Vec<RawSocket>,
+    query: &SocketQuery,
+    mut warnings: Vec<String>,
+    namespaces: Vec<NetnsInfo>,
+    dump: &dyn Fn(&SocketQuery) -> Result<Vec<RawSocket>>,
+) -> Result<Snapshot> {
+    // Connections waiting in an accept queue have no descriptor yet: they belong to
+    // their listener's holders, so the listeners are needed even where the query
+    // leaves them out (`-a` with a family filter, a state the query excludes).
+    let children_ports: Vec<(u16, u16)> = sockets
+        .iter()
+        .filter(|s| super::awaits_accept(s))
+        .map(|s| (s.local_port, s.local_port))
+        .collect();
+    let mut listeners = Vec::new();
+    if !children_ports.is_empty() {
+        let listener_query = SocketQuery {
+            ports: Some(PortSet::new(children_ports)),
+            tcp: true,
+            udp: false,
+            ipv4: true,
+            ipv6: true,
+            listening_only: true,
+            owners: true,
+        };
+        listeners = dump(&listener_query)?;
+        listeners.retain(|l| l.protocol == Protocol::Tcp);
     }
-
-    fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
-        let mut warnings = Vec::new();
-        let mut sockets = self.read_sockets(query, &mut warnings)?;
-        let mut scan = OwnerScan::default();
-        // Inode 0: no file refers to the socket any more; nobody can hold it.
-        let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len());
-        wanted.extend(sockets.iter().filter_map(|s| s.inode).filter(|&i| i != 0));
-        if !wanted.is_empty() {
-            wanted.sort_unstable();
-            wanted.dedup();
-            let found = fdscan::scan(&wanted)?;
-            attach(&mut sockets, &found.holders);
-            scan = OwnerScan {
-                ran: true,
-                inaccessible: found.inaccessible,
-                inaccessible_uids: found.inaccessible_uids,
-                unknown_coverage: false,
-                privileged: privileged(),
-            };
+    let mut scan = OwnerScan::default();
+    let mut processes = Vec::new();
+    // Inode 0: no file refers to the socket any more; nobody can hold it.
+    let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len() + listeners.len());
+    wanted.extend(
+        sockets
+            .iter()
+            .chain(&listeners)
+            .filter_map(|s| s.inode)
+            .filter(|&i| i != 0),
+    );
+    if !wanted.is_empty() && query.owners {
+        wanted.sort_unstable();
+        wanted.dedup();
+        let found = fdscan::scan(&wanted)?;
+        attach(&mut sockets, &found.holders, &found.thread_held);
+        attach(&mut listeners, &found.holders, &found.thread_held);
+        // A process that could not be read only because it was exiting hid nothing.
+        let mut inaccessible = found.inaccessible;
+        inaccessible.retain(|&(pid, _, _)| fdscan::still_holds_files(pid));
+        let mut inaccessible_uids: Vec<u32> =
+            inaccessible.iter().filter_map(|&(_, uid, _)| uid).collect();
+        inaccessible_uids.sort_unstable();
+        inaccessible_uids.dedup();
+        let privileged = privileged();
+        let restricted = if privileged {
+            None
+        } else {
+            hidepid::restricted()
+        };
+        if let Some(how) = &restricted {
+            warnings.push(format!(
+                "/proc is mounted with {how}: other users' processes are invisible to \
+                     this run, so the process list is incomplete and the owners of their \
+                     sockets are hidden (they cannot even be counted); run as root to see them"
+            ));
         }
-        Ok(Snapshot {
-            sockets,
-            scan,
-            warnings,
-        })
+        scan = OwnerScan {
+            ran: true,
+            inaccessible: u32::try_from(inaccessible.len()).unwrap_or(u32::MAX),
+            inaccessible_uids,
+            inaccessible_identities: inaccessible
+                .into_iter()
+                .map(|(pid, uid, name)| Process {
+                    name,
+                    uid,
+                    ..Process::unknown(pid)
+                })
+                .collect(),
+            unknown_coverage: false,
+            privileged,
+            restricted_proc: restricted.is_some(),
+        };
+        processes = found.details;
     }
+    let all_listeners: Vec<&RawSocket> = listeners.iter().collect();
+    super::attribute_accept_queue(&mut sockets, &all_listeners);
+    // A socket closed while the processes were read has no holder any more: look
+    // again, and leave out those that are gone rather than call them hidden.
+    if query.owners
+        && sockets
+            .iter()
+            .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+    {
+        // Only their ports and protocols: a query for one port costs a few messages.
+        let unowned = || {
+            sockets
+                .iter()
+                .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+        };
+        let again = SocketQuery {
+            ports: Some(PortSet::new(
+                unowned().map(|s| (s.local_port, s.local_port)).collect(),
+            )),
+            tcp: unowned().any(|s| s.protocol.base() == Protocol::Tcp),
+            udp: unowned().any(|s| s.protocol.base() == Protocol::Udp),
+            ..query.clone()
+        };
+        let now = dump(&again)?;
+        let mut alive: Vec<(Protocol, u64)> = now
+            .iter()
+            .filter_map(|s| Some((s.protocol, s.inode?)))
+            .collect();
+        alive.sort_unstable();
+        sockets.retain(|s| match s.inode {
+            Some(i) if i != 0 && s.pids.is_empty() => alive.binary_search(&(s.protocol, i)).is_ok(),
+            _ => true,
+        });
+    }
+    Ok(Snapshot {
+        sockets,
+        scan,
+        warnings,
+        namespaces,
+        processes,
+    })
 }
 
-/// Gives each socket the pids found holding its inode.
-fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32)]) {
+/// Gives each socket the pids (and descriptors) found holding its inode.
+fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &[u64]) {
     for s in sockets {
         let Some(inode) = s.inode.filter(|&i| i != 0) else {
             continue;
         };
-        let start = holders.partition_point(|&(i, _)| i < inode);
-        s.pids = holders[start..]
-            .iter()
-            .take_while(|&&(i, _)| i == inode)
-            .map(|&(_, pid)| pid)
-            .collect();
+        let start = holders.partition_point(|&(i, _, _)| i < inode);
+        let found = holders[start..].iter().take_while(|&&(i, _, _)| i == inode);
+        s.fds = found.clone().map(|&(_, pid, fd)| (pid, fd)).collect();
+        s.pids = found.map(|&(_, pid, _)| pid).collect();
+        s.pids.dedup();
+        if thread_held.binary_search(&inode).is_ok() {
+            s.marks.push(SocketFlag::HeldByThread);
+        }
     }
 }

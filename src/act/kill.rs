@@ -15,7 +15,7 @@ use anyhow::Result;
 use nix::sys::signal::Signal;
 
 use super::order::{master_first, masters};
-use super::refuse::{self, Guard, Refusal};
+use super::refuse::{self, Guard, Plumbing, Refusal};
 use super::{Delivery, SendError, Target};
 use crate::model::{Owner, Process, Socket};
 
@@ -40,10 +40,6 @@ pub(crate) trait World {
     fn scan(&mut self) -> Result<Vec<Socket>>;
     /// The parent of a process, as it is now (answers may be kept until the next scan).
     fn parent_of(&self, pid: u32) -> Option<u32>;
-    /// The name of the container a plumbing process publishes, where it can be known.
-    fn container_of(&self, _process: &Process) -> Option<String> {
-        None
-    }
     /// Sends a signal, checked against the sockets the target was seen holding.
     fn send(&mut self, target: &Target<'_>, signal: Signal) -> Result<Delivery, SendError>;
     fn now(&self) -> Instant;
@@ -161,7 +157,7 @@ pub(crate) fn run(options: &Options, guard: &Guard, world: &mut dyn World) -> Re
     if before.is_empty() {
         return Ok(report);
     }
-    report.refusals = refusals(&before, guard, options.force, world);
+    report.refusals = refusals(&before, guard, options.force);
     if !report.refusals.is_empty() {
         report.outcome = Outcome::Refused;
         report.after = before;
@@ -267,12 +263,7 @@ fn role(master: bool) -> Role {
 
 /// Every refusal, by port: holders that may not be signalled, hidden and ownerless
 /// listeners.
-fn refusals(
-    sockets: &[Socket],
-    guard: &Guard,
-    force: bool,
-    world: &dyn World,
-) -> Vec<(u16, Refusal)> {
+fn refusals(sockets: &[Socket], guard: &Guard, force: bool) -> Vec<(u16, Refusal)> {
     let mut out: Vec<(u16, Refusal)> = Vec::new();
     for s in sockets {
         let port = s.raw.local_port;
@@ -280,8 +271,14 @@ fn refusals(
             Owner::Known(processes) => processes
                 .iter()
                 .filter_map(|p| {
-                    let container = world.container_of(p);
-                    refuse::judge(p, guard, force, container.as_deref())
+                    // What the runtime's files say: this holder forwards the port to a
+                    // container (named where they tell).
+                    let published = s.context.published.as_ref().filter(|x| x.pid == p.pid);
+                    let via = published.map(|x| Plumbing::from_via(x.via));
+                    let container = published
+                        .and_then(|x| x.container.as_ref())
+                        .map(|c| c.label().to_string());
+                    refuse::judge(p, guard, force, container.as_deref(), via)
                 })
                 .collect(),
             Owner::Hidden { reason, uid, user } => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::model::testing;
-use crate::model::{HiddenReason, Protocol, State};
+use crate::model::{Container, HiddenReason, Protocol, Published, Runtime, State, Via};
 
 const PORT: u16 = 3000;
 
@@ -51,6 +51,9 @@ struct Host {
     sent: Vec<(u32, Signal, Duration)>,
     /// Started (as by a supervisor) when the process with the first pid exits.
     respawn: Option<(u32, Sim)>,
+    /// (listener inode, forwarder pid, container name): what the container runtime's
+    /// files say about a published port.
+    published: Option<(u64, u32, &'static str)>,
 }
 
 impl Host {
@@ -66,6 +69,7 @@ impl Host {
             hidden: Vec::new(),
             sent: Vec::new(),
             respawn: None,
+            published: None,
         }
     }
 
@@ -144,7 +148,21 @@ impl World for Host {
                 })
                 .collect();
             if !holders.is_empty() {
-                out.push(listener(inode, Owner::Known(Arc::from(holders))));
+                let mut socket = listener(inode, Owner::Known(Arc::from(holders)));
+                if let Some((_, pid, name)) = self.published.filter(|p| p.0 == inode) {
+                    socket.context.published = Some(Published {
+                        container: Some(Container {
+                            runtime: Runtime::Docker,
+                            id: "ab".repeat(32),
+                            name: Some(name.to_string()),
+                            pod: None,
+                        }),
+                        via: Via::DockerProxy,
+                        pid,
+                        target: None,
+                    });
+                }
+                out.push(socket);
             }
         }
         Ok(out)
@@ -440,5 +458,22 @@ fn slow_exit_within_the_timeout_needs_no_kill() -> Result<()> {
     let report = run(&options(), &guard(), &mut host)?;
     assert_eq!(report.outcome, Outcome::Killed);
     assert_eq!(host.sent(), vec![(200, "TERM")]);
+    Ok(())
+}
+
+#[test]
+fn a_published_port_names_its_container() -> Result<()> {
+    // The runtime's files say pid 3100 forwards listener 1 for container "web".
+    let mut host = Host::new(vec![sim(3100, 900, "forwarder", &[1])]);
+    host.published = Some((1, 3100, "web"));
+    let report = run(&options(), &guard(), &mut host)?;
+    assert_eq!(report.outcome, Outcome::Refused);
+    assert!(host.sent.is_empty());
+    let message = report.refusals[0].1.message(PORT);
+    assert!(
+        message
+            .starts_with("published by container web (docker-proxy pid 3100): `docker stop web`"),
+        "{message}"
+    );
     Ok(())
 }

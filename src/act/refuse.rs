@@ -21,7 +21,7 @@
 
 use serde::Serialize;
 
-use crate::model::{HiddenReason, NoneReason, Process};
+use crate::model::{HiddenReason, NoneReason, Process, Via};
 
 /// What whoport knows about its own line of processes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,6 +67,16 @@ impl Plumbing {
         match self {
             Plumbing::DockerProxy | Plumbing::Dockerd => "docker",
             _ => "podman",
+        }
+    }
+
+    /// The plumbing the runtime's files name as a socket's forwarder.
+    pub(crate) fn from_via(via: Via) -> Plumbing {
+        match via {
+            Via::DockerProxy => Plumbing::DockerProxy,
+            Via::Dockerd => Plumbing::Dockerd,
+            Via::Conmon => Plumbing::Conmon,
+            Via::Rootlessport => Plumbing::Rootlessport,
         }
     }
 
@@ -252,12 +262,15 @@ fn who(uid: Option<u32>, user: Option<&str>) -> String {
 }
 
 /// Whether `process`, a holder of a listening socket on the port, may be signalled.
-/// `container` is the name of the container it publishes, where something knew it.
+/// `container` is the name of the container it publishes and `via` the forwarder it is,
+/// where the container runtime's files said so (`collect`'s container attribution);
+/// otherwise the process's name tells.
 pub(crate) fn judge(
     process: &Process,
     guard: &Guard,
     force: bool,
     container: Option<&str>,
+    via: Option<Plumbing>,
 ) -> Option<Refusal> {
     let pid = process.pid;
     if pid == 1 {
@@ -274,7 +287,7 @@ pub(crate) fn judge(
             name: process.name.clone(),
         });
     }
-    let plumbing = Plumbing::of(process)?;
+    let plumbing = via.or_else(|| Plumbing::of(process))?;
     if force {
         return None;
     }
@@ -352,8 +365,11 @@ mod tests {
 
     #[test]
     fn ordinary_servers_are_signalled() {
-        assert_eq!(judge(&server(4242), &guard(), false, None), None);
-        assert_eq!(judge(&Process::unknown(4242), &guard(), false, None), None);
+        assert_eq!(judge(&server(4242), &guard(), false, None, None), None);
+        assert_eq!(
+            judge(&Process::unknown(4242), &guard(), false, None, None),
+            None
+        );
     }
 
     #[test]
@@ -364,14 +380,16 @@ mod tests {
                 &guard(),
                 force,
                 None,
+                None,
             );
             assert!(matches!(r, Some(Refusal::Init { .. })), "{r:?}");
-            let r = judge(&server(500), &guard(), force, None);
+            let r = judge(&server(500), &guard(), force, None, None);
             assert_eq!(r, Some(Refusal::Whoport { pid: 500 }));
             let r = judge(
                 &process(300, "sshd", "/usr/sbin/sshd", &["sshd"]),
                 &guard(),
                 force,
+                None,
                 None,
             );
             assert_eq!(
@@ -393,6 +411,7 @@ mod tests {
             &bare,
             true,
             None,
+            None,
         );
         assert!(r.is_some_and(|r| r.rule() == "init"));
     }
@@ -400,7 +419,7 @@ mod tests {
     #[test]
     fn docker_proxy_names_the_container_and_the_command() {
         let p = process(3100, "docker-proxy", "/usr/sbin/docker-proxy", DOCKER_PROXY);
-        let r = judge(&p, &guard(), false, Some("web"));
+        let r = judge(&p, &guard(), false, Some("web"), None);
         let Some(r) = r else {
             panic!("docker-proxy signalled")
         };
@@ -413,7 +432,7 @@ mod tests {
         );
         assert!(m.contains("--force"), "{m}");
         // Without the container's name: where it forwards to, and how to find the name.
-        let m = judge(&p, &guard(), false, None).map(|r| r.message(18080));
+        let m = judge(&p, &guard(), false, None, None).map(|r| r.message(18080));
         assert_eq!(
             m.as_deref(),
             Some(
@@ -423,7 +442,29 @@ mod tests {
             )
         );
         // --force: signalled.
-        assert_eq!(judge(&p, &guard(), true, None), None);
+        assert_eq!(judge(&p, &guard(), true, None, None), None);
+    }
+
+    #[test]
+    fn the_runtimes_word_names_plumbing_and_container() {
+        // A forwarder renamed beyond recognition, which the runtime's files name.
+        let p = process(3500, "fwd", "/opt/fwd", &["fwd"]);
+        assert_eq!(judge(&p, &guard(), false, None, None), None);
+        let m = judge(
+            &p,
+            &guard(),
+            false,
+            Some("web"),
+            Some(Plumbing::from_via(Via::DockerProxy)),
+        )
+        .map(|r| r.message(18080));
+        assert_eq!(
+            m.as_deref(),
+            Some(
+                "published by container web (docker-proxy pid 3500): `docker stop web`; \
+                 --force signals docker-proxy anyway"
+            )
+        );
     }
 
     #[test]
@@ -466,7 +507,7 @@ mod tests {
                 "db",
             ],
         );
-        let m = judge(&p, &guard(), false, None).map(|r| r.message(5432));
+        let m = judge(&p, &guard(), false, None, None).map(|r| r.message(5432));
         assert_eq!(
             m.as_deref(),
             Some(
@@ -485,7 +526,7 @@ mod tests {
             &[],
         );
         p.user = Some("alice".into());
-        let m = judge(&p, &guard(), false, None).map(|r| r.message(8080));
+        let m = judge(&p, &guard(), false, None, None).map(|r| r.message(8080));
         assert_eq!(
             m.as_deref(),
             Some(
@@ -499,7 +540,7 @@ mod tests {
     #[test]
     fn dockerd_reservation() {
         let p = process(900, "dockerd", "/usr/sbin/dockerd", &["/usr/sbin/dockerd"]);
-        let m = judge(&p, &guard(), false, None).map(|r| r.message(18080));
+        let m = judge(&p, &guard(), false, None, None).map(|r| r.message(18080));
         assert_eq!(
             m.as_deref(),
             Some(
@@ -531,7 +572,7 @@ mod tests {
         cmd[8] = "fd00::2";
         let p = process(3400, "docker-proxy", "/usr/sbin/docker-proxy", &cmd);
         assert!(
-            judge(&p, &guard(), false, None)
+            judge(&p, &guard(), false, None, None)
                 .is_some_and(|r| r.message(1).contains("forwards it to [fd00::2]:80"))
         );
     }

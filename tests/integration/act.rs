@@ -712,3 +712,35 @@ fn wait_for_several_ports_waits_for_all() -> TestResult {
     late.child.wait()?;
     Ok(())
 }
+
+#[test]
+fn kill_refuses_a_docker_published_port_naming_the_container() -> TestResult {
+    let test = "kill_refuses_a_docker_published_port_naming_the_container";
+    let Some(mut docker) = crate::runtimes::Docker::start(test, &[]) else {
+        return Ok(());
+    };
+    // Docker publishes in the host's network namespace, so this whoport runs there (no
+    // `hermetic`): it only looks and refuses, nothing is signalled.
+    let port = free_port();
+    let web = format!("whoport-kill-{}", std::process::id());
+    docker.httpd(&web, &["-p", &format!("127.0.0.1:{port}:8080")], 8080);
+    let proxy = crate::runtimes::docker_proxy_pid(port).ok_or("no docker-proxy")?;
+    let (code, v) = kill_json(&[&port.to_string()]);
+    assert_eq!((code, &v["outcome"]), (1, &"refused".into()), "{v}");
+    assert_eq!(v["refusals"][0]["rule"], "container", "{v}");
+    assert_eq!(v["refusals"][0]["pid"], proxy, "{v}");
+    let message = v["refusals"][0]["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with(&format!(
+            "published by container {web} (docker-proxy pid {proxy}): `docker stop {web}`"
+        )),
+        "{message}"
+    );
+    assert!(v["actions"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(
+        crate::runtimes::docker_proxy_pid(port),
+        Some(proxy),
+        "docker-proxy untouched"
+    );
+    Ok(())
+}

@@ -18,7 +18,7 @@ use crate::exit::Exit;
 use crate::host::{Host, RealHost, atomic};
 use crate::model::{Protocol, Report};
 use crate::render::{self, Render};
-use crate::{act, pipeline, sanitize};
+use crate::{act, generate, pipeline, sanitize};
 
 /// Parses the command line, runs, and says how to exit. Errors are printed once, by
 /// `main`, as `whoport: …`; `whoport check` prints its own (a Nagios UNKNOWN line).
@@ -33,13 +33,19 @@ pub(crate) fn run() -> Result<Exit> {
         Err(e) => {
             return match check_invocation(&args) {
                 Some(json) => Ok(check_unknown(
-                    &usage_error(&e, "whoport check --help"),
+                    &usage_error(&e, &args, "whoport check --help"),
                     json,
                 )),
-                None => Err(anyhow!(usage_error(&e, "whoport --help"))),
+                None => Err(anyhow!(usage_error(&e, &args, "whoport --help"))),
             };
         }
     };
+    if let Some(what) = &cli.generate {
+        let mut stdout = io::stdout().lock();
+        generate::write(what, &mut stdout)?;
+        stdout.flush()?;
+        return Ok(Exit::Matched);
+    }
     let host = RealHost::new(config::paths(&cli));
     let mode = match config::mode(&cli, &host) {
         Ok(mode) => mode,
@@ -57,6 +63,20 @@ pub(crate) fn run() -> Result<Exit> {
             Ok(Exit::Matched)
         }
         Mode::Check(check) => Ok(run_check(&check, Sources::new(choice), &host)),
+        Mode::Kill(cmd) => act::kill_cmd::execute(
+            &cmd,
+            &Sources::new(choice)?,
+            &host,
+            &mut io::stdout().lock(),
+        ),
+        Mode::Wait(cmd) => act::wait_cmd::execute(&cmd, &Sources::new(choice)?, &mut io::stderr()),
+        Mode::Watch(cmd) => act::watch_cmd::execute(
+            &cmd,
+            &Sources::new(choice)?,
+            &host,
+            &mut io::stdout().lock(),
+            &mut io::stderr(),
+        ),
         Mode::List(list) => run_list(&list, &Sources::new(choice)?, &host),
     }
 }
@@ -64,7 +84,20 @@ pub(crate) fn run() -> Result<Exit> {
 /// `whoport [PORT…]`: the report, in the chosen format, to standard output or a file.
 fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
     let started = Instant::now();
-    let report = pipeline::report(sources, host, &list.query, &list.filters, list.xsan_audit)?;
+    let namespaces = pipeline::Namespaces {
+        scope: list.netns.clone(),
+        // A hint is for a reader: not for the exit code alone, nor for the metrics.
+        hint: matches!(list.output, Output::Table { .. } | Output::Json),
+    };
+    let report = pipeline::report(
+        sources,
+        host,
+        &list.query,
+        &list.filters,
+        list.xsan_audit,
+        list.xsan_audit,
+        &namespaces,
+    )?;
     let elapsed = started.elapsed();
     let code = match list.output {
         // The metrics are the answer, also when they say that nothing matched.
@@ -75,14 +108,19 @@ fn run_list(list: &List, sources: &Sources, host: &dyn Host) -> Result<Exit> {
     if let Some(path) = &list.output_file {
         let mut buffer = Vec::new();
         render_report(list, &report, elapsed, &mut buffer, None)?;
-        atomic::write(path, &buffer, 0o644)?;
+        atomic::write(path, &buffer)?;
         print_warnings(list, &report);
         return Ok(code);
     }
     // Whole blocks to the pipe or terminal, not a write per line: a table of every socket
     // on a busy host is tens of thousands of lines.
     let mut stdout = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    render_report(list, &report, elapsed, &mut stdout, host.terminal().width)?;
+    let width = if list.wide {
+        None
+    } else {
+        host.terminal().width
+    };
+    render_report(list, &report, elapsed, &mut stdout, width)?;
     stdout.flush()?;
     print_warnings(list, &report);
     Ok(code)
@@ -124,8 +162,18 @@ fn print_warnings(list: &List, report: &Report) {
 /// an UNKNOWN verdict, never whoport's own exit code 2 (which would read as CRITICAL).
 fn run_check(check: &Check, sources: Result<Sources>, host: &dyn Host) -> Exit {
     let started = Instant::now();
-    let report = sources
-        .and_then(|sources| pipeline::report(&sources, host, &check.query, &check.filters, false));
+    let report = sources.and_then(|sources| {
+        let current = pipeline::Namespaces::default();
+        pipeline::report(
+            &sources,
+            host,
+            &check.query,
+            &check.filters,
+            false,
+            check.spec.asks_xsan(),
+            &current,
+        )
+    });
     let (verdict, report) = match report {
         Ok(report) => (
             check::evaluate(
@@ -165,38 +213,107 @@ fn print_verdict(verdict: &Verdict, report: &Report, json: bool) -> Exit {
 }
 
 /// Whether a command line that clap rejected was a `whoport check` (and asked for JSON),
-/// so that its error is reported the plugin way.
+/// so that its error is reported the plugin way: clap's own reading, or else the first
+/// word that is neither an option nor an option's value being `check` (an unknown
+/// option before `check` stops clap before it sees the subcommand).
 fn check_invocation(args: &[OsString]) -> Option<bool> {
-    let matches = Cli::command()
+    let wants_json = || args.iter().any(|a| a == "--json");
+    if let Ok(matches) = Cli::command()
         .ignore_errors(true)
         .try_get_matches_from(args)
-        .ok()?;
-    let (name, sub) = matches.subcommand()?;
-    (name == "check").then(|| {
-        sub.try_get_one::<bool>("json")
-            .ok()
-            .flatten()
-            .copied()
-            .unwrap_or(false)
-    })
+        && let Some((name, sub)) = matches.subcommand()
+    {
+        return (name == "check").then(|| {
+            sub.try_get_one::<bool>("json")
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or(false)
+                || wants_json()
+        });
+    }
+    // Options that take their value as the next word.
+    const VALUED: [&str; 11] = [
+        "-p",
+        "--pid",
+        "--user",
+        "--format",
+        "--output",
+        "--color",
+        "--backend",
+        "--data-dir",
+        "--xsan-config-dir",
+        "--xsan-bin-dir",
+        "-e",
+    ];
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let text = word.to_str()?;
+        if text.starts_with('-') && text.len() > 1 {
+            if VALUED.contains(&text) {
+                words.next();
+            }
+            continue;
+        }
+        return (text == "check").then(wants_json);
+    }
+    None
 }
 
-/// One line for a command-line error, naming the bad value.
-fn usage_error(e: &clap::Error, help: &str) -> String {
+/// One line for a command-line error, naming the bad value exactly (escaped, and
+/// shortened when very long).
+fn usage_error(e: &clap::Error, args: &[OsString], help: &str) -> String {
     if e.kind() == ErrorKind::UnknownArgument
         && let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg)
         && arg.starts_with('-')
         && arg.len() > 1
         && arg[1..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
     {
-        return format!("invalid port '{arg}': ports are numbers from 1 to 65535");
+        // clap names only the first short flag of `-80` (`-8`): name the argument given.
+        let whole = args
+            .iter()
+            .skip(1)
+            .filter_map(|a| a.to_str())
+            .find(|a| {
+                a.starts_with(arg.as_str())
+                    && a[1..].bytes().all(|b| b.is_ascii_digit() || b == b'-')
+            })
+            .unwrap_or(arg);
+        return format!(
+            "invalid port '{}': ports are numbers from 1 to 65535",
+            sanitize::value(whole)
+        );
+    }
+    if e.kind() == ErrorKind::InvalidUtf8 {
+        let bad = args
+            .iter()
+            .skip(1)
+            .find(|a| a.to_str().is_none())
+            .map(|a| {
+                sanitize::value(&sanitize::bytes_safe(
+                    std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()),
+                ))
+            })
+            .unwrap_or_default();
+        return format!(
+            "invalid argument '{bad}': not valid UTF-8 (ports, names and options are text; see \
+             {help})"
+        );
     }
     if e.kind() == ErrorKind::MissingRequiredArgument
         && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
     {
         return format!("missing {} (see {help})", missing.join(", "));
     }
-    let text = e.render().to_string();
+    let mut text = e.render().to_string();
+    // A value clap echoes (`invalid value 'xxxx…' for '--color'`): shortened and escaped.
+    for kind in [ContextKind::InvalidValue, ContextKind::InvalidArg] {
+        if let Some(ContextValue::String(v)) = e.get(kind)
+            && v.chars().count() > sanitize::VALUE_CHARS
+        {
+            text = text.replace(v.as_str(), &sanitize::value(v));
+        }
+    }
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);

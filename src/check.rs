@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::exit::Exit;
 use crate::model::{
-    CheckSpec, Expectation, Owner, OwnerClause, OwnerScan, PortArg, Process, Protocol, Report,
-    Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
+    CheckSpec, Expectation, HiddenReason, LeftOut, Owner, OwnerClause, OwnerScan, PortArg,
+    PortInfo, Process, Protocol, Report, Socket, SocketQuery, WarnOn, XsanVerdict, endpoint,
 };
 use crate::sanitize::plugin_text;
 
@@ -221,6 +221,20 @@ fn combine(outcomes: Vec<Outcome>, if_none: Outcome) -> Outcome {
 struct Target<'a> {
     label: String,
     sockets: Vec<&'a Socket>,
+    /// With no socket matched: whether the port is free (no socket at all), or what
+    /// the filters left out.
+    vacancy: Vacancy,
+}
+
+/// What "no socket matched" means for a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Vacancy {
+    /// Nothing at all is on it: free.
+    Free,
+    /// The filters left these out (`1 tcp ipv4 listen`, …).
+    LeftOut(Vec<String>),
+    /// Not looked at (a range asked with narrowing filters).
+    Unknown,
 }
 
 fn targets<'a>(report: &'a Report, ports: &[PortArg], query: &SocketQuery) -> Vec<Target<'a>> {
@@ -252,7 +266,28 @@ fn targets<'a>(report: &'a Report, ports: &[PortArg], query: &SocketQuery) -> Ve
                 _ if sockets.is_empty() => text,
                 _ => format!("{text}/tcp+udp"),
             };
-            Target { label, sockets }
+            let infos: Vec<&PortInfo> = report
+                .ports
+                .iter()
+                .filter(|p| (lo..=hi).contains(&p.port) && p.sockets == 0)
+                .collect();
+            let vacancy = if lo == hi {
+                match infos.first().and_then(|p| p.left_out.as_ref()) {
+                    Some(l) if l.is_empty() => Vacancy::Free,
+                    Some(l) => Vacancy::LeftOut(l.iter().map(LeftOut::describe).collect()),
+                    None if query.is_widest() => Vacancy::Free,
+                    None => Vacancy::Unknown,
+                }
+            } else if query.is_widest() {
+                Vacancy::Free
+            } else {
+                Vacancy::Unknown
+            };
+            Target {
+                label,
+                sockets,
+                vacancy,
+            }
         })
         .collect()
 }
@@ -265,7 +300,9 @@ fn listening<'a>(sockets: &[&'a Socket]) -> Vec<&'a Socket> {
         .collect()
 }
 
-/// `nginx (pid 812, www-data)`, terminal-safe.
+/// `nginx (pid 812, www-data)`, terminal-safe; with what it really runs when its name
+/// borrows another program's (`sshd (pid 9, root, runs /usr/bin/perl)`) and when its
+/// executable was deleted.
 fn process_text(p: &Process) -> String {
     let name = p.name.as_deref().unwrap_or("?");
     let user = match (&p.user, p.uid) {
@@ -273,7 +310,14 @@ fn process_text(p: &Process) -> String {
         (None, Some(uid)) => format!("uid {uid}"),
         (None, None) => "user unknown".to_string(),
     };
-    plugin_text(&format!("{name} (pid {}, {user})", p.pid))
+    let exe = p.exe.as_deref().unwrap_or("?");
+    let runs = match (p.name_mismatch() == Some(true), p.exe_deleted) {
+        (true, false) => format!(", runs {exe}"),
+        (true, true) => format!(", runs {exe} (deleted)"),
+        (false, true) => format!(", deleted executable {exe}"),
+        (false, false) => String::new(),
+    };
+    plugin_text(&format!("{name} (pid {}, {user}{runs})", p.pid))
 }
 
 /// Who holds these sockets: `held by sshd (pid 611, root)`, `owner hidden (socket of
@@ -323,7 +367,15 @@ fn holders(sockets: &[&Socket]) -> String {
 /// What is on a port: `22/tcp listening, held by sshd (pid 611, root)`.
 fn describe(target: &Target) -> String {
     if target.sockets.is_empty() {
-        return format!("{} free", target.label);
+        return match &target.vacancy {
+            Vacancy::Free => format!("{} free", target.label),
+            Vacancy::LeftOut(l) => format!(
+                "{}: no socket matched the filters, which left out {}",
+                target.label,
+                l.join(", ")
+            ),
+            Vacancy::Unknown => format!("{}: no socket matched the filters", target.label),
+        };
     }
     let listeners = listening(&target.sockets);
     if !listeners.is_empty() {
@@ -353,7 +405,8 @@ fn socket_name(s: &Socket) -> String {
 /// Whether a process matches an owner clause.
 enum Match {
     Yes,
-    No,
+    /// No, and why when the reason is not plain (a borrowed name).
+    No(Option<String>),
     /// The detail the clause needs could not be read.
     CannotTell(String),
 }
@@ -365,11 +418,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             p.pid
         ))
     };
-    let yes = |b: bool| if b { Match::Yes } else { Match::No };
+    let yes = |b: bool| if b { Match::Yes } else { Match::No(None) };
     match clause {
-        OwnerClause::Process(name) => match &p.name {
-            Some(n) => yes(n == name),
-            None => unreadable("name"),
+        // The name alone proves nothing (any program can call itself sshd): the executable
+        // it runs must be that program too.
+        OwnerClause::Process(name) => match (&p.name, p.name_mismatch()) {
+            (None, _) => unreadable("name"),
+            (Some(n), _) if n != name => Match::No(None),
+            (Some(_), Some(false)) => Match::Yes,
+            (Some(n), Some(true)) => Match::No(Some(format!(
+                "pid {} is named {} but runs {}",
+                p.pid,
+                n,
+                p.exe.as_deref().unwrap_or("?")
+            ))),
+            (Some(_), None) => unreadable("executable (to tell the name is not borrowed)"),
         },
         OwnerClause::User(u) => match (p.uid, &p.user) {
             (Some(uid), _) => yes(uid == u.uid),
@@ -377,12 +440,21 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
             (None, None) => unreadable("user"),
         },
         OwnerClause::Pid(pid) => yes(p.pid == *pid),
-        // Linux marks an executable replaced on disk (an upgrade) with " (deleted)".
         OwnerClause::Exe { path, real } => match &p.exe {
-            Some(e) => {
-                let e = e.strip_suffix(" (deleted)").unwrap_or(e);
-                yes(e == path || real.as_deref() == Some(e))
+            Some(e) if e == path || real.as_deref() == Some(e.as_str()) => {
+                if p.exe_deleted {
+                    // What runs is not the file at PATH any more: an upgrade not yet
+                    // restarted into, or a binary removed after it started.
+                    Match::CannotTell(format!(
+                        "pid {} runs a deleted executable that was at {e}; the file there now \
+                         may be another (restart the service)",
+                        p.pid
+                    ))
+                } else {
+                    Match::Yes
+                }
             }
+            Some(_) => Match::No(None),
             None => unreadable("executable"),
         },
     }
@@ -394,7 +466,7 @@ fn matches_all(p: &Process, clauses: &[&OwnerClause]) -> Match {
     for clause in clauses {
         match matches(p, clause) {
             Match::Yes => {}
-            Match::No => return Match::No,
+            Match::No(why) => return Match::No(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
     }
@@ -439,6 +511,17 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
     let processes = match &s.owner {
         Owner::Known(processes) => processes,
         Owner::Hidden { reason, .. } => {
+            // Held only by processes root cannot inspect: when none of them can be the
+            // expected owner by who it is, it is not held by it.
+            if *reason == HiddenReason::Unreadable && unseen_ruled_out(scan, clauses) {
+                return Outcome::new(
+                    Status::Critical,
+                    format!(
+                        "expected held by {wanted}; its holder is one of {}",
+                        unseen_identities(scan)
+                    ),
+                );
+            }
             return Outcome::new(
                 Status::Unknown,
                 format!(
@@ -452,12 +535,19 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         }
     };
     let mut doubt = None;
+    let mut borrowed = None;
     for p in processes.iter() {
         match matches_all(p, clauses) {
             Match::Yes => return Outcome::new(Status::Ok, format!("held by {wanted}")),
-            Match::No => {}
+            Match::No(why) => borrowed = borrowed.or(why),
             Match::CannotTell(why) => doubt = doubt.or(Some(why)),
         }
+    }
+    if let Some(why) = borrowed {
+        return Outcome::new(
+            Status::Critical,
+            format!("expected {wanted}: {}", plugin_text(&why)),
+        );
     }
     if let Some(why) = doubt {
         Outcome::new(
@@ -466,6 +556,14 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
         )
     } else if scan.complete() {
         Outcome::new(Status::Critical, format!("expected {wanted}"))
+    } else if unseen_ruled_out(scan, clauses) {
+        Outcome::new(
+            Status::Critical,
+            format!(
+                "expected {wanted} (nor is any process root cannot inspect: {})",
+                unseen_identities(scan)
+            ),
+        )
     } else {
         Outcome::new(
             Status::Unknown,
@@ -474,10 +572,63 @@ fn owner_outcome(s: &Socket, clauses: &[&OwnerClause], wanted: &str, scan: &Owne
     }
 }
 
+/// Whether every process the scan could not read is known, and none of them can be the
+/// expected owner by what can still be read of it (pid, name, uid): then none of them
+/// holding the socket changes nothing. Not without root, nor where /proc hides
+/// processes or the path cannot say which it failed to read.
+fn unseen_ruled_out(scan: &OwnerScan, clauses: &[&OwnerClause]) -> bool {
+    scan.ran
+        && scan.privileged
+        && !scan.unknown_coverage
+        && !scan.restricted_proc
+        && scan.inaccessible_identities.len() == scan.inaccessible as usize
+        && scan
+            .inaccessible_identities
+            .iter()
+            .all(|p| matches!(matches_identity(p, clauses), Match::No(_)))
+}
+
+/// [`matches_all`] for a process known only by its pid, name and uid. The kernel cuts
+/// names to 15 bytes: a name that long which the expected one continues cannot be told.
+fn matches_identity(p: &Process, clauses: &[&OwnerClause]) -> Match {
+    let cut = clauses.iter().any(|c| match (c, &p.name) {
+        (OwnerClause::Process(want), Some(name)) => {
+            name.len() >= 15 && want.len() > name.len() && want.starts_with(name.as_str())
+        }
+        _ => false,
+    });
+    if cut {
+        return Match::CannotTell(format!("the name of pid {} may be cut", p.pid));
+    }
+    matches_all(p, clauses)
+}
+
+/// `process_api (pid 1, uid 0)`, for each process the scan could not read.
+fn unseen_identities(scan: &OwnerScan) -> String {
+    scan.inaccessible_identities
+        .iter()
+        .map(|p| {
+            let uid = p
+                .uid
+                .map_or("uid unknown".to_string(), |u| format!("uid {u}"));
+            plugin_text(&format!(
+                "{} (pid {}, {uid})",
+                p.name.as_deref().unwrap_or("?"),
+                p.pid
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why a holder that does not match leaves the answer open: another process, one whoport
 /// could not inspect, may hold the same socket and be the expected one.
 fn unseen_holders(scan: &OwnerScan) -> String {
-    if scan.privileged {
+    if scan.unknown_coverage {
+        "processes this collection path could not read may hold it too (it does not say \
+         which it failed to read)"
+            .to_string()
+    } else if scan.privileged {
         format!(
             "{} process{} that even root cannot inspect may hold it too",
             scan.inaccessible,
@@ -561,7 +712,16 @@ fn expectation(target: &Target, e: &Expectation) -> Option<Outcome> {
         }
     };
     match e {
-        Expectation::Free => Some(pass(!any, "free")),
+        // Free of what the filters ask about; the text says "free" only when nothing
+        // at all is on the port.
+        Expectation::Free => Some(pass(
+            !any,
+            if any || target.vacancy == Vacancy::Free {
+                "free"
+            } else {
+                "no matching socket"
+            },
+        )),
         Expectation::Held => Some(pass(any, "held")),
         Expectation::Listening => Some(pass(listens, "listening")),
         Expectation::Xsan => Some(xsan(target)),
@@ -588,7 +748,7 @@ pub(crate) fn evaluate(
     let owners_judged = Judged::Owners(clauses.iter().map(|c| (*c).clone()).collect());
     let targets = targets(report, ports, query);
     let mut reasons = Vec::new();
-    let mut lines: Vec<(Status, String)> = Vec::new();
+    let mut lines: Vec<(Status, String, String)> = Vec::new();
     for target in &targets {
         let mut outcomes: Vec<(Judged, Outcome)> = spec
             .expectations
@@ -621,7 +781,11 @@ pub(crate) fn evaluate(
             text.push_str(": ");
             text.push_str(&problems.join(", "));
         }
-        lines.push((status, text));
+        let rest = text
+            .strip_prefix(target.label.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!(": {text}"));
+        lines.push((status, target.label.clone(), rest));
         reasons.extend(outcomes.into_iter().map(|(expectation, o)| Reason {
             port: target.label.clone(),
             expectation,
@@ -630,23 +794,73 @@ pub(crate) fn evaluate(
         }));
     }
     // The worst first: a status line may be cut short by the monitoring system.
-    lines.sort_by_key(|(status, _)| std::cmp::Reverse(status.rank()));
+    lines.sort_by_key(|(status, _, _)| std::cmp::Reverse(status.rank()));
     let status = lines
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _, _)| *s)
         .fold(Status::Ok, Status::worst);
     Verdict {
         status,
-        summary: lines
-            .into_iter()
-            .map(|(_, text)| text)
-            .collect::<Vec<_>>()
-            .join("; "),
+        summary: summary(lines),
         expectations: spec.expectations.clone(),
         warn_on: spec.warn_on.clone(),
         reasons,
         perfdata: perfdata(&targets, elapsed),
     }
+}
+
+/// The most ports one group of the status line names before `(+N more)`.
+const LABELS_SHOWN: usize = 5;
+/// The status line stops adding groups past this many characters: a check of 10,000 ports
+/// still prints one short line (every port is in the JSON's `reasons`).
+const SUMMARY_CHARS: usize = 1000;
+
+/// The status line: ports with the same status and the same words share one group
+/// (`1, 2, 3 (+9997 more) free: expected listening`), worst first, within
+/// [`SUMMARY_CHARS`].
+fn summary(lines: Vec<(Status, String, String)>) -> String {
+    let mut groups: Vec<(Status, Vec<String>, String)> = Vec::new();
+    for (status, label, rest) in lines {
+        match groups
+            .iter_mut()
+            .find(|(s, _, r)| *s == status && *r == rest)
+        {
+            Some(group) => group.1.push(label),
+            None => groups.push((status, vec![label], rest)),
+        }
+    }
+    let left: Vec<usize> = groups
+        .iter()
+        .rev()
+        .scan(0, |sum, (_, labels, _)| {
+            *sum += labels.len();
+            Some(*sum)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut out = String::new();
+    for (i, (_, labels, rest)) in groups.into_iter().enumerate() {
+        if out.len() > SUMMARY_CHARS {
+            let ports = left[i];
+            out.push_str(&format!(
+                "; and {ports} more port{} (every port in --json)",
+                if ports == 1 { "" } else { "s" }
+            ));
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        let more = labels.len().saturating_sub(LABELS_SHOWN);
+        out.push_str(&labels[..labels.len().min(LABELS_SHOWN)].join(", "));
+        if more > 0 {
+            out.push_str(&format!(" (+{more} more)"));
+        }
+        out.push_str(&rest);
+    }
+    out
 }
 
 /// Counts over every socket of the ports checked (each socket once), and the time taken.

@@ -6,18 +6,25 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use crate::act::kill::Options as KillOptions;
+use crate::act::kill_cmd::KillCommand;
 use crate::act::registry::RegistryAction;
+use crate::act::wait::Until;
+use crate::act::wait_cmd::WaitCommand;
+use crate::act::watch_cmd::WatchCommand;
+use crate::act::{duration, signal};
 use crate::cli::{
-    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, OwnerScanChoice,
-    RegistryCommand, SocketKinds, WarnOnChoice,
+    BackendChoice, CheckArgs, Cli, ColorChoice, Command, FormatChoice, KillArgs, OwnerScanChoice,
+    RegistryCommand, SocketKinds, UntilChoice, WaitArgs, WarnOnChoice, WatchArgs,
 };
 use crate::collect::{Backend, OwnerPath};
 use crate::host::{Host, Paths};
 use crate::iana::{NameError, Registry};
 use crate::model::{
-    CheckSpec, Expectation, Filters, Kinds, OwnerClause, PortArg, PortSet, SocketQuery, UserFilter,
-    WarnOn, asked_by_number,
+    CheckSpec, Expectation, Filters, Kinds, NetnsScope, OwnerClause, PortArg, PortSet, SocketQuery,
+    UserFilter, WarnOn, asked_by_number,
 };
+use crate::sanitize::value;
 
 /// How a listing is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +48,10 @@ pub(crate) struct List {
     pub(crate) output_file: Option<PathBuf>,
     /// `--xsan`: the Xsan audit view.
     pub(crate) xsan_audit: bool,
+    /// `-w/--wide`: whole values in a terminal too.
+    pub(crate) wide: bool,
+    /// `-N/--netns`: which network namespaces to look in.
+    pub(crate) netns: NetnsScope,
 }
 
 /// `whoport check PORT… --expect …`.
@@ -60,6 +71,9 @@ pub(crate) enum Mode {
     List(List),
     Check(Check),
     Registry(RegistryAction),
+    Kill(KillCommand),
+    Wait(WaitCommand),
+    Watch(WatchCommand),
 }
 
 /// Where whoport's knowledge is read from, from the (hidden) options and their
@@ -94,7 +108,10 @@ pub(crate) fn owner_path(cli: &Cli) -> OwnerPath {
 /// The mode the command line asks for, its values checked.
 pub(crate) fn mode(cli: &Cli, host: &dyn Host) -> Result<Mode> {
     match &cli.command {
-        Some(Command::Check(args)) => check(args, host).map(Mode::Check),
+        Some(Command::Check(args)) => check(cli, args, host).map(Mode::Check),
+        Some(Command::Kill(args)) => kill(args, host).map(Mode::Kill),
+        Some(Command::Wait(args)) => wait(args, host).map(Mode::Wait),
+        Some(Command::Watch(args)) => watch(args, host).map(Mode::Watch),
         Some(Command::Registry { command }) => Ok(Mode::Registry(match command {
             Some(RegistryCommand::Import { file }) => RegistryAction::Import(file.clone()),
             Some(RegistryCommand::Status) | None => RegistryAction::Status,
@@ -158,10 +175,32 @@ fn list(cli: &Cli, host: &dyn Host) -> Result<List> {
         output,
         output_file: cli.output.clone(),
         xsan_audit: cli.xsan,
+        wide: cli.wide,
+        netns: cli
+            .netns
+            .as_deref()
+            .map(parse_netns)
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
-fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
+fn check(cli: &Cli, args: &CheckArgs, host: &dyn Host) -> Result<Check> {
+    // Options given before `check` (`whoport -t check 22`) count as given after it, where
+    // `check` has them too; the listing's own options make no sense for a check.
+    let listing_only = [
+        (cli.listening, "-l/--listening"),
+        (cli.all, "-a/--all"),
+        (cli.pid.is_some(), "--pid"),
+        (cli.user.is_some(), "--user"),
+        (cli.format.is_some(), "--format"),
+        (cli.output.is_some(), "--output"),
+        (cli.quiet, "-q/--quiet"),
+        (cli.xsan, "--xsan (use --expect xsan)"),
+    ];
+    if let Some((_, name)) = listing_only.iter().find(|(given, _)| *given) {
+        bail!("{name} is not an option of whoport check (see whoport check --help)");
+    }
     let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
     let expectations = parse_expectations(&args.expect, host)?;
     let mut warn_on = Vec::new();
@@ -174,7 +213,7 @@ fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
         }
     }
     Ok(Check {
-        query: SocketQuery::new(ports, kinds(&args.kinds), false),
+        query: SocketQuery::new(ports, kinds(&args.kinds) | kinds(&cli.kinds), false),
         filters: Filters {
             port_args,
             ..Filters::default()
@@ -183,7 +222,97 @@ fn check(args: &CheckArgs, host: &dyn Host) -> Result<Check> {
             expectations,
             warn_on,
         },
+        json: args.json || cli.json,
+    })
+}
+
+/// How often `kill` looks at the port while it waits for it to be free.
+const KILL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The ports of the PORT arguments, for messages: `3000`, `8000-8100`, `22, 80`.
+fn port_label(port_args: &[PortArg]) -> String {
+    port_args
+        .iter()
+        .map(|a| match a.bounds() {
+            (lo, hi) if lo == hi => lo.to_string(),
+            (lo, hi) => format!("{lo}-{hi}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kill(args: &KillArgs, host: &dyn Host) -> Result<KillCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let signal = signal::parse(&args.signal)?;
+    let timeout = duration::parse(&args.timeout, "--timeout")?;
+    Ok(KillCommand {
+        // Only listeners: a process that merely has a connection is never a target.
+        query: SocketQuery::new(ports, kinds(&args.kinds), true),
+        label: port_label(&port_args),
+        filters: Filters {
+            port_args,
+            ..Filters::default()
+        },
+        options: KillOptions {
+            signal,
+            timeout,
+            escalate: !args.no_escalate,
+            dry_run: args.dry_run,
+            force: args.force,
+            interval: KILL_INTERVAL,
+        },
         json: args.json,
+    })
+}
+
+fn wait(args: &WaitArgs, host: &dyn Host) -> Result<WaitCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let until = match args.until {
+        UntilChoice::Listening => Until::Listening,
+        UntilChoice::Held => Until::Held,
+        UntilChoice::Free => Until::Free,
+    };
+    let timeout = args
+        .timeout
+        .as_deref()
+        .map(|t| duration::parse(t, "--timeout"))
+        .transpose()?;
+    let interval = duration::parse_interval(&args.interval, "--interval")?;
+    let every: Vec<u16> = ports
+        .as_ref()
+        .map(|p| p.ranges().iter().flat_map(|&(lo, hi)| lo..=hi).collect())
+        .unwrap_or_default();
+    Ok(WaitCommand {
+        query: SocketQuery::new(ports, kinds(&args.kinds), !until.every_state()),
+        ports: every,
+        label: port_label(&port_args),
+        until,
+        timeout,
+        interval,
+        quiet: args.quiet,
+        command: args.command.clone(),
+    })
+}
+
+fn watch(args: &WatchArgs, host: &dyn Host) -> Result<WatchCommand> {
+    let (port_args, ports) = resolve_ports(&args.ports, host.registry())?;
+    let interval = duration::parse_interval(&args.interval, "--interval")?;
+    let state = if args.all { "" } else { "listening " };
+    let label = if port_args.is_empty() {
+        format!("every {state}socket")
+    } else {
+        format!("the {state}sockets of port {}", port_label(&port_args))
+    };
+    Ok(WatchCommand {
+        query: SocketQuery::new(ports, kinds(&args.kinds), !args.all),
+        filters: Filters {
+            port_args,
+            ..Filters::default()
+        },
+        label,
+        json: args.json,
+        count: args.count,
+        interval,
     })
 }
 
@@ -211,10 +340,19 @@ pub(crate) fn parse_port_arg(
         && !lo.is_empty()
         && lo.bytes().all(|b| b.is_ascii_digit())
     {
+        if hi.is_empty() {
+            bail!(
+                "invalid port range '{}': incomplete range (write LO-HI, e.g. 8000-8100)",
+                value(text)
+            );
+        }
         let lo = parse_port_number(lo, text)?;
         let hi = parse_port_number(hi, text)?;
         if lo > hi {
-            bail!("invalid port range '{text}': {lo} is greater than {hi}");
+            bail!(
+                "invalid port range '{}': {lo} is greater than {hi}",
+                value(text)
+            );
         }
         return Ok(vec![PortArg::Range(lo, hi)]);
     }
@@ -225,12 +363,18 @@ pub(crate) fn parse_port_arg(
 }
 
 fn parse_port_number(part: &str, whole: &str) -> Result<u16> {
+    let bad = || {
+        anyhow!(
+            "invalid port '{}': ports are numbers from 1 to 65535",
+            value(whole)
+        )
+    };
     if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("invalid port '{whole}': ports are numbers from 1 to 65535");
+        return Err(bad());
     }
     match part.parse::<u32>() {
         Ok(n @ 1..=65535) => Ok(n as u16),
-        _ => bail!("invalid port '{whole}': ports are numbers from 1 to 65535"),
+        _ => Err(bad()),
     }
 }
 
@@ -248,8 +392,8 @@ fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
             })
             .collect()),
         Err(NameError::NoPort) => bail!(
-            "invalid port '{name}': IANA registered the service name '{name}' without a \
-             port number"
+            "invalid port '{0}': IANA registered the service name '{0}' without a port number",
+            value(name)
         ),
         Err(NameError::Unknown { suggestions }) => {
             let hint = if suggestions.is_empty() {
@@ -257,7 +401,10 @@ fn lookup_service(registry: &Registry, name: &str) -> Result<Vec<PortArg>> {
             } else {
                 format!("; did you mean {}?", suggestions.join(", "))
             };
-            bail!("invalid port '{name}': not a port number nor an IANA service name{hint}")
+            bail!(
+                "invalid port '{}': not a port number nor an IANA service name{hint}",
+                value(name)
+            )
         }
     }
 }
@@ -269,7 +416,7 @@ pub(crate) fn parse_user(text: &str, host: &dyn Host) -> Result<UserFilter> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         let uid: u32 = text
             .parse()
-            .map_err(|_| anyhow!("invalid user '{text}': not a valid uid"))?;
+            .map_err(|_| anyhow!("invalid user '{}': not a valid uid", value(text)))?;
         let name = host.user_name(uid);
         return Ok(UserFilter { uid, name });
     }
@@ -278,15 +425,37 @@ pub(crate) fn parse_user(text: &str, host: &dyn Host) -> Result<UserFilter> {
             uid,
             name: Some(text.to_string()),
         }),
-        None => bail!("unknown user '{text}'"),
+        None => bail!("unknown user '{}'", value(text)),
     }
 }
 
 pub(crate) fn parse_pid(text: &str) -> Result<u32> {
     match text.parse::<u32>() {
-        Ok(0) | Err(_) => bail!("invalid pid '{text}': pids are positive whole numbers"),
+        Ok(0) | Err(_) => bail!(
+            "invalid pid '{}': pids are positive whole numbers",
+            value(text)
+        ),
         Ok(n) => Ok(n),
     }
+}
+
+/// Parses `-N/--netns`: `current`, `all`, a pid, a path, or a name (an `ip netns` name or
+/// a container, looked up when collecting: an unknown one fails there).
+pub(crate) fn parse_netns(text: &str) -> Result<NetnsScope> {
+    let bad = |why: &str| anyhow!("invalid network namespace '{text}': {why}");
+    Ok(match text {
+        "" => return Err(bad("empty")),
+        "current" => NetnsScope::Current,
+        "all" => NetnsScope::All,
+        _ if text.bytes().all(|b| b.is_ascii_digit()) => {
+            NetnsScope::Pid(parse_pid(text).map_err(|_| bad("not a pid"))?)
+        }
+        _ if text.starts_with('/') || text.starts_with("./") || text.starts_with("../") => {
+            NetnsScope::Path(PathBuf::from(text))
+        }
+        _ if text.chars().any(char::is_control) => return Err(bad("control characters")),
+        _ => NetnsScope::Named(text.to_string()),
+    })
 }
 
 const EXPECTATIONS: &str =
@@ -294,7 +463,7 @@ const EXPECTATIONS: &str =
 
 /// Parses one `--expect` value.
 pub(crate) fn parse_expectation(text: &str, host: &dyn Host) -> Result<Expectation> {
-    let bad = |why: &str| anyhow!("invalid expectation '{text}': {why}");
+    let bad = |why: &str| anyhow!("invalid expectation '{}': {why}", value(text));
     let Some((key, value)) = text.split_once('=') else {
         return match text {
             "free" => Ok(Expectation::Free),
@@ -381,6 +550,33 @@ mod tests {
             Some((OwnerPath::Procfs, false))
         );
         assert!(path(&["whoport", "--owner-scan", "kernel"]).is_err());
+    }
+
+    #[test]
+    fn netns_values() {
+        let ok = [
+            ("current", NetnsScope::Current),
+            ("all", NetnsScope::All),
+            ("812", NetnsScope::Pid(812)),
+            (
+                "/run/netns/blue",
+                NetnsScope::Path(PathBuf::from("/run/netns/blue")),
+            ),
+            ("./ns", NetnsScope::Path(PathBuf::from("./ns"))),
+            ("blue", NetnsScope::Named("blue".to_string())),
+            ("web-1", NetnsScope::Named("web-1".to_string())),
+        ];
+        for (text, want) in ok {
+            assert_eq!(parse_netns(text).ok(), Some(want), "{text}");
+        }
+        for bad in ["", "0", "99999999999", "we\x1bb"] {
+            let err = parse_netns(bad).map_err(|e| e.to_string());
+            assert!(
+                err.as_ref()
+                    .is_err_and(|e| e.starts_with(&format!("invalid network namespace '{bad}'"))),
+                "{bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -23,15 +23,23 @@ pub(crate) enum Exit {
     /// Check 3: the answer depends on what whoport could not see (a hidden owner), or bad
     /// input.
     CheckUnknown,
+    /// 0: `kill` left the port free (or it was already), `wait`'s condition was met,
+    /// `watch` was interrupted or printed `--count` events.
+    Done,
+    /// 1: `kill` left the port held or refused; `wait` timed out.
+    NotDone,
+    /// The exit code of the command `whoport wait … -- COMMAND` ran.
+    Command(u8),
 }
 
 impl Exit {
     pub(crate) fn number(self) -> u8 {
         match self {
-            Exit::Matched | Exit::CheckOk => 0,
-            Exit::NoMatch | Exit::CheckWarning => 1,
+            Exit::Matched | Exit::CheckOk | Exit::Done => 0,
+            Exit::NoMatch | Exit::CheckWarning | Exit::NotDone => 1,
             Exit::Error | Exit::CheckCritical => 2,
             Exit::CheckUnknown => 3,
+            Exit::Command(n) => n,
         }
     }
 }

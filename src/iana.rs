@@ -53,8 +53,9 @@ impl Transport {
 impl From<Protocol> for Transport {
     fn from(p: Protocol) -> Transport {
         match p {
-            Protocol::Tcp => Transport::Tcp,
-            Protocol::Udp => Transport::Udp,
+            // MPTCP uses TCP's port numbers, UDP-Lite UDP's (IANA registers neither).
+            Protocol::Tcp | Protocol::Mptcp => Transport::Tcp,
+            Protocol::Udp | Protocol::UdpLite => Transport::Udp,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! (sockets and the pids holding them; process details) → `resolve` (owners, filters) →
 //! `annotate` (what is known about ports) → `pipeline` (the three in one pass) → `check`
 //! (a verdict) → `render` (table, JSON, Prometheus, Nagios) → `act` (the commands that do
-//! something) → `cli` (clap) → `config` (the command line as a `Mode`) → `app` (runs it).
+//! something) → `cli` (clap) → `generate` (man page, completions), `config` (the
+//! command line as a `Mode`) → `app` (runs it).
 
 mod act;
 mod annotate;
@@ -16,6 +17,7 @@ mod cli;
 mod collect;
 mod config;
 mod exit;
+mod generate;
 mod host;
 mod iana;
 mod model;

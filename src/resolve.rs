@@ -10,8 +10,8 @@ use std::sync::Arc;
 use crate::collect::ProcessSource;
 use crate::host::Host;
 use crate::model::{
-    Filters, HiddenReason, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process, RangeClass,
-    RawSocket, Report, Snapshot, Socket, SocketFlag, SocketKnowledge,
+    Filters, HiddenReason, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process,
+    RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag, SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
@@ -27,6 +27,8 @@ pub(crate) fn build(
         sockets: mut raw,
         scan,
         mut warnings,
+        processes: read_with_scan,
+        namespaces,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.
@@ -38,7 +40,16 @@ pub(crate) fn build(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut found = details.processes(&pids);
+    // Details the collector read with its scan; the rest from the process source.
+    let mut found: HashMap<u32, Process> = read_with_scan.into_iter().map(|p| (p.pid, p)).collect();
+    let missing: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| !found.contains_key(p))
+        .collect();
+    if !missing.is_empty() {
+        found.extend(details.processes(&missing));
+    }
     let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
     let mut name_of = |uid: u32| {
         user_names
@@ -50,6 +61,7 @@ pub(crate) fn build(
         if p.user.is_none() {
             p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
         }
+        p.context.argv0_is_exe = argv0_is_exe(p, host);
     }
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
@@ -77,17 +89,35 @@ pub(crate) fn build(
             lists.insert(pids.to_vec(), Arc::clone(&list));
             list
         });
-        let mut flags = Vec::new();
+        let mut flags: Vec<SocketFlag> = raw.marks.clone();
         if is_dual_stack(&raw) {
             flags.push(SocketFlag::DualStack);
         }
+        if raw.is_ipv4_mapped() {
+            flags.push(SocketFlag::Ipv4Mapped);
+        }
         let user = raw.uid.and_then(&mut name_of);
+        let netns = raw.netns.map(|inode| {
+            namespaces
+                .iter()
+                .find(|n| n.inode == inode)
+                .cloned()
+                .unwrap_or(NetnsInfo {
+                    inode,
+                    name: None,
+                    current: false,
+                })
+        });
         Socket {
             user,
             raw,
             owner,
             flags,
             knowledge: SocketKnowledge::default(),
+            context: SocketContext {
+                netns,
+                ..SocketContext::default()
+            },
         }
     };
     // Built from the back a block at a time, each block's memory handed back as it goes:
@@ -112,6 +142,21 @@ pub(crate) fn build(
     }
 }
 
+/// Whether a process's argv\[0\], an absolute path that names another program than its
+/// executable, leads to that very executable through symbolic links (`/sbin/init` →
+/// `/usr/lib/systemd/systemd`). Asked only of processes whose argv\[0\] differs.
+fn argv0_is_exe(p: &Process, host: &dyn Host) -> bool {
+    let (Some(exe), Some(argv0)) = (p.exe.as_deref(), p.cmdline.as_ref().and_then(|a| a.first()))
+    else {
+        return false;
+    };
+    if !argv0.starts_with('/') || p.name_mismatch() != Some(true) || p.exe_deleted {
+        return false;
+    }
+    host.real_path(std::path::Path::new(argv0))
+        .is_some_and(|real| real.as_os_str() == std::ffi::OsStr::new(exe))
+}
+
 /// The owner of one socket, from what the scan saw.
 pub(crate) fn owner_of(
     raw: &RawSocket,
@@ -122,22 +167,25 @@ pub(crate) fn owner_of(
     if !raw.pids.is_empty() {
         return Owner::Known(processes(&raw.pids));
     }
-    if raw.inode == Some(0) {
+    let reason = if raw.marks.contains(&SocketFlag::AwaitingAccept) {
+        // In an accept queue, but whose listener it is could not be told.
+        HiddenReason::AwaitingAccept
+    } else if raw.inode == Some(0) {
         return Owner::None {
             reason: NoneReason::NoFile,
         };
-    }
-    if scan.complete() && raw.inode.is_some() {
-        return Owner::None {
-            reason: NoneReason::NoProcess,
-        };
-    }
+    } else if scan.complete() && raw.inode.is_some() {
+        // Every process was read and none has it open. That is a kernel socket, or a
+        // descriptor in flight in a UNIX socket's queue, which no process table shows:
+        // not certain enough for "none".
+        HiddenReason::NotInAnyProcess
+    } else if scan.privileged {
+        HiddenReason::Unreadable
+    } else {
+        HiddenReason::NotPermitted
+    };
     Owner::Hidden {
-        reason: if scan.privileged {
-            HiddenReason::Unreadable
-        } else {
-            HiddenReason::NotPermitted
-        },
+        reason,
         uid: raw.uid,
         user: raw.uid.and_then(user_name).map(|n| n.to_string()),
     }
@@ -242,6 +290,7 @@ fn port_infos(args: &[PortArg], sockets: &[Socket]) -> Vec<PortInfo> {
                     iana: Vec::new(),
                     notes: Vec::new(),
                     in_ephemeral_range: None,
+                    left_out: None,
                 });
             }
         }
@@ -267,6 +316,9 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
+            netns: None,
         }
     }
 
@@ -285,8 +337,10 @@ mod tests {
             ran: true,
             inaccessible: 3,
             inaccessible_uids: vec![1001],
+            inaccessible_identities: Vec::new(),
             unknown_coverage: false,
             privileged: false,
+            restricted_proc: false,
         };
         let unknown = OwnerScan {
             ran: true,
@@ -311,13 +365,25 @@ mod tests {
                 reason: NoneReason::NoFile
             }
         );
-        // Everything was read and nobody holds it: a kernel socket.
-        assert_eq!(
+        // Everything was read and nobody holds it: a kernel socket, or a descriptor in
+        // flight, which cannot be told apart: not "none".
+        assert!(matches!(
             owner_of(&raw(Some(5), vec![]), &complete, |_| None, bare),
-            Owner::None {
-                reason: NoneReason::NoProcess
+            Owner::Hidden {
+                reason: HiddenReason::NotInAnyProcess,
+                ..
             }
-        );
+        ));
+        // In an accept queue, its listener not known: hidden, not "closed".
+        let mut queued = raw(Some(0), vec![]);
+        queued.marks.push(SocketFlag::AwaitingAccept);
+        assert!(matches!(
+            owner_of(&queued, &complete, |_| None, bare),
+            Owner::Hidden {
+                reason: HiddenReason::AwaitingAccept,
+                ..
+            }
+        ));
         // Some processes could not be read: hidden, never "none", and the uid is kept.
         for scan in [&partial, &unknown] {
             match owner_of(&raw(Some(5), vec![]), scan, |_| None, bare) {

@@ -62,7 +62,7 @@ pub(crate) fn import(paths: &Paths, file: &Path, out: &mut dyn Write) -> Result<
 /// Which copy is in use, its date and its size; and what the built-in copy is.
 pub(crate) fn status(paths: &Paths, out: &mut dyn Write) -> Result<()> {
     let path = registry::user_copy_path(paths);
-    let existing = path.as_ref().filter(|p| p.exists());
+    let existing = path.as_ref().filter(|p| p.symlink_metadata().is_ok());
     match existing.map(|p| (p, registry::load_user_copy(p))) {
         Some((p, Ok(registry))) => {
             let newest_date = match registry.copy() {

@@ -13,7 +13,7 @@ use crate::host::Host;
 use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
     EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryCopy, RegistryInfo,
-    Report, Socket, XsanAudit, XsanHost,
+    Report, Socket, XsanAudit, XsanHost, XsanVerdict,
 };
 
 /// What one annotation pass works from.
@@ -24,6 +24,9 @@ pub(crate) struct Context<'a> {
     /// Single ports the user gave by number (not by service name, not as a range).
     pub(crate) asked_by_number: &'a [u16],
     pub(crate) warnings: Vec<String>,
+    /// The user asked for the Xsan audit (`--xsan`, `--expect xsan`, `--warn-on
+    /// xsan-conflict`).
+    pub(crate) xsan_asked: bool,
 }
 
 impl<'a> Context<'a> {
@@ -34,7 +37,15 @@ impl<'a> Context<'a> {
             ephemeral: host.ephemeral(),
             asked_by_number,
             warnings: host.warnings(),
+            xsan_asked: false,
         }
+    }
+
+    /// Whether listeners on Xsan ports are judged, with the alarm that goes with a bad
+    /// verdict (`!!`, the `xsan_*` flags, the check's WARNING): only where Xsan is
+    /// configured or the user asked. Elsewhere a port asked about gets a plain note.
+    pub(crate) fn xsan_alarm(&self) -> bool {
+        self.xsan_asked || self.xsan.is_configured()
     }
 }
 
@@ -49,18 +60,38 @@ pub(crate) fn xsan_audit(host: &XsanHost, asked_by_number: &[u16]) -> XsanAudit 
 /// Adds what is known to every socket (service names, the Xsan verdict and its flag)
 /// and to every port asked about (registry rows, range class notes, Apple, this host).
 pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
+    // Verdicts that raise no alarm here, as notes on the ports asked about.
+    let mut quiet: Vec<(u16, String)> = Vec::new();
     // One copy of each service name, shared by the sockets that bear it.
     let mut names: HashMap<&str, Arc<str>> = HashMap::new();
     for s in &mut report.sockets {
-        annotate_socket(s, ctx, &mut names);
+        if let Some(reason) = annotate_socket(s, ctx, &mut names) {
+            quiet.push((s.raw.local_port, reason));
+        }
     }
     for p in &mut report.ports {
         annotate_port(p, ctx);
+        for (_, reason) in quiet.iter().filter(|(port, _)| *port == p.port) {
+            p.notes.push(Note {
+                source: NoteSource::Host,
+                text: format!(
+                    "{reason}; no alarm, since Xsan is not configured here (whoport --xsan {} \
+                     judges it as an Xsan port)",
+                    p.port
+                ),
+            });
+        }
     }
     report.registry = Some(registry_info(ctx.registry));
     report.ephemeral = ctx.ephemeral.cloned();
     report.warnings.extend(ctx.warnings.iter().cloned());
     report.warnings.extend(ctx.xsan.warnings.iter().cloned());
+    // A verdict relies on the executable directories: say when others can write there.
+    if report.sockets.iter().any(|s| s.knowledge.xsan.is_some()) || ctx.xsan_asked {
+        report
+            .warnings
+            .extend(ctx.xsan.bin_dir_warnings.iter().cloned());
+    }
 }
 
 /// Whether a port is one this OS hands out to clients (IANA's dynamic range when the
@@ -72,7 +103,13 @@ fn ephemeral(ctx: &Context, port: u16) -> bool {
     }
 }
 
-fn annotate_socket<'r>(s: &mut Socket, ctx: &Context<'r>, names: &mut HashMap<&'r str, Arc<str>>) {
+/// Annotates one socket; returns the reason of an Xsan verdict that raises no alarm here
+/// (a listener that is not Xsan's, on a host without Xsan).
+fn annotate_socket<'r>(
+    s: &mut Socket,
+    ctx: &Context<'r>,
+    names: &mut HashMap<&'r str, Arc<str>>,
+) -> Option<String> {
     let t = Transport::from(s.raw.protocol);
     // A client's local port was picked by the OS: its registry name would be chance.
     let client_side = !s.raw.state.is_listening() && ephemeral(ctx, s.raw.local_port);
@@ -90,8 +127,12 @@ fn annotate_socket<'r>(s: &mut Socket, ctx: &Context<'r>, names: &mut HashMap<&'
             .service_name(s.raw.local_port, t)
             .map(&mut shared);
     }
-    if let Some(check) = xsan::check(s, ctx.xsan, ctx.asked_by_number) {
+    let check = xsan::check(s, ctx.xsan, ctx.asked_by_number)?;
+    if ctx.xsan_alarm() || check.verdict == XsanVerdict::Xsan {
         s.set_xsan(check);
+        None
+    } else {
+        Some(check.reason)
     }
 }
 
@@ -139,7 +180,12 @@ fn annotate_port(p: &mut PortInfo, ctx: &Context) {
             ),
         });
     }
-    notes.extend(xsan::host_note(ctx.xsan, p.port, ctx.asked_by_number));
+    notes.extend(xsan::host_note(
+        ctx.xsan,
+        p.port,
+        ctx.asked_by_number,
+        ctx.xsan_alarm(),
+    ));
     p.notes = notes;
     p.in_ephemeral_range = ctx.ephemeral.map(|r| r.contains(p.port));
 }
@@ -191,6 +237,7 @@ mod tests {
             iana: Vec::new(),
             notes: Vec::new(),
             in_ephemeral_range: None,
+            left_out: None,
         }
     }
 
@@ -207,6 +254,9 @@ mod tests {
                 inode: Some(7),
                 v6only: None,
                 pids: vec![42],
+                fds: Vec::new(),
+                marks: Vec::new(),
+                netns: None,
             },
             user: None,
             owner: Owner::Known(
@@ -217,11 +267,15 @@ mod tests {
                     uid: None,
                     exe: Some(exe.into()),
                     cmdline: None,
+                    exe_deleted: false,
+                    cmdline_raw: None,
+                    context: Default::default(),
                 }]
                 .into(),
             ),
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 
@@ -245,6 +299,7 @@ mod tests {
             ephemeral,
             asked_by_number,
             warnings: Vec::new(),
+            xsan_asked: false,
         }
     }
 
@@ -253,6 +308,52 @@ mod tests {
             .iter()
             .map(|n| (n.source.as_str(), n.text.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn xsan_alarm_only_where_configured_or_asked() {
+        let registry = Registry::builtin();
+        let unconfigured = XsanHost {
+            config_dirs: vec!["/usr/cvfs/config".into()],
+            bin_dirs: vec!["/usr/cvfs/bin".into()],
+            bin_dir_warnings: vec!["Xsan: the executable directory /tmp can be changed".into()],
+            ..XsanHost::default()
+        };
+        let run = |host: &XsanHost, asked: bool| {
+            let mut report = Report {
+                sockets: vec![socket(State::Listen, 60322, 0, "/tmp/fsm")],
+                ports: vec![port(60322)],
+                ..Report::default()
+            };
+            let mut ctx = context(&registry, host, None, &[60322]);
+            ctx.xsan_asked = asked;
+            annotate(&mut report, &ctx);
+            report
+        };
+        // A host without Xsan, nothing asked: no verdict, no flag; a plain note.
+        let quiet = run(&unconfigured, false);
+        assert_eq!(quiet.sockets[0].xsan(), None);
+        assert!(quiet.sockets[0].flags.is_empty());
+        let notes = notes_of(&quiet.ports[0]);
+        assert!(
+            notes.iter().any(|(source, text)| *source == "host"
+                && text.starts_with("not Xsan: pid 42 (fsm) runs /tmp/fsm")
+                && text.contains("no alarm, since Xsan is not configured here")),
+            "{notes:?}"
+        );
+        assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+        // Asked (--xsan, --expect xsan): the alarm, and the directory warning with it.
+        let asked = run(&unconfigured, true);
+        assert_eq!(asked.sockets[0].xsan(), Some(XsanVerdict::NotXsan));
+        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict]);
+        assert_eq!(asked.warnings.len(), 1, "{:?}", asked.warnings);
+        // Configured: the alarm without asking.
+        let configured = XsanHost {
+            configured_in: Some("/usr/cvfs/config".into()),
+            ..unconfigured.clone()
+        };
+        let alarm = run(&configured, false);
+        assert_eq!(alarm.sockets[0].xsan(), Some(XsanVerdict::NotXsan));
     }
 
     #[test]

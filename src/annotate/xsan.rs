@@ -137,14 +137,15 @@ fn judge(host: &XsanHost, processes: &[Process]) -> (XsanVerdict, String) {
             "cannot verify: no process".into(),
         );
     }
-    if let Some(p) = processes
+    let outside: Vec<String> = processes
         .iter()
-        .find(|p| is_xsan_process(host, p) == Some(false))
-    {
-        let exe = p.exe.as_deref().unwrap_or("?");
+        .filter(|p| is_xsan_process(host, p) == Some(false))
+        .map(|p| format!("{} runs {}", label(p), p.exe.as_deref().unwrap_or("?")))
+        .collect();
+    if !outside.is_empty() {
         return (
             XsanVerdict::NotXsan,
-            format!("not Xsan: {} runs {exe}, outside {dirs}", label(p)),
+            format!("not Xsan: {}, outside {dirs}", outside.join(", ")),
         );
     }
     if let Some(p) = processes
@@ -219,7 +220,12 @@ pub(crate) fn apple_notes(port: u16, tcp: bool, udp: bool) -> Vec<Note> {
 }
 
 /// What this host says about Xsan, for a port that is an Xsan port or in Apple's range.
-pub(crate) fn host_note(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> Option<Note> {
+pub(crate) fn host_note(
+    host: &XsanHost,
+    port: u16,
+    asked_by_number: &[u16],
+    alarm: bool,
+) -> Option<Note> {
     let role = xsan_port(host, port, asked_by_number);
     if role.is_none() && port < APPLE_XSAN_RANGE.0 {
         return None;
@@ -255,9 +261,13 @@ pub(crate) fn host_note(host: &XsanHost, port: u16, asked_by_number: &[u16]) -> 
         (None, Some(XsanPort::ConfiguredRange)) => {
             "; no fsports file, so its window is Apple's 49152-65535/tcp".to_string()
         }
-        (None, Some(XsanPort::AskedRange)) => {
+        (None, Some(XsanPort::AskedRange)) if alarm => {
             format!("; {port} was asked about by number, so a TCP listener here must be Xsan's")
         }
+        (None, Some(XsanPort::AskedRange)) => format!(
+            "; a listener on {port} is not judged as Xsan's here (whoport --xsan {port} or \
+             check --expect xsan does)"
+        ),
         _ => String::new(),
     };
     Some(Note {
@@ -280,6 +290,9 @@ mod tests {
             uid: None,
             exe: exe.map(str::to_string),
             cmdline: None,
+            exe_deleted: false,
+            cmdline_raw: None,
+            context: Default::default(),
         }
     }
 
@@ -296,11 +309,15 @@ mod tests {
                 inode: Some(1),
                 v6only: None,
                 pids: Vec::new(),
+                fds: Vec::new(),
+                marks: Vec::new(),
+                netns: None,
             },
             user: None,
             owner,
             flags: Vec::new(),
             knowledge: SocketKnowledge::default(),
+            context: Default::default(),
         }
     }
 
@@ -317,6 +334,7 @@ mod tests {
             bin_dirs: vec!["/usr/cvfs/bin".into(), "/opt/xsan/bin".into()],
             alt_bin_dir: Some("/opt/xsan/bin".into()),
             warnings: Vec::new(),
+            bin_dir_warnings: Vec::new(),
         }
     }
 
@@ -373,7 +391,7 @@ mod tests {
             user: None,
         };
         let kernel = || Owner::None {
-            reason: NoneReason::NoProcess,
+            reason: NoneReason::NoFile,
         };
         let none_configured = host(false, None);
         let configured = host(true, None);
@@ -436,6 +454,29 @@ mod tests {
     }
 
     #[test]
+    fn the_verdict_names_every_holder_that_is_not_xsan() {
+        let owners = Owner::Known(
+            vec![
+                process(10, "fsm", Some("/usr/cvfs/bin/fsm")),
+                process(21, "sshd", Some("/usr/bin/perl")),
+                process(22, "fsm", Some("/tmp/fsm")),
+            ]
+            .into(),
+        );
+        let c = check(
+            &socket(Protocol::Tcp, 312, State::Listen, owners),
+            &host(true, None),
+            &[],
+        );
+        let reason = c.map(|c| c.reason).unwrap_or_default();
+        assert_eq!(
+            reason,
+            "not Xsan: pid 21 (sshd) runs /usr/bin/perl, pid 22 (fsm) runs /tmp/fsm, outside \
+             the Xsan executable directories (/usr/cvfs/bin, /opt/xsan/bin)"
+        );
+    }
+
+    #[test]
     fn audit_ranges_follow_the_window() {
         assert_eq!(
             audit_ranges(&host(true, Some((52000, 52100, Some(40000)))), &[]),
@@ -460,10 +501,10 @@ mod tests {
         assert!(texts(apple_notes(626, true, true))[0].contains("serialnumberd"));
         assert!(apple_notes(22, true, true).is_empty());
         assert!(apple_notes(49151, true, true).is_empty());
-        let not_here = host_note(&host(false, None), 60322, &[]).map(|n| n.text);
+        let not_here = host_note(&host(false, None), 60322, &[], false).map(|n| n.text);
         assert!(not_here.is_some_and(|t| t.starts_with("Xsan is not configured here")));
-        assert_eq!(host_note(&host(false, None), 22, &[22]), None);
-        let window = host_note(&host(true, Some((52000, 52100, None))), 52010, &[]);
+        assert_eq!(host_note(&host(false, None), 22, &[22], false), None);
+        let window = host_note(&host(true, Some((52000, 52100, None))), 52010, &[], true);
         assert!(window.is_some_and(
             |n| n.text.contains("52000-52100/tcp") && n.text.contains("52010 is inside it")
         ));

@@ -44,6 +44,12 @@ impl ProcessSource for SysinfoProcesses {
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect();
+            let cmdline_raw = p.cmd().iter().any(|a| a.to_str().is_none()).then(|| {
+                p.cmd()
+                    .iter()
+                    .map(|a| std::os::unix::ffi::OsStrExt::as_bytes(a.as_os_str()).to_vec())
+                    .collect()
+            });
             let uid = p.user_id().map(|u| **u);
             out.insert(
                 pid,
@@ -55,6 +61,11 @@ impl ProcessSource for SysinfoProcesses {
                     exe: exe.filter(|e| !e.is_empty()),
                     // Kernel threads and zombies have an empty command line.
                     cmdline: (!cmdline.is_empty()).then_some(cmdline),
+                    // sysinfo drops Linux's " (deleted)" without saying so; macOS has
+                    // no such mark.
+                    exe_deleted: false,
+                    cmdline_raw,
+                    context: Default::default(),
                 },
             );
         }

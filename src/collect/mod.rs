@@ -8,9 +8,13 @@
 
 use std::collections::HashMap;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use crate::model::{Process, Snapshot, SocketQuery};
+use crate::model::{
+    NetnsScope, Process, Protocol, RawSocket, Snapshot, SocketFlag, SocketQuery, State,
+};
+
+pub(crate) use context::{ContextSource, Runtimes};
 
 // The platform's own fast path. On Linux: netlink sock_diag (or /proc/net) plus a
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
@@ -29,6 +33,8 @@ mod netstat2_ext;
 #[path = "netstat2_other.rs"]
 mod netstat2_ext;
 
+pub(crate) mod containers;
+pub(crate) mod context;
 mod details;
 mod portable;
 
@@ -38,12 +44,47 @@ pub(crate) mod fake;
 /// Gives the sockets that match a query, with the pids that hold each.
 pub(crate) trait Collector {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot>;
+
+    /// The same in the network namespaces `scope` names (`--netns`). A collector that
+    /// sees only its own namespace answers `Current`, finds nothing in `Others`, and
+    /// refuses the rest.
+    fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
+        match scope {
+            NetnsScope::Current => self.collect(query),
+            NetnsScope::Others => Ok(Snapshot::default()),
+            _ => bail!(
+                "--netns: this collection path reads only its own network namespace (others \
+                 need Linux's native or procfs path)"
+            ),
+        }
+    }
+
+    /// The sockets alone, without looking for the processes holding them, where the
+    /// platform can tell them apart (`wait` and `watch` read the socket table every
+    /// interval; Linux: sock_diag only). Elsewhere, a whole collection.
+    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+        Ok(self.collect(query)?.sockets)
+    }
 }
 
 /// Gives process details for pids.
 pub(crate) trait ProcessSource {
     /// Details of each pid that can still be read; a pid that exited is left out.
     fn processes(&self, pids: &[u32]) -> HashMap<u32, Process>;
+
+    /// Whether a process with this pid exists (in this pid namespace): signal 0 is
+    /// checked, not sent; another user's process exists too ("not permitted").
+    fn exists(&self, pid: u32) -> bool {
+        let Ok(raw) = i32::try_from(pid) else {
+            return false;
+        };
+        rustix::process::Pid::from_raw(raw).is_some_and(|p| {
+            !matches!(
+                rustix::process::test_kill_process(p),
+                Err(rustix::io::Errno::SRCH)
+            )
+        })
+    }
 }
 
 /// Which collection path to use (`--backend`, hidden; for tests and comparisons).
@@ -78,10 +119,60 @@ pub(crate) struct Choice {
     pub(crate) debug: bool,
 }
 
+/// Whether a TCP socket is a connection in a listener's accept queue: established (or
+/// already closed by the peer) with no file yet. A connection its process has closed
+/// moves on to FIN_WAIT or LAST_ACK, so these states without a file mean "not accepted".
+fn awaits_accept(s: &RawSocket) -> bool {
+    s.protocol == Protocol::Tcp
+        && s.inode == Some(0)
+        && matches!(
+            s.state,
+            State::Established | State::CloseWait | State::SynRecv
+        )
+}
+
+/// Gives each connection waiting in an accept queue its listener's holders (flagged
+/// `awaiting_accept`): the listener on its port with the most specific address that
+/// accepts it (its own address, else the wildcard of its family). When several such
+/// listeners (`SO_REUSEPORT`) have different holders, or the listener's are not known,
+/// it is only marked: which process will accept it is not known.
+fn attribute_accept_queue(sockets: &mut [RawSocket], listeners: &[&RawSocket]) {
+    for s in sockets.iter_mut().filter(|s| awaits_accept(s)) {
+        let on_port = || {
+            listeners.iter().filter(|l| {
+                l.protocol == Protocol::Tcp
+                    && l.state == State::Listen
+                    && l.local_port == s.local_port
+                    && l.family() == s.family()
+            })
+        };
+        let exact: Vec<&&RawSocket> = on_port()
+            .filter(|l| l.local_address == s.local_address)
+            .collect();
+        let candidates = if exact.is_empty() {
+            on_port()
+                .filter(|l| l.local_address.is_unspecified())
+                .collect()
+        } else {
+            exact
+        };
+        let Some(first) = candidates.first() else {
+            // No listener any more: the connection is being reset.
+            continue;
+        };
+        s.marks.push(SocketFlag::AwaitingAccept);
+        if !first.pids.is_empty() && candidates.iter().all(|l| l.pids == first.pids) {
+            s.pids = first.pids.clone();
+        }
+    }
+}
+
 /// The collector and process source of one run.
 pub(crate) struct Sources {
     pub(crate) sockets: Box<dyn Collector>,
     pub(crate) processes: Box<dyn ProcessSource>,
+    /// Containers, units and parents of the holders found.
+    pub(crate) context: Box<dyn ContextSource>,
 }
 
 impl Sources {
@@ -91,14 +182,17 @@ impl Sources {
             Backend::Native => Sources {
                 sockets: native::collector(choice.owners, choice.debug)?,
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Procfs => Sources {
                 sockets: native::procfs_collector(choice.owners, choice.debug)?,
                 processes: native::process_source(),
+                context: Box::new(Runtimes::default()),
             },
             Backend::Portable => Sources {
                 sockets: Box::new(portable::Portable),
                 processes: Box::new(details::SysinfoProcesses),
+                context: Box::new(Runtimes::default()),
             },
         })
     }

@@ -11,17 +11,17 @@ use netstat2::{
 
 use super::{Collector, netstat2_ext, privileged};
 use crate::model::SocketQuery;
-use crate::model::{OwnerScan, Protocol, RawSocket, Snapshot, State};
+use crate::model::{Family, OwnerScan, Protocol, RawSocket, Snapshot, State};
 
 pub(crate) struct Portable;
 
 impl Collector for Portable {
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
         let mut families = AddressFamilyFlags::empty();
-        if query.ipv4 {
+        if query.lists_family(Family::Ipv4) {
             families |= AddressFamilyFlags::IPV4;
         }
-        if query.ipv6 {
+        if query.lists_family(Family::Ipv6) {
             families |= AddressFamilyFlags::IPV6;
         }
         let mut protocols = ProtocolFlags::empty();
@@ -32,7 +32,17 @@ impl Collector for Portable {
             protocols |= ProtocolFlags::UDP;
         }
         let infos = get_sockets_info(families, protocols).context("listing sockets (netstat2)")?;
-        let sockets = merge(infos.iter().map(convert).filter(|s| query.matches(s)));
+        let mut sockets = merge(infos.iter().map(convert));
+        // A connection in a listener's accept queue belongs to the listener's holders
+        // (the listener may be outside the query: another state).
+        let listeners: Vec<RawSocket> = sockets
+            .iter()
+            .filter(|s| s.state == State::Listen && s.protocol == Protocol::Tcp)
+            .cloned()
+            .collect();
+        let listeners: Vec<&RawSocket> = listeners.iter().collect();
+        super::attribute_accept_queue(&mut sockets, &listeners);
+        sockets.retain(|s| query.matches(s));
         let ran = !sockets.is_empty();
         let mut warnings = Vec::new();
         let unprivileged = !privileged();
@@ -47,12 +57,18 @@ impl Collector for Portable {
             sockets,
             scan: OwnerScan {
                 ran,
-                // netstat2 does not say which processes it could not read.
-                unknown_coverage: unprivileged,
+                // netstat2 does not say which processes it could not read, even as root
+                // (a process of another pid namespace, one a security module guards): a
+                // socket it found no holder for is never certainly held by none.
+                unknown_coverage: true,
                 privileged: !unprivileged,
                 ..OwnerScan::default()
             },
             warnings,
+            // Details come later, from sysinfo: a pid reused in between cannot be told
+            // apart on this path.
+            processes: Vec::new(),
+            namespaces: Vec::new(),
         })
     }
 }
@@ -74,6 +90,9 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
+            netns: None,
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
         // socket is shown as unconnected.
@@ -88,6 +107,9 @@ fn convert(info: &SocketInfo) -> RawSocket {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
+            netns: None,
         },
     }
 }
@@ -157,6 +179,9 @@ mod tests {
             inode,
             v6only: None,
             pids,
+            fds: Vec::new(),
+            marks: Vec::new(),
+            netns: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::model::{EphemeralRange, XsanHost};
 
 pub(crate) mod atomic;
 pub(crate) mod registry;
+pub(crate) mod trust;
 mod users;
 pub(crate) mod xsan;
 
@@ -144,13 +145,21 @@ impl Host for RealHost {
         let is_terminal = std::io::stdout().is_terminal();
         Terminal {
             is_terminal,
-            width: if is_terminal {
-                comfy_table::Table::new().width()
-            } else {
-                None
-            },
+            width: if is_terminal { terminal_width() } else { None },
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
         }
+    }
+}
+
+/// The width of the terminal on standard output, in columns: the kernel's window size,
+/// else `COLUMNS` (as ps and ls read it).
+fn terminal_width() -> Option<u16> {
+    match rustix::termios::tcgetwinsize(std::io::stdout()) {
+        Ok(size) if size.ws_col > 0 => Some(size.ws_col),
+        _ => std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|&c| c > 0),
     }
 }
 

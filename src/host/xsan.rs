@@ -89,6 +89,20 @@ pub(crate) fn detect(dirs: &XsanDirs) -> XsanHost {
     }
     host.bin_dirs = bin.iter().map(|d| canonical(d)).collect();
     host.bin_dirs.dedup();
+    for dir in &host.bin_dirs {
+        if let Some((writable, why)) = super::trust::writable_by_others(dir) {
+            let via = if writable == *dir {
+                String::new()
+            } else {
+                format!(" (through {})", writable.display())
+            };
+            host.bin_dir_warnings.push(format!(
+                "Xsan: the executable directory {} can be changed by users other than \
+                 root{via}: it {why}, so any program put there passes for Xsan's",
+                dir.display(),
+            ));
+        }
+    }
     host
 }
 

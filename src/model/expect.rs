@@ -73,3 +73,12 @@ pub(crate) struct CheckSpec {
     pub(crate) expectations: Vec<Expectation>,
     pub(crate) warn_on: Vec<WarnOn>,
 }
+
+impl CheckSpec {
+    /// The check asks about Xsan (`--expect xsan`, `--warn-on xsan-conflict`): the Xsan
+    /// alarm applies also on a host where Xsan is not configured.
+    pub(crate) fn asks_xsan(&self) -> bool {
+        self.expectations.contains(&Expectation::Xsan)
+            || self.warn_on.contains(&WarnOn::XsanConflict)
+    }
+}

@@ -4,11 +4,16 @@
 //! The bottom layer: nothing in here knows where the data came from (netlink, /proc,
 //! netstat2) or how it will be printed, and it imports no other module of whoport.
 
+mod context;
 mod expect;
 mod query;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub(crate) use context::{
+    Ancestor, Container, NetnsInfo, NetnsScope, Pod, ProcessContext, Published, Runtime,
+    SocketContext, Unit, Via,
+};
 pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
 pub(crate) use query::{
     Filters, Kinds, PortArg, PortSet, SocketQuery, UserFilter, asked_by_number,
@@ -26,6 +31,12 @@ use serde::Serialize;
 pub(crate) enum Protocol {
     Tcp,
     Udp,
+    /// UDP-Lite (RFC 3828): UDP's port space of its own, listed with `-u`.
+    #[serde(rename = "udplite")]
+    UdpLite,
+    /// Multipath TCP (RFC 8684): the socket a process holds; its subflows are TCP
+    /// sockets (flag `mptcp_subflow`). Listed with `-t`.
+    Mptcp,
 }
 
 impl Protocol {
@@ -33,6 +44,17 @@ impl Protocol {
         match self {
             Protocol::Tcp => "tcp",
             Protocol::Udp => "udp",
+            Protocol::UdpLite => "udplite",
+            Protocol::Mptcp => "mptcp",
+        }
+    }
+
+    /// The protocol whose port numbers and filters it shares: TCP for MPTCP, UDP for
+    /// UDP-Lite.
+    pub(crate) fn base(self) -> Protocol {
+        match self {
+            Protocol::Tcp | Protocol::Mptcp => Protocol::Tcp,
+            Protocol::Udp | Protocol::UdpLite => Protocol::Udp,
         }
     }
 }
@@ -93,7 +115,10 @@ impl State {
     /// them: 7 (`TCP_CLOSE`) is an unconnected UDP socket, 1 a connected one.
     pub(crate) fn from_kernel(protocol: Protocol, n: u8) -> State {
         match (protocol, n) {
-            (Protocol::Udp, 7) => State::Unconnected,
+            (Protocol::Udp | Protocol::UdpLite, 7) => State::Unconnected,
+            // sock_diag lists a TCP socket in TCP_CLOSE only from the bind table (Linux
+            // 6.6+): bound, neither listening nor connected.
+            (Protocol::Tcp, 7) => State::BoundInactive,
             (_, 1) => State::Established,
             (_, 2) => State::SynSent,
             (_, 3) => State::SynRecv,
@@ -162,9 +187,36 @@ pub(crate) struct RawSocket {
     pub(crate) v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
     pub(crate) pids: Vec<u32>,
+    /// (pid, descriptor number) of every descriptor found referring to the socket,
+    /// sorted; empty where the platform does not say (portable path).
+    pub(crate) fds: Vec<(u32, u32)>,
+    /// What the collector learnt about how the socket is held (copied into the
+    /// socket's flags): `AwaitingAccept`, `HeldByThread`, `MptcpSubflow`.
+    pub(crate) marks: Vec<SocketFlag>,
+    /// The network namespace (its inode) it was read in, when whoport looked beyond its
+    /// own (`--netns`, the free-port hint); `None` otherwise.
+    pub(crate) netns: Option<u64>,
 }
 
 impl RawSocket {
+    /// Whether IPv4 traffic reaches this socket, so an IPv4 bind to its port fails: an
+    /// IPv4 socket, an IPv6 one bound to an IPv4-mapped address (`::ffff:127.0.0.1`),
+    /// or an IPv6 wildcard with `IPV6_V6ONLY` off — or not known to be on (Linux's
+    /// default is off; /proc/net and netstat2 do not say).
+    pub(crate) fn accepts_ipv4(&self) -> bool {
+        match self.local_address {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(a) => {
+                a.to_ipv4_mapped().is_some() || (a.is_unspecified() && self.v6only != Some(true))
+            }
+        }
+    }
+
+    /// An IPv6 socket bound to an IPv4-mapped address: it accepts IPv4 only.
+    pub(crate) fn is_ipv4_mapped(&self) -> bool {
+        matches!(self.local_address, IpAddr::V6(a) if a.to_ipv4_mapped().is_some())
+    }
+
     pub(crate) fn family(&self) -> Family {
         Family::of(&self.local_address)
     }
@@ -197,6 +249,13 @@ pub(crate) struct OwnerScan {
     pub(crate) unknown_coverage: bool,
     /// Whether the scan ran as root.
     pub(crate) privileged: bool,
+    /// Of the processes whose descriptors could not be read, what could still be read
+    /// (pid, name, uid), one each, where the platform tells (Linux): enough to rule
+    /// one in or out by who it is.
+    pub(crate) inaccessible_identities: Vec<Process>,
+    /// /proc hides other users' processes (`hidepid=`) from this run: they cannot even
+    /// be counted.
+    pub(crate) restricted_proc: bool,
 }
 
 impl OwnerScan {
@@ -204,7 +263,11 @@ impl OwnerScan {
     /// true without root: with `hidepid=` on /proc, other users' processes cannot even be
     /// listed, let alone counted.
     pub(crate) fn complete(&self) -> bool {
-        self.ran && self.privileged && self.inaccessible == 0 && !self.unknown_coverage
+        self.ran
+            && self.privileged
+            && self.inaccessible == 0
+            && !self.unknown_coverage
+            && !self.restricted_proc
     }
 }
 
@@ -215,18 +278,36 @@ pub(crate) struct Snapshot {
     pub(crate) scan: OwnerScan,
     /// Things the user should know about how complete this answer is.
     pub(crate) warnings: Vec<String>,
+    /// Details of holders that the collector read itself, through the same handle on
+    /// the process as its descriptors (Linux: the /proc/PID directory), so that they
+    /// cannot be a newer process's that reused the pid. The others are read later,
+    /// through a `ProcessSource`.
+    pub(crate) processes: Vec<Process>,
+    /// The network namespaces the sockets were read in (`RawSocket::netns`), when whoport
+    /// looked beyond its own.
+    pub(crate) namespaces: Vec<NetnsInfo>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may
 /// have exited between the socket scan and the detail read, or hide its details.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Process {
     pub(crate) pid: u32,
     pub(crate) name: Option<String>,
     pub(crate) user: Option<String>,
     pub(crate) uid: Option<u32>,
+    /// The executable's path as the kernel gives it (without Linux's ` (deleted)`).
     pub(crate) exe: Option<String>,
+    /// The arguments, as text: bytes that are not UTF-8 become U+FFFD (see `cmdline_raw`).
     pub(crate) cmdline: Option<Vec<String>>,
+    /// The executable file was deleted (or replaced, as by an upgrade) after the process
+    /// started: another file may now sit at `exe`.
+    pub(crate) exe_deleted: bool,
+    /// The exact bytes of every argument, kept only when some argument is not UTF-8 (so
+    /// that `cmdline` is not exact).
+    pub(crate) cmdline_raw: Option<Vec<Vec<u8>>>,
+    /// Its container, unit and parents (filled in after the owners are known).
+    pub(crate) context: ProcessContext,
 }
 
 impl Process {
@@ -239,8 +320,103 @@ impl Process {
             uid: None,
             exe: None,
             cmdline: None,
+            exe_deleted: false,
+            cmdline_raw: None,
+            context: ProcessContext::default(),
         }
     }
+
+    /// The executable's file name (`perl` for `/usr/bin/perl`).
+    pub(crate) fn exe_name(&self) -> Option<&str> {
+        let exe = self.exe.as_deref()?;
+        exe.rsplit('/').next().filter(|n| !n.is_empty())
+    }
+
+    /// Whether the process's name or its argv\[0\] names another program than the
+    /// executable it runs (a perl script calling itself `sshd`); `None` when the
+    /// executable is unknown. See [`same_program`] for what counts as the same.
+    pub(crate) fn name_mismatch(&self) -> Option<bool> {
+        let base = self.exe_name()?;
+        let name_ok = self.name.as_deref().is_none_or(|n| same_program(n, base));
+        let argv0_ok = self.context.argv0_is_exe
+            || self
+                .cmdline
+                .as_ref()
+                .and_then(|args| args.first())
+                .is_none_or(|a| same_program(argv0_program(a), base));
+        Some(!(name_ok && argv0_ok))
+    }
+}
+
+/// The program argv\[0\] names: its first word, without a login shell's leading `-` or
+/// the `:` of a rewritten title (`sshd: /usr/sbin/sshd -D [listener]`, `nginx: master
+/// process`), and without its directory.
+fn argv0_program(argv0: &str) -> &str {
+    let word = argv0.split(' ').next().unwrap_or(argv0);
+    let word = word.strip_prefix('-').unwrap_or(word);
+    let word = word.strip_suffix(':').unwrap_or(word);
+    word.rsplit('/').next().unwrap_or(word)
+}
+
+/// The kernel's name for a process: at most 15 bytes (`TASK_COMM_LEN` - 1).
+const COMM_BYTES: usize = 15;
+
+/// Whether a claimed name stands for the executable of this file name: the same, or one a
+/// prefix of the other where the rest starts with no letter (`python3` runs
+/// `python3.11`, `php` runs `php8.2`), or a name cut by the kernel at 15 bytes. `sshd`
+/// does not stand for `perl`, nor `s` for `sshd`.
+pub(crate) fn same_program(claimed: &str, exe_name: &str) -> bool {
+    if claimed.is_empty() {
+        return false;
+    }
+    if claimed == exe_name {
+        return true;
+    }
+    let (short, long) = if claimed.len() < exe_name.len() {
+        (claimed, exe_name)
+    } else {
+        (exe_name, claimed)
+    };
+    let Some(rest) = long.strip_prefix(short) else {
+        return false;
+    };
+    (short == claimed && short.len() == COMM_BYTES)
+        || rest.chars().next().is_some_and(|c| !c.is_alphabetic())
+}
+
+/// The JSON of a process (docs/json.md): its fields, and what whoport makes of them.
+impl Serialize for Process {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let raw = self.cmdline_raw.is_some();
+        let mut st = serializer.serialize_struct("Process", 11 + usize::from(raw))?;
+        st.serialize_field("pid", &self.pid)?;
+        st.serialize_field("name", &self.name)?;
+        st.serialize_field("user", &self.user)?;
+        st.serialize_field("uid", &self.uid)?;
+        st.serialize_field("exe", &self.exe)?;
+        st.serialize_field("exe_deleted", &self.exe_deleted)?;
+        st.serialize_field("name_mismatch", &self.name_mismatch())?;
+        st.serialize_field("cmdline", &self.cmdline)?;
+        if let Some(args) = &self.cmdline_raw {
+            let hex: Vec<String> = args.iter().map(|a| hex(a)).collect();
+            st.serialize_field("cmdline_hex", &hex)?;
+        }
+        st.serialize_field("container", &self.context.container)?;
+        st.serialize_field("unit", &self.context.unit)?;
+        st.serialize_field("ancestors", &self.context.ancestors)?;
+        st.end()
+    }
+}
+
+/// Bytes as lowercase hexadecimal, two digits a byte.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Why the owner of a socket could not be seen.
@@ -253,6 +429,14 @@ pub(crate) enum HiddenReason {
     /// Even root could not read some processes (a security module, another pid namespace,
     /// a sandbox), and the socket was not found among those that could.
     Unreadable,
+    /// Every readable process was read and none has it open: a kernel socket, or a
+    /// descriptor in flight (sent over a UNIX socket, not yet received), which no
+    /// process table shows.
+    NotInAnyProcess,
+    /// A connection waiting in a listener's accept queue, whose listener's holders are
+    /// not known: hidden themselves, or several listeners (`SO_REUSEPORT`) with
+    /// different holders share its port.
+    AwaitingAccept,
 }
 
 impl HiddenReason {
@@ -262,6 +446,12 @@ impl HiddenReason {
                 "not permitted to inspect the process holding it (to see it: sudo whoport …)"
             }
             HiddenReason::Unreadable => "the process holding it cannot be inspected, even as root",
+            HiddenReason::NotInAnyProcess => {
+                "no process has it open: a kernel socket, or a descriptor in flight (sent over a UNIX socket, not yet received)"
+            }
+            HiddenReason::AwaitingAccept => {
+                "waits in a listener's accept queue, and which process holds that listener is not known (it is hidden, or several listeners share the port)"
+            }
         }
     }
 }
@@ -287,15 +477,12 @@ pub(crate) enum Owner {
 pub(crate) enum NoneReason {
     /// No file refers to the socket any more (TIME_WAIT, an orphaned connection).
     NoFile,
-    /// Every process was inspected and none holds it: a kernel socket.
-    NoProcess,
 }
 
 impl NoneReason {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             NoneReason::NoFile => "no process: the socket is closed or closing",
-            NoneReason::NoProcess => "no process holds it (kernel socket)",
         }
     }
 }
@@ -336,6 +523,17 @@ pub(crate) enum SocketFlag {
     XsanCannotVerify,
     /// A listener on an Xsan port whose every known owner is a verified Xsan process.
     XsanVerified,
+    /// A connection in a listener's accept queue, not yet `accept()`ed: no descriptor
+    /// refers to it yet; its owners are the listener's holders.
+    AwaitingAccept,
+    /// Found only in the descriptor table of a thread that has its own
+    /// (`unshare(CLONE_FILES)`), under /proc/PID/task/TID/fd.
+    HeldByThread,
+    /// A TCP subflow of an MPTCP socket; its holders are the MPTCP socket's.
+    MptcpSubflow,
+    /// An IPv6 socket bound to an IPv4-mapped address (`::ffff:a.b.c.d`): it accepts
+    /// IPv4 only, and is listed with `-4`.
+    Ipv4Mapped,
 }
 
 impl SocketFlag {
@@ -345,6 +543,10 @@ impl SocketFlag {
             SocketFlag::XsanConflict => "xsan_port_non_xsan_process",
             SocketFlag::XsanCannotVerify => "xsan_cannot_verify",
             SocketFlag::XsanVerified => "xsan_verified",
+            SocketFlag::AwaitingAccept => "awaiting_accept",
+            SocketFlag::HeldByThread => "held_by_thread",
+            SocketFlag::MptcpSubflow => "mptcp_subflow",
+            SocketFlag::Ipv4Mapped => "ipv4_mapped",
         }
     }
 }
@@ -366,6 +568,8 @@ pub(crate) struct Socket {
     pub(crate) flags: Vec<SocketFlag>,
     /// What is known about its ports (filled in by `annotate`).
     pub(crate) knowledge: SocketKnowledge,
+    /// Its network namespace and container.
+    pub(crate) context: SocketContext,
 }
 
 /// What `annotate` knows about one socket. Kept small, as there is one per socket (tens
@@ -474,6 +678,17 @@ pub(crate) struct XsanHost {
     pub(crate) alt_bin_dir: Option<PathBuf>,
     /// Problems with the files read (an fsports file without MinPort, …).
     pub(crate) warnings: Vec<String>,
+    /// Executable directories (or directories above them) that a user other than root can
+    /// write to: any program put there would pass for Xsan's. Reported when a verdict
+    /// relies on them.
+    pub(crate) bin_dir_warnings: Vec<String>,
+}
+
+impl XsanHost {
+    /// Xsan is set up on this host: an `fsnameservers` or an `fsports` file.
+    pub(crate) fn is_configured(&self) -> bool {
+        self.configured_in.is_some() || self.fsports.is_some()
+    }
 }
 
 /// The fsports file (fsports(4)): the ports Xsan's server processes may use.
@@ -624,6 +839,39 @@ pub(crate) struct PortInfo {
     pub(crate) notes: Vec<Note>,
     /// Whether the port is in this OS's ephemeral range, where that is known.
     pub(crate) in_ephemeral_range: Option<bool>,
+    /// When no socket matched: the sockets on the port that the filters (protocol,
+    /// family, state, `--pid`, `--user`) left out; empty when there is none at all (the
+    /// port is free). `None` when sockets matched (not looked at).
+    pub(crate) left_out: Option<Vec<LeftOut>>,
+}
+
+impl PortInfo {
+    /// No socket at all is on the port, in any protocol, family or state.
+    pub(crate) fn is_free(&self) -> bool {
+        self.sockets == 0 && self.left_out.as_ref().is_some_and(Vec::is_empty)
+    }
+}
+
+/// Sockets on a port that the filters left out, counted by kind.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LeftOut {
+    pub(crate) protocol: Protocol,
+    pub(crate) family: Family,
+    pub(crate) state: State,
+    pub(crate) sockets: usize,
+}
+
+impl LeftOut {
+    /// `1 tcp ipv4 listen`, `2 udp ipv6 unconnected`.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.sockets,
+            self.protocol.as_str(),
+            self.family.as_str(),
+            self.state.as_str()
+        )
+    }
 }
 
 /// The whole answer: what render and check work from.
@@ -639,6 +887,11 @@ pub(crate) struct Report {
     pub(crate) ephemeral: Option<EphemeralRange>,
     /// The Xsan audit (`--xsan`): what the host says about Xsan.
     pub(crate) xsan: Option<XsanAudit>,
+    /// Sockets on ports free in whoport's network namespace, found in other ones (the
+    /// free-port hint; they do not count for the exit code).
+    pub(crate) elsewhere: Vec<Socket>,
+    /// The network namespaces looked in (`--netns`).
+    pub(crate) netns_scope: NetnsScope,
 }
 
 /// The Xsan audit view (`--xsan`): the host's Xsan configuration and the port ranges
@@ -647,4 +900,86 @@ pub(crate) struct Report {
 pub(crate) struct XsanAudit {
     pub(crate) host: XsanHost,
     pub(crate) window: Vec<(u16, u16)>,
+}
+
+#[cfg(test)]
+mod process_tests {
+    use super::{Process, same_program};
+
+    fn p(name: &str, exe: Option<&str>, argv: &[&str]) -> Process {
+        Process {
+            name: Some(name.to_string()),
+            exe: exe.map(str::to_string),
+            cmdline: (!argv.is_empty()).then(|| argv.iter().map(|a| a.to_string()).collect()),
+            ..Process::unknown(1)
+        }
+    }
+
+    #[test]
+    fn a_name_stands_for_its_own_program_only() {
+        let same = [
+            ("sshd", "sshd"),
+            ("python3", "python3.11"),
+            ("php", "php8.2"),
+            ("containerd-shim", "containerd-shim-runc-v2"),
+            ("sshd-session", "sshd"),
+        ];
+        for (claimed, exe) in same {
+            assert!(same_program(claimed, exe), "{claimed} {exe}");
+        }
+        let other = [
+            ("sshd", "perl"),
+            ("s", "sshd"),
+            ("ssh", "sshd"),
+            ("vi", "vim.basic"),
+            ("", "x"),
+        ];
+        for (claimed, exe) in other {
+            assert!(!same_program(claimed, exe), "{claimed} {exe}");
+        }
+    }
+
+    #[test]
+    fn name_or_argv0_naming_another_program_is_a_mismatch() {
+        let nginx = p(
+            "nginx",
+            Some("/usr/sbin/nginx"),
+            &["nginx: master process /usr/sbin/nginx"],
+        );
+        assert_eq!(nginx.name_mismatch(), Some(false));
+        let sshd = p(
+            "sshd",
+            Some("/usr/sbin/sshd"),
+            &["sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"],
+        );
+        assert_eq!(sshd.name_mismatch(), Some(false));
+        let login = p("bash", Some("/usr/bin/bash"), &["-bash"]);
+        assert_eq!(login.name_mismatch(), Some(false));
+        // The perl script of the issue: comm and argv[0] say sshd, the kernel says perl.
+        let spoof = p(
+            "sshd",
+            Some("/usr/bin/perl"),
+            &["sshd: /usr/sbin/sshd -D [listener]"],
+        );
+        assert_eq!(spoof.name_mismatch(), Some(true));
+        // argv[0] alone can lie too.
+        let argv = p("perl", Some("/usr/bin/perl"), &["/usr/sbin/sshd", "-D"]);
+        assert_eq!(argv.name_mismatch(), Some(true));
+        assert_eq!(p("sshd", None, &[]).name_mismatch(), None);
+    }
+
+    #[test]
+    fn json_carries_the_flags_and_exact_bytes() -> Result<(), serde_json::Error> {
+        let mut proc = p("x", Some("/bin/x"), &["x", "a\u{fffd}b"]);
+        proc.cmdline_raw = Some(vec![b"x".to_vec(), b"a\xffb".to_vec()]);
+        proc.exe_deleted = true;
+        let v = serde_json::to_value(&proc)?;
+        assert_eq!(v["exe_deleted"], true);
+        assert_eq!(v["name_mismatch"], false);
+        assert_eq!(v["cmdline_hex"], serde_json::json!(["78", "61ff62"]));
+        let plain = serde_json::to_value(p("x", None, &[]))?;
+        assert!(plain.get("cmdline_hex").is_none());
+        assert_eq!(plain["name_mismatch"], serde_json::Value::Null);
+        Ok(())
+    }
 }

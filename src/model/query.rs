@@ -88,6 +88,19 @@ pub(crate) struct Kinds {
     pub(crate) ipv6: bool,
 }
 
+/// Both sets of flags (given before and after a subcommand).
+impl std::ops::BitOr for Kinds {
+    type Output = Kinds;
+    fn bitor(self, other: Kinds) -> Kinds {
+        Kinds {
+            tcp: self.tcp || other.tcp,
+            udp: self.udp || other.udp,
+            ipv4: self.ipv4 || other.ipv4,
+            ipv6: self.ipv6 || other.ipv6,
+        }
+    }
+}
+
 /// What the collector is asked for. The port filter is applied in the kernel where the
 /// platform allows it; `matches` is the same test for everyone else.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +111,9 @@ pub(crate) struct SocketQuery {
     pub(crate) ipv4: bool,
     pub(crate) ipv6: bool,
     pub(crate) listening_only: bool,
+    /// Whether to look for the processes holding the sockets (not when only counting
+    /// what is on a port).
+    pub(crate) owners: bool,
 }
 
 impl SocketQuery {
@@ -113,13 +129,15 @@ impl SocketQuery {
             ipv4: kinds.ipv4 || both_families,
             ipv6: kinds.ipv6 || both_families,
             listening_only,
+            owners: true,
         }
     }
 
+    /// `-t` covers MPTCP, `-u` UDP-Lite.
     pub(crate) fn wants_protocol(&self, p: Protocol) -> bool {
-        match p {
-            Protocol::Tcp => self.tcp,
-            Protocol::Udp => self.udp,
+        match p.base() {
+            Protocol::Tcp | Protocol::Mptcp => self.tcp,
+            Protocol::Udp | Protocol::UdpLite => self.udp,
         }
     }
 
@@ -128,6 +146,25 @@ impl SocketQuery {
             Family::Ipv4 => self.ipv4,
             Family::Ipv6 => self.ipv6,
         }
+    }
+
+    /// Whether a collector must list this family's sockets: IPv6 ones for `-4` too, since
+    /// an IPv6 socket may accept IPv4 (see [`RawSocket::accepts_ipv4`]).
+    pub(crate) fn lists_family(&self, f: Family) -> bool {
+        match f {
+            Family::Ipv4 => self.ipv4,
+            Family::Ipv6 => self.ipv6 || self.ipv4,
+        }
+    }
+
+    /// Whether only `-4` brings this socket in: an IPv6 socket that accepts IPv4.
+    pub(crate) fn only_as_ipv4(&self, s: &RawSocket) -> bool {
+        !self.wants_family(s.family()) && self.ipv4 && s.accepts_ipv4()
+    }
+
+    /// Whether nothing narrows the sockets asked about: every protocol, family and state.
+    pub(crate) fn is_widest(&self) -> bool {
+        self.tcp && self.udp && self.ipv4 && self.ipv6 && !self.listening_only
     }
 
     pub(crate) fn wants_state(&self, s: State) -> bool {
@@ -141,7 +178,7 @@ impl SocketQuery {
 
     pub(crate) fn matches(&self, s: &RawSocket) -> bool {
         self.wants_protocol(s.protocol)
-            && self.wants_family(s.family())
+            && (self.wants_family(s.family()) || self.only_as_ipv4(s))
             && self.wants_state(s.state)
             && self.ports.as_ref().is_none_or(|p| p.contains(s.local_port))
     }

@@ -17,6 +17,9 @@ pub(crate) fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),
+        exe_deleted: false,
+        cmdline_raw: None,
+        context: Default::default(),
     }
 }
 
@@ -41,11 +44,15 @@ pub(crate) fn socket(
             inode: Some(42),
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
+            fds: Vec::new(),
+            marks: Vec::new(),
+            netns: None,
         },
         user: Some("alice".into()),
         owner,
         flags: Vec::new(),
         knowledge: SocketKnowledge::default(),
+        context: Default::default(),
     }
 }
 

@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::Render;
 use crate::annotate::range_explanation;
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, Owner, Process, RegistryInfo, Report, Socket, SocketFlag,
-    XsanAudit, XsanCheck,
+    Container, EphemeralRange, IanaEntry, NetnsInfo, Note, Owner, Process, Published, RegistryInfo,
+    Report, Socket, SocketFlag, XsanAudit, XsanCheck,
 };
 
 pub(crate) const SCHEMA_VERSION: u32 = 1;
@@ -29,6 +29,28 @@ pub(crate) struct JsonReport<'a> {
     /// The Xsan audit (`--xsan` only; absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) xsan: Option<JsonXsanHost>,
+    /// Sockets other network namespaces have on ports free in whoport's own.
+    pub(crate) elsewhere: JsonSockets<'a>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonNetns<'a> {
+    pub(crate) inode: u64,
+    /// Its `ip netns` name.
+    pub(crate) name: Option<&'a str>,
+    /// whoport's own namespace.
+    pub(crate) current: bool,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonPublished {
+    /// `docker-proxy`, `dockerd`, `conmon`, `rootlessport`.
+    pub(crate) via: &'static str,
+    /// The forwarder holding the host socket.
+    pub(crate) pid: u32,
+    /// Where the traffic goes inside the container, where known.
+    pub(crate) container_address: Option<String>,
+    pub(crate) container_port: Option<u16>,
 }
 
 #[derive(Serialize)]
@@ -128,7 +150,7 @@ pub(crate) struct JsonSocket<'a> {
     pub(crate) owner: &'static str,
     /// Why the owner is hidden or none; null when known.
     pub(crate) owner_reason: Option<&'static str>,
-    pub(crate) processes: &'a [Process],
+    pub(crate) processes: Vec<JsonProcess<'a>>,
     pub(crate) flags: &'a [SocketFlag],
     /// The IANA service name of the local port (null for a client's ephemeral port).
     pub(crate) service: Option<&'a str>,
@@ -136,6 +158,14 @@ pub(crate) struct JsonSocket<'a> {
     pub(crate) remote_service: Option<&'a str>,
     /// The Xsan verdict, for a TCP listener on an Xsan port; null otherwise.
     pub(crate) xsan: Option<JsonXsanCheck<'a>>,
+    /// The network namespace it was found in; null when whoport looked only in its own.
+    pub(crate) netns: Option<JsonNetns<'a>>,
+    /// The container it lives in or is published to.
+    pub(crate) container: Option<&'a Container>,
+    /// How it is published to a container, when a runtime's forwarder holds it.
+    pub(crate) published: Option<JsonPublished>,
+    /// The `.socket` unit, when the service manager holds it (socket activation).
+    pub(crate) socket_unit: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -150,6 +180,31 @@ pub(crate) struct JsonPort<'a> {
     pub(crate) notes: Vec<JsonNote<'a>>,
     /// Whether this OS hands the port out as an ephemeral port; null when unknown.
     pub(crate) in_ephemeral_range: Option<bool>,
+    /// No socket at all is on the port (any protocol, family, state) in this network
+    /// namespace.
+    pub(crate) free: bool,
+    /// When no socket matched: the sockets on the port that the filters left out.
+    pub(crate) left_out: Vec<JsonLeftOut>,
+}
+
+/// Sockets of one kind on a port that the filters left out.
+#[derive(Serialize)]
+pub(crate) struct JsonLeftOut {
+    pub(crate) protocol: &'static str,
+    pub(crate) family: &'static str,
+    pub(crate) state: &'static str,
+    pub(crate) sockets: usize,
+}
+
+/// A holder of a socket, with its descriptors referring to that socket.
+#[derive(Serialize)]
+pub(crate) struct JsonProcess<'a> {
+    #[serde(flatten)]
+    pub(crate) process: &'a Process,
+    /// The descriptor numbers by which this process holds the socket (several for a
+    /// duplicated one; empty for a connection not yet accepted); null where the
+    /// platform does not say (the portable path).
+    pub(crate) fds: Option<Vec<u32>>,
 }
 
 impl<'a> JsonSocket<'a> {
@@ -172,12 +227,50 @@ impl<'a> JsonSocket<'a> {
             inode: s.raw.inode,
             owner: s.owner.kind(),
             owner_reason,
-            processes: s.owner.processes(),
+            processes: s
+                .owner
+                .processes()
+                .iter()
+                .map(|process| JsonProcess {
+                    process,
+                    fds: (!s.raw.fds.is_empty()
+                        || s.raw.marks.contains(&SocketFlag::AwaitingAccept))
+                    .then(|| {
+                        s.raw
+                            .fds
+                            .iter()
+                            .filter(|&&(pid, _)| pid == process.pid)
+                            .map(|&(_, fd)| fd)
+                            .collect()
+                    }),
+                })
+                .collect(),
             flags: &s.flags,
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),
             xsan: s.knowledge.xsan.as_deref().map(JsonXsanCheck::from_check),
+            netns: s.context.netns.as_ref().map(netns),
+            container: s.context.container.as_ref(),
+            published: s.context.published.as_ref().map(published),
+            socket_unit: s.context.socket_unit.as_deref(),
         }
+    }
+}
+
+fn netns(n: &NetnsInfo) -> JsonNetns<'_> {
+    JsonNetns {
+        inode: n.inode,
+        name: n.name.as_deref(),
+        current: n.current,
+    }
+}
+
+fn published(p: &Published) -> JsonPublished {
+    JsonPublished {
+        via: p.via.as_str(),
+        pid: p.pid,
+        container_address: p.target.and_then(|(a, _)| a).map(|a| a.to_string()),
+        container_port: p.target.map(|(_, port)| port),
     }
 }
 
@@ -266,12 +359,25 @@ impl<'a> JsonReport<'a> {
                     iana: p.iana.iter().map(iana).collect(),
                     notes: p.notes.iter().map(note).collect(),
                     in_ephemeral_range: p.in_ephemeral_range,
+                    free: p.is_free(),
+                    left_out: p
+                        .left_out
+                        .iter()
+                        .flatten()
+                        .map(|l| JsonLeftOut {
+                            protocol: l.protocol.as_str(),
+                            family: l.family.as_str(),
+                            state: l.state.as_str(),
+                            sockets: l.sockets,
+                        })
+                        .collect(),
                 })
                 .collect(),
             warnings: &report.warnings,
             registry: report.registry.as_ref().map(registry),
             ephemeral_range: report.ephemeral.as_ref().map(ephemeral),
             xsan: report.xsan.as_ref().map(JsonXsanHost::new),
+            elsewhere: JsonSockets(&report.elsewhere),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use crate::model::Report;
 
-mod json;
+pub(crate) mod json;
 pub(crate) mod nagios;
 mod prometheus;
 mod table;

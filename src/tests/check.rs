@@ -8,8 +8,8 @@ use crate::check::*;
 use crate::config::parse_expectations;
 use crate::host::fake::FakeHost;
 use crate::model::{
-    CheckSpec, HiddenReason, NoneReason, Owner, OwnerScan, PortArg, Process, Protocol, Report,
-    Socket, SocketQuery, State, WarnOn, XsanVerdict,
+    CheckSpec, Family, HiddenReason, LeftOut, NoneReason, Owner, OwnerScan, PortArg, PortInfo,
+    Process, Protocol, RangeClass, Report, Socket, SocketQuery, State, WarnOn, XsanVerdict,
 };
 
 /// The fake host of these cases: its users, and one symbolic link.
@@ -87,8 +87,10 @@ fn unprivileged() -> OwnerScan {
         ran: true,
         inaccessible: 12,
         inaccessible_uids: vec![0],
+        inaccessible_identities: Vec::new(),
         unknown_coverage: false,
         privileged: false,
+        restricted_proc: false,
     }
 }
 
@@ -98,6 +100,8 @@ struct Case {
     ports: Vec<PortArg>,
     tcp_only: bool,
     warn_on: Vec<WarnOn>,
+    /// What is on an empty port that the filters left out (as the pipeline finds it).
+    left_out: Vec<LeftOut>,
 }
 
 impl Case {
@@ -108,6 +112,7 @@ impl Case {
             ports: ports.iter().map(|&p| PortArg::Single(p)).collect(),
             tcp_only: false,
             warn_on: Vec::new(),
+            left_out: Vec::new(),
         }
     }
 
@@ -115,9 +120,28 @@ impl Case {
         let texts: Vec<String> = expect.iter().map(|e| e.to_string()).collect();
         let expectations = parse_expectations(&texts, &host())
             .unwrap_or_else(|e| panic!("bad expectations {expect:?}: {e}"));
+        let ports = self
+            .ports
+            .iter()
+            .filter_map(|p| match *p {
+                PortArg::Single(port) if !self.sockets.iter().any(|s| s.raw.local_port == port) => {
+                    Some(PortInfo {
+                        port,
+                        range: RangeClass::of(port),
+                        sockets: 0,
+                        iana: Vec::new(),
+                        notes: Vec::new(),
+                        in_ephemeral_range: None,
+                        left_out: Some(self.left_out.clone()),
+                    })
+                }
+                _ => None,
+            })
+            .collect();
         let report = Report {
             sockets: self.sockets.clone(),
             scan: self.scan.clone(),
+            ports,
             ..Report::default()
         };
         let query = SocketQuery {
@@ -127,6 +151,7 @@ impl Case {
             ipv4: true,
             ipv6: true,
             listening_only: false,
+            owners: true,
         };
         let spec = CheckSpec {
             expectations,
@@ -246,15 +271,35 @@ fn owner_expectations() {
     assert_status(&mixed, &["process=nginx", "user=1"], Status::Critical, &[]);
     assert_status(&mixed, &["process=python3", "user=1"], Status::Ok, &[]);
 
-    // An executable replaced on disk (an upgrade) still is that executable.
-    let upgraded = Case::new(
-        &[80],
-        vec![listener(
-            80,
-            vec![process(5, "nginx", "root", 0, "/usr/sbin/nginx (deleted)")],
-        )],
+    // An executable deleted or replaced on disk (an upgrade) after the start: the file at
+    // the path may now be another, so exe= cannot pass; the check says why.
+    let mut old_nginx = process(5, "nginx", "root", 0, "/usr/sbin/nginx");
+    old_nginx.exe_deleted = true;
+    let upgraded = Case::new(&[80], vec![listener(80, vec![old_nginx])]);
+    assert_status(
+        &upgraded,
+        &["exe=/usr/sbin/nginx"],
+        Status::Unknown,
+        &["pid 5 runs a deleted executable that was at /usr/sbin/nginx"],
     );
-    assert_status(&upgraded, &["exe=/usr/sbin/nginx"], Status::Ok, &[]);
+    // A name is not proof: a perl script calling itself sshd is not sshd.
+    let mut fake = process(6, "sshd", "root", 0, "/usr/bin/perl");
+    fake.cmdline = Some(vec!["sshd: /usr/sbin/sshd -D [listener]".to_string()]);
+    let spoofed = Case::new(&[22], vec![listener(22, vec![fake])]);
+    assert_status(
+        &spoofed,
+        &["process=sshd"],
+        Status::Critical,
+        &["expected process=sshd: pid 6 is named sshd but runs /usr/bin/perl"],
+    );
+    assert_status(&spoofed, &["exe=/usr/bin/perl"], Status::Ok, &[]);
+    // The status line says what it runs, whatever is expected.
+    assert_status(
+        &spoofed,
+        &["listening"],
+        Status::Ok,
+        &["held by sshd (pid 6, root, runs /usr/bin/perl)"],
+    );
     // A symbolic link names the file it points to (the kernel reports the real path; the
     // fake host links /usr/local/sbin/server to /opt/server-1.2/server).
     let linked = Case::new(
@@ -538,6 +583,20 @@ fn labels_name_the_protocols_seen_or_asked() {
     let mut tcp = Case::new(&[60322], vec![]);
     tcp.tcp_only = true;
     assert_status(&tcp, &["free"], Status::Ok, &["60322/tcp free"]);
+    // "Free" only when nothing at all is there: a UDP socket that -t left out is named.
+    tcp.left_out = vec![LeftOut {
+        protocol: Protocol::Udp,
+        family: Family::Ipv4,
+        state: State::Unconnected,
+        sockets: 1,
+    }];
+    assert_status(
+        &tcp,
+        &["free"],
+        Status::Ok,
+        &["60322/tcp: no socket matched the filters, which left out 1 udp ipv4 unconnected"],
+    );
+    assert_status(&tcp, &["listening"], Status::Critical, &["left out 1 udp"]);
     let dns = Case::new(
         &[53],
         vec![
@@ -641,4 +700,72 @@ fn performance_data_counts_each_socket_once() {
             ("time", 0.0015, "s"),
         ]
     );
+}
+
+/// Root could not read one process (pid 1 of a sandbox), but its name and uid are known:
+/// an owner expectation is ruled in or out by them; only what they cannot settle stays
+/// UNKNOWN.
+#[test]
+fn an_unreadable_process_is_judged_by_its_identity() {
+    let scan = |name: &str| OwnerScan {
+        ran: true,
+        inaccessible: 1,
+        inaccessible_uids: vec![0],
+        inaccessible_identities: vec![Process {
+            name: Some(name.to_string()),
+            uid: Some(0),
+            ..Process::unknown(1)
+        }],
+        unknown_coverage: false,
+        privileged: true,
+        restricted_proc: false,
+    };
+    let python = process(4225, "python3", "alice", 1000, "/usr/bin/python3");
+    let mut case = Case::new(&[8080], vec![listener(8080, vec![python])]);
+    case.scan = scan("process_api");
+    assert_status(
+        &case,
+        &["process=nginx"],
+        Status::Critical,
+        &["expected process=nginx", "process_api (pid 1, uid 0)"],
+    );
+    assert_status(&case, &["process=python3"], Status::Ok, &[]);
+    // It may be the one: pid 1, or a process of that name, or of its user.
+    for expect in ["pid=1", "process=process_api", "user=root"] {
+        assert_status(&case, &[expect], Status::Unknown, &["may hold it too"]);
+    }
+    // A name the kernel may have cut to 15 bytes cannot rule it out.
+    case.scan = scan("very-long-daemo");
+    assert_status(&case, &["process=very-long-daemon"], Status::Unknown, &[]);
+    // Held only by an unreadable process: ruled out by identity too.
+    let mut only = Case::new(
+        &[8080],
+        vec![socket(
+            Protocol::Tcp,
+            V4,
+            8080,
+            State::Listen,
+            Owner::Hidden {
+                reason: HiddenReason::Unreadable,
+                uid: Some(0),
+                user: None,
+            },
+        )],
+    );
+    only.scan = scan("process_api");
+    assert_status(&only, &["process=nginx"], Status::Critical, &["one of"]);
+    assert_status(&only, &["pid=1"], Status::Unknown, &[]);
+    // Without root the unreadable ones are not all known: UNKNOWN as before.
+    let mut unprivileged_case = Case::new(
+        &[8080],
+        vec![listener(
+            8080,
+            vec![process(4225, "python3", "root", 0, "/usr/bin/python3")],
+        )],
+    );
+    unprivileged_case.scan = OwnerScan {
+        privileged: false,
+        ..scan("process_api")
+    };
+    assert_status(&unprivileged_case, &["process=nginx"], Status::Unknown, &[]);
 }

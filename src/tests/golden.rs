@@ -35,6 +35,9 @@ fn process(pid: u32, comm: &str, uid: u32, exe: &str, argv: &[&str]) -> Process 
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(argv.iter().map(|a| a.to_string()).collect()),
+        exe_deleted: false,
+        cmdline_raw: None,
+        context: Default::default(),
     }
 }
 
@@ -60,6 +63,9 @@ fn raw(
         inode: Some(inode),
         v6only,
         pids: pids.to_vec(),
+        fds: Vec::new(),
+        marks: Vec::new(),
+        netns: None,
     }
 }
 
@@ -126,6 +132,32 @@ fn processes() -> Vec<Process> {
             "/usr/bin/curl",
             &["curl", "http://127.0.0.1:8080/"],
         ),
+        // A perl script calling itself sshd (comm and argv[0]), with an argument that is
+        // not UTF-8.
+        Process {
+            cmdline_raw: Some(vec![
+                b"sshd: /usr/sbin/sshd -D [listener]".to_vec(),
+                b"\xff\xfe".to_vec(),
+            ]),
+            ..process(
+                1400,
+                "sshd",
+                1000,
+                "/usr/bin/perl",
+                &["sshd: /usr/sbin/sshd -D [listener]", "\u{fffd}\u{fffd}"],
+            )
+        },
+        // A server whose executable was deleted (upgraded) since it started.
+        Process {
+            exe_deleted: true,
+            ..process(
+                1600,
+                "haproxy",
+                0,
+                "/usr/sbin/haproxy",
+                &["/usr/sbin/haproxy", "-f", "/etc/haproxy/haproxy.cfg"],
+            )
+        },
     ]
 }
 
@@ -184,6 +216,8 @@ fn sockets() -> Vec<RawSocket> {
         // Xsan: a verified fsm on 312, an impostor on 311.
         raw(Tcp, (ANY4, 312), none, Listen, 0, 113, None, &[300]),
         raw(Tcp, (ANY4, 311), none, Listen, 1000, 114, None, &[301]),
+        raw(Tcp, (ANY4, 2022), none, Listen, 1000, 115, None, &[1400]),
+        raw(Tcp, (ANY4, 8404), none, Listen, 0, 116, None, &[1600]),
     ]
 }
 
@@ -194,8 +228,10 @@ fn busy_scan() -> OwnerScan {
         ran: true,
         inaccessible: 1,
         inaccessible_uids: vec![65534],
+        inaccessible_identities: Vec::new(),
         unknown_coverage: false,
         privileged: true,
+        restricted_proc: false,
     }
 }
 
@@ -212,6 +248,7 @@ fn xsan_host() -> XsanHost {
         bin_dirs: vec!["/usr/cvfs/bin".into()],
         alt_bin_dir: None,
         warnings: Vec::new(),
+        bin_dir_warnings: Vec::new(),
     }
 }
 
@@ -235,6 +272,8 @@ impl World {
                 warnings: vec![
                     "netlink sock_diag unavailable (test); read /proc/net instead".into(),
                 ],
+                processes: Vec::new(),
+                namespaces: Vec::new(),
             },
         }
     }
@@ -258,7 +297,15 @@ impl World {
             port_args: ports.to_vec(),
             ..Filters::default()
         };
-        match pipeline::report(&sources, &self.host, query, &filters, audit) {
+        match pipeline::report(
+            &sources,
+            &self.host,
+            query,
+            &filters,
+            audit,
+            audit,
+            &pipeline::Namespaces::default(),
+        ) {
             Ok(r) => r,
             Err(e) => panic!("pipeline: {e:#}"),
         }
@@ -323,6 +370,30 @@ fn table_at_terminal_widths() {
             text(&table(Some(width)), &report)
         );
     }
+    // The default view (listening sockets) as a terminal of each width shows it.
+    let listening = w.report(&listening(), &[], false);
+    for width in [50, 80, 160] {
+        insta::assert_snapshot!(
+            format!("table_listening_width_{width}"),
+            text(&table(Some(width)), &listening)
+        );
+    }
+}
+
+/// `-w/--wide` in a terminal writes what a pipe gets: whole values, one line per row.
+#[test]
+fn table_wide_is_the_pipe_table() {
+    let w = World::busy();
+    let report = w.report(&all(), &[], false);
+    let pipe = text(&table(None), &report);
+    let rows = report
+        .sockets
+        .iter()
+        .map(|s| s.owner.processes().len().max(1))
+        .sum::<usize>();
+    let verdicts = pipe.lines().filter(|l| l.starts_with("!! ")).count();
+    assert_eq!(pipe.lines().count(), 1 + rows + verdicts, "{pipe}");
+    assert!(pipe.contains(&"x".repeat(300)), "{pipe}");
 }
 
 #[test]

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("render", 9),
     ("act", 10),
     ("cli", 11),
+    ("generate", 12),
     ("config", 12),
     ("app", 13),
     ("main", 14),

@@ -3,5 +3,6 @@
 //! import (`layers`).
 
 mod check;
+mod containers;
 mod golden;
 mod layers;

@@ -57,9 +57,24 @@ fn ss_listening() -> Option<SocketSet> {
     Some(set)
 }
 
+/// whoport's listening set, as `ss -tulpn` and the portable path can see it: without
+/// MPTCP and UDP-Lite sockets (neither lists them; MPTCP's TCP subflows stay), and with
+/// no holders for a socket found only in a thread's own descriptor table (ss and
+/// netstat2 read /proc/PID/fd only). tests/integration/truth.rs checks those.
 fn listening(backend: &str) -> SocketSet {
-    let (code, v) = json(&[], backend);
+    let (code, mut v) = json(&[], backend);
     assert!(code == 0 || code == 1, "{backend}: exit {code}");
+    if let Some(all) = v["sockets"].as_array_mut() {
+        all.retain(|s| s["protocol"] == "tcp" || s["protocol"] == "udp");
+        for s in all.iter_mut() {
+            let by_thread = s["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f == "held_by_thread"));
+            if by_thread {
+                s["processes"] = serde_json::json!([]);
+            }
+        }
+    }
     socket_set(&v)
 }
 

@@ -143,11 +143,10 @@ fn the_bpf_scan_opens_no_proc_fd() {
         text.lines()
             .filter(|l| {
                 // openat(AT_FDCWD, "/proc/123/fd", …) or relative "123/fd" under /proc.
+                // A descriptor directory: "/proc/123/fd", "123/fd", or "fd" and
+                // "task/45/fd" relative to an open /proc/PID.
                 l.split('"').nth(1).is_some_and(|path| {
-                    let path = path.trim_start_matches("/proc/");
-                    path.split_once('/').is_some_and(|(pid, rest)| {
-                        pid.bytes().all(|b| b.is_ascii_digit()) && rest.starts_with("fd")
-                    })
+                    path == "fd" || path.ends_with("/fd") || path.contains("/fd/")
                 })
             })
             .count()
@@ -190,19 +189,6 @@ fn in_a_child_pid_namespace_the_bpf_scan_steps_aside() {
         "{notes}"
     );
     assert_eq!(auto.status.code(), Some(0), "{notes}");
-    // The listener is held by this test process, outside the namespace: whoport there
-    // cannot see it, and must not call the socket unowned.
-    let v: Value = serde_json::from_slice(&auto.stdout).unwrap_or_else(|e| panic!("{e}: {notes}"));
-    let ours: Vec<Value> = sockets(&v)
-        .into_iter()
-        .filter(|s| s["local_port"].as_u64().map(|p| p.to_string()) == Some(port.clone()))
-        .collect();
-    assert_eq!(ours.len(), 1, "{v:#}");
-    assert_eq!(ours[0]["owner"], "hidden", "{v:#}");
-    assert!(
-        v["warnings"].to_string().contains("child pid namespace"),
-        "{v:#}"
-    );
     let bpf = inside("bpf");
     assert_eq!(bpf.status.code(), Some(2), "{bpf:?}");
     drop(listener);

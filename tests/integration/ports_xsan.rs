@@ -345,11 +345,12 @@ fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
     };
     let port = fake.port.to_string();
 
-    // Asked about by number: Apple's range applies, and the listener is not Xsan.
+    // Asked about by number on a host without Xsan: no alarm (no flag, no verdict), but a
+    // plain note says the listener is not Xsan's and that Xsan is not configured here.
     let report = tree.json(&[&port])?;
     let held = listener(&report, fake.port, fake.pid())?;
-    assert_eq!(flags(held), ["xsan_port_non_xsan_process"], "{held}");
-    assert_eq!(held["xsan"]["port"], "asked_range");
+    assert!(flags(held).is_empty(), "{held}");
+    assert!(held["xsan"].is_null(), "{held}");
     let notes = &report["ports"][0]["notes"];
     let said = |source: &str, words: &str| {
         notes
@@ -364,6 +365,11 @@ fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
         "{notes}"
     );
     assert!(said("host", "Xsan is not configured here"), "{notes}");
+    assert!(
+        said("host", &format!("not Xsan: pid {} (fsm)", fake.pid())),
+        "{notes}"
+    );
+    assert!(said("host", "no alarm"), "{notes}");
     assert_eq!(report["ports"][0]["iana"], serde_json::json!([]));
 
     // Every listener, nothing asked: Xsan is not configured, so nothing is judged.
@@ -374,7 +380,8 @@ fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
 
     let table = tree.whoport().arg(&port).output()?;
     let text = String::from_utf8(table.stdout)?;
-    assert!(text.contains("!! NOT XSAN"), "{text}");
+    assert!(!text.contains("!!"), "{text}");
+    assert!(!text.contains("XSAN"), "{text}");
     assert!(
         text.contains("  IANA   dynamic range, nothing assigned"),
         "{text}"
@@ -383,6 +390,28 @@ fn dynamic_port_asked_by_number_on_a_host_without_xsan() -> TestResult {
         text.contains("  Apple  Xsan Filesystem Access uses 49152-65535/tcp"),
         "{text}"
     );
+
+    // Asked for the audit: the alarm, in the table, the JSON and the check.
+    let audit = tree.json(&["--xsan", &port])?;
+    let held = listener(&audit, fake.port, fake.pid())?;
+    assert_eq!(flags(held), ["xsan_port_non_xsan_process"], "{held}");
+    assert_eq!(held["xsan"]["port"], "asked_range");
+    let table = tree.whoport().args(["--xsan", &port]).output()?;
+    let text = String::from_utf8(table.stdout)?;
+    assert!(text.contains("!! NOT XSAN"), "{text}");
+    let out = tree
+        .whoport()
+        .args(["check", &port, "--expect", "xsan"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = tree
+        .whoport()
+        .args(["check", &port, "--warn-on", "xsan-conflict"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // Without either, a check does not warn about Xsan on a host without it.
+    let out = tree.whoport().args(["check", &port]).output()?;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     Ok(())
 }
 

@@ -487,7 +487,7 @@ fn node_exporter_serves_whoports_series() -> TestResult {
 }
 
 #[test]
-fn output_file_is_replaced_whole_with_mode_0644() -> TestResult {
+fn output_file_is_replaced_whole_keeping_its_mode() -> TestResult {
     hermetic();
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir()?;
@@ -506,9 +506,10 @@ fn output_file_is_replaced_whole_with_mode_0644() -> TestResult {
     assert!(text.starts_with("# HELP whoport_socket_info "), "{text}");
     assert!(!text.contains("stale"));
     assert!(!find(&parse(&text), "whoport_socket_info", &[("port", &port)]).is_empty());
+    // The file keeps its mode (command lines are not made world-readable).
     assert_eq!(
         std::fs::metadata(&file)?.permissions().mode() & 0o777,
-        0o644
+        0o600
     );
     let left: Vec<_> = std::fs::read_dir(dir.path())?.collect();
     assert_eq!(left.len(), 1, "a temporary file was left behind");

@@ -102,13 +102,31 @@ pub struct Holder {
 impl Holder {
     /// Runs `program` (e.g. `sleep`) with the socket as fd 0: the child and this test
     /// process then both hold it, as a forked worker and its master do.
+    ///
+    /// A program copied just before (a renamed `sleep`) may fail to start with "text file
+    /// busy" for a moment, while a fork in another test thread still holds the copy open
+    /// for writing (see `run_as`): that one error is retried.
     pub fn spawn(program: &Path, socket: OwnedFd) -> Holder {
-        let child = Command::new(program)
-            .arg("120")
-            .stdin(Stdio::from(socket))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"));
+        let mut tries = 0;
+        let child = loop {
+            // A duplicate per attempt: a failed spawn consumes the one it was given. The
+            // original closes when this returns, so only the child holds the socket.
+            let fd = socket
+                .try_clone()
+                .unwrap_or_else(|e| panic!("cannot duplicate the socket: {e}"));
+            match Command::new(program)
+                .arg("120")
+                .stdin(Stdio::from(fd))
+                .stdout(Stdio::null())
+                .spawn()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => break other.unwrap_or_else(|e| panic!("cannot start {program:?}: {e}")),
+            }
+        };
         register_holder(u64::from(child.id()));
         Holder { child }
     }

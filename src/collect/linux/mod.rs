@@ -4,15 +4,19 @@
 
 use std::cell::OnceCell;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use super::{Collector, OwnerPath, ProcessSource, privileged};
-use crate::model::SocketQuery;
-use crate::model::{OwnerScan, RawSocket, Snapshot};
+use crate::model::{
+    NetnsInfo, NetnsScope, OwnerScan, PortSet, Process, Protocol, RawSocket, Snapshot, SocketFlag,
+    SocketQuery,
+};
 
 mod bpf;
 mod fdscan;
+mod hidepid;
 mod netlink;
+mod netns;
 mod parallel;
 mod procnet;
 mod procs;
@@ -29,8 +33,8 @@ struct Linux {
     source: Source,
     owners: OwnerPath,
     debug: bool,
-    /// The BPF iterator, loaded at the first owner scan and kept for the next ones; or
-    /// why it cannot be used.
+    /// The BPF iterators, loaded at the first owner scan and kept for the next ones
+    /// (`watch`); or why they cannot be used.
     bpf: OnceCell<Result<bpf::SocketIter, String>>,
 }
 
@@ -59,80 +63,122 @@ pub(crate) fn procfs_collector(owners: OwnerPath, debug: bool) -> Result<Box<dyn
 }
 
 impl Collector for Linux {
+    /// sock_diag (or /proc/net) alone: no owner scan (`wait`, `watch`).
+    fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
+        self.dump(query, &mut Vec::new())
+    }
+
     fn collect(&self, query: &SocketQuery) -> Result<Snapshot> {
         let mut warnings = Vec::new();
-        let mut dump = || -> Result<Vec<RawSocket>> {
-            Ok(match self.source {
-                Source::ProcNet => procnet::read(query)?,
-                Source::Auto => match netlink::dump(query) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        warnings.push(format!(
-                            "netlink sock_diag unavailable ({e:#}); read /proc/net instead"
-                        ));
-                        procnet::read(query)?
-                    }
-                },
-            })
-        };
         // Listing every port, owners are as good as certain to be needed: the iterators
-        // are loaded (the kernel's BTF read, the programs verified) on the other core
-        // while the kernel dumps the sockets. For given ports they are loaded only if
-        // some socket matched (a free port costs no scan at all).
-        let early =
-            self.owners != OwnerPath::Procfs && query.ports.is_none() && self.bpf.get().is_none();
-        let mut sockets = if early {
-            let (sockets, loaded) = std::thread::scope(|scope| {
-                let loading = scope.spawn(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
-                (dump(), loading.join())
-            });
-            // A loader that panicked is tried again when the owners are looked for.
-            if let Ok(loaded) = loaded {
-                let _ = self.bpf.set(loaded);
-            }
-            sockets?
-        } else {
-            dump()?
-        };
-        let mut scan = OwnerScan::default();
-        // Inode 0: no file refers to the socket any more; nobody can hold it.
-        let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len());
-        wanted.extend(sockets.iter().filter_map(|s| s.inode).filter(|&i| i != 0));
-        if !wanted.is_empty() {
-            wanted.sort_unstable();
-            wanted.dedup();
-            let (holders, owner_scan) = self.owners(&wanted, &mut warnings)?;
-            attach(&mut sockets, &holders);
-            scan = owner_scan;
+        // are loaded (the kernel's BTF read, the programs verified) before the sockets are
+        // dumped, so that the walk follows the dump at once (a socket that lives a few
+        // milliseconds is then still there to be found). For given ports they are loaded
+        // only if some socket matched (a free port costs no scan at all).
+        if query.owners && query.ports.is_none() && self.owners != OwnerPath::Procfs {
+            self.bpf
+                .get_or_init(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
         }
-        Ok(Snapshot {
+        let sockets = self.dump(query, &mut warnings)?;
+        finish(
             sockets,
-            scan,
+            query,
             warnings,
-        })
+            Vec::new(),
+            &|q| self.dump(q, &mut Vec::new()),
+            &|wanted| self.owners(wanted),
+        )
+    }
+
+    fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
+        if *scope == NetnsScope::Current {
+            return self.collect(query);
+        }
+        if !privileged() {
+            if *scope == NetnsScope::Others {
+                return Ok(Snapshot::default());
+            }
+            let mut snapshot = self.collect(query)?;
+            snapshot.warnings.push(
+                "only this network namespace was read: entering another needs root \
+                 (CAP_SYS_ADMIN)"
+                    .to_string(),
+            );
+            return Ok(snapshot);
+        }
+        let (chosen, mut warnings) = netns::choose(scope)?;
+        let read = netns::read_all(&chosen, query, self.source == Source::ProcNet);
+        let mut sockets = Vec::new();
+        let mut namespaces = Vec::with_capacity(chosen.len());
+        for (ns, result) in chosen.iter().zip(read) {
+            namespaces.push(NetnsInfo {
+                inode: ns.id.inode,
+                name: ns.names.first().cloned(),
+                current: ns.current,
+            });
+            match result {
+                Ok(found) => {
+                    if let netns::ReadVia::ProcOf(pid) = found.via {
+                        warnings.push(format!(
+                            "network namespace {}: not allowed in; read /proc/{pid}/net instead",
+                            ns.label()
+                        ));
+                    }
+                    sockets.extend(found.sockets.into_iter().map(|mut s| {
+                        s.netns = Some(ns.id.inode);
+                        s
+                    }));
+                }
+                // One namespace asked for by name: not reading it is the answer's failure.
+                Err(e)
+                    if matches!(
+                        scope,
+                        NetnsScope::Named(_) | NetnsScope::Pid(_) | NetnsScope::Path(_)
+                    ) =>
+                {
+                    bail!("network namespace {}: {e}", ns.label())
+                }
+                Err(e) => warnings.push(format!("network namespace {}: {e}", ns.label())),
+            }
+        }
+        // Socket inodes are one numbering for the whole kernel: one scan finds the
+        // holders in every namespace.
+        let procfs = self.source == Source::ProcNet;
+        finish(
+            sockets,
+            query,
+            warnings,
+            namespaces,
+            &|q| {
+                let mut again = Vec::new();
+                for (ns, result) in chosen.iter().zip(netns::read_all(&chosen, q, procfs)) {
+                    if let Ok(found) = result {
+                        again.extend(found.sockets.into_iter().map(|mut s| {
+                            s.netns = Some(ns.id.inode);
+                            s
+                        }));
+                    }
+                }
+                Ok(again)
+            },
+            &|wanted| self.owners(wanted),
+        )
     }
 }
 
+/// An owner scan: the holders of the wanted sockets.
+type OwnerScanFn<'a> = &'a dyn Fn(&[u64]) -> Result<fdscan::FdScan>;
+
 impl Linux {
-    /// (inode, pid) for every wanted socket found held, sorted, without repeats; and how
-    /// complete the search was.
-    fn owners(
-        &self,
-        wanted: &[u64],
-        warnings: &mut Vec<String>,
-    ) -> Result<(Vec<(u64, u32)>, OwnerScan)> {
-        // Whether the iterators showed that this process is in a child pid namespace, whose
-        // /proc does not list the processes outside it.
-        let mut other_pid_namespace = false;
+    /// The holders of the wanted sockets (inodes, sorted), from the BPF iterators where
+    /// they can run, else from the /proc scan.
+    fn owners(&self, wanted: &[u64]) -> Result<fdscan::FdScan> {
         if self.owners != OwnerPath::Procfs {
             let iter = self
                 .bpf
                 .get_or_init(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
             let found = match iter {
-                Ok(iter) => bpf_owners(iter, wanted).map_err(|e| {
-                    other_pid_namespace = e.is::<bpf::ChildPidNamespace>();
-                    format!("{e:#}")
-                }),
+                Ok(iter) => bpf_owners(iter, wanted).map_err(|e| format!("{e:#}")),
                 Err(why) => Err(why.clone()),
             };
             match found {
@@ -148,24 +194,7 @@ impl Linux {
                 )),
             }
         }
-        let found = fdscan::scan(wanted)?;
-        let scan = OwnerScan {
-            ran: true,
-            inaccessible: found.inaccessible,
-            inaccessible_uids: found.inaccessible_uids,
-            // Processes outside the namespace may hold these sockets: none found is not
-            // "no holder".
-            unknown_coverage: other_pid_namespace,
-            privileged: privileged(),
-        };
-        if other_pid_namespace {
-            warnings.push(
-                "whoport runs in a child pid namespace: processes outside it cannot be seen, \
-                 so a socket with no holder found here may be held by one of them"
-                    .to_string(),
-            );
-        }
-        Ok((found.holders, scan))
+        fdscan::scan(wanted)
     }
 
     /// A debug note on standard error (`--debug`): how the answer was found. Never part
@@ -175,16 +204,183 @@ impl Linux {
             eprintln!("whoport: debug: {what}");
         }
     }
+
+    fn dump(&self, query: &SocketQuery, warnings: &mut Vec<String>) -> Result<Vec<RawSocket>> {
+        Ok(match self.source {
+            Source::ProcNet => procnet::read(query)?,
+            Source::Auto => match netlink::dump(query) {
+                Ok(s) => s,
+                Err(e) => {
+                    warnings.push(format!(
+                        "netlink sock_diag unavailable ({e:#}); read /proc/net instead"
+                    ));
+                    procnet::read(query)?
+                }
+            },
+        })
+    }
 }
 
-/// Owners from the BPF iterators. They walk every task of this pid namespace whoever
-/// owns it (they run only with CAP_BPF + CAP_PERFMON or as root, and not in a child pid
-/// namespace), as a /proc scan as root reads every process; but a kernel may keep a task
-/// from them (sandboxes hide their own agent), and its sockets would then look unowned.
-/// So the processes /proc lists are compared with those the iterators saw, and one they
-/// did not see — and that has not exited meanwhile — is counted as not inspected, as the
-/// /proc scan counts a process it cannot read. No /proc/PID/fd is opened.
-fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<(Vec<(u64, u32)>, OwnerScan)> {
+/// From the sockets read to the snapshot: their holders (a scan of /proc/*/fd, only when
+/// some socket has an inode a process can hold), connections in accept queues given to
+/// their listeners', and the sockets without a holder looked up again (`dump` reads what
+/// a query asks for in the namespaces read).
+fn finish(
+    mut sockets: Vec<RawSocket>,
+    query: &SocketQuery,
+    mut warnings: Vec<String>,
+    namespaces: Vec<NetnsInfo>,
+    dump: &dyn Fn(&SocketQuery) -> Result<Vec<RawSocket>>,
+    owners: OwnerScanFn,
+) -> Result<Snapshot> {
+    // Connections waiting in an accept queue have no descriptor yet: they belong to
+    // their listener's holders, so the listeners are needed even where the query
+    // leaves them out (`-a` with a family filter, a state the query excludes).
+    let children_ports: Vec<(u16, u16)> = sockets
+        .iter()
+        .filter(|s| super::awaits_accept(s))
+        .map(|s| (s.local_port, s.local_port))
+        .collect();
+    let mut listeners = Vec::new();
+    if !children_ports.is_empty() {
+        let listener_query = SocketQuery {
+            ports: Some(PortSet::new(children_ports)),
+            tcp: true,
+            udp: false,
+            ipv4: true,
+            ipv6: true,
+            listening_only: true,
+            owners: true,
+        };
+        listeners = dump(&listener_query)?;
+        listeners.retain(|l| l.protocol == Protocol::Tcp);
+    }
+    let mut scan = OwnerScan::default();
+    let mut processes = Vec::new();
+    // Inode 0: no file refers to the socket any more; nobody can hold it.
+    let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len() + listeners.len());
+    wanted.extend(
+        sockets
+            .iter()
+            .chain(&listeners)
+            .filter_map(|s| s.inode)
+            .filter(|&i| i != 0),
+    );
+    if !wanted.is_empty() && query.owners {
+        wanted.sort_unstable();
+        wanted.dedup();
+        let found = owners(&wanted)?;
+        attach(&mut sockets, &found.holders, &found.thread_held);
+        attach(&mut listeners, &found.holders, &found.thread_held);
+        // A process that could not be read only because it was exiting hid nothing.
+        let mut inaccessible = found.inaccessible;
+        inaccessible.retain(|&(pid, _, _)| fdscan::still_holds_files(pid));
+        let mut inaccessible_uids: Vec<u32> =
+            inaccessible.iter().filter_map(|&(_, uid, _)| uid).collect();
+        inaccessible_uids.sort_unstable();
+        inaccessible_uids.dedup();
+        let privileged = privileged();
+        let restricted = if privileged {
+            None
+        } else {
+            hidepid::restricted()
+        };
+        if let Some(how) = &restricted {
+            warnings.push(format!(
+                "/proc is mounted with {how}: other users' processes are invisible to \
+                     this run, so the process list is incomplete and the owners of their \
+                     sockets are hidden (they cannot even be counted); run as root to see them"
+            ));
+        }
+        scan = OwnerScan {
+            ran: true,
+            inaccessible: u32::try_from(inaccessible.len()).unwrap_or(u32::MAX),
+            inaccessible_uids,
+            inaccessible_identities: inaccessible
+                .into_iter()
+                .map(|(pid, uid, name)| Process {
+                    name,
+                    uid,
+                    ..Process::unknown(pid)
+                })
+                .collect(),
+            unknown_coverage: false,
+            privileged,
+            restricted_proc: restricted.is_some(),
+        };
+        processes = found.details;
+    }
+    let all_listeners: Vec<&RawSocket> = listeners.iter().collect();
+    super::attribute_accept_queue(&mut sockets, &all_listeners);
+    // A socket closed while the processes were read has no holder any more: look
+    // again, and leave out those that are gone rather than call them hidden.
+    if query.owners
+        && sockets
+            .iter()
+            .any(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+    {
+        // Only their ports and protocols: a query for one port costs a few messages.
+        let unowned = || {
+            sockets
+                .iter()
+                .filter(|s| s.pids.is_empty() && s.inode.is_some_and(|i| i != 0))
+        };
+        let again = SocketQuery {
+            ports: Some(PortSet::new(
+                unowned().map(|s| (s.local_port, s.local_port)).collect(),
+            )),
+            tcp: unowned().any(|s| s.protocol.base() == Protocol::Tcp),
+            udp: unowned().any(|s| s.protocol.base() == Protocol::Udp),
+            ..query.clone()
+        };
+        let now = dump(&again)?;
+        let mut alive: Vec<(Protocol, u64)> = now
+            .iter()
+            .filter_map(|s| Some((s.protocol, s.inode?)))
+            .collect();
+        alive.sort_unstable();
+        sockets.retain(|s| match s.inode {
+            Some(i) if i != 0 && s.pids.is_empty() => alive.binary_search(&(s.protocol, i)).is_ok(),
+            _ => true,
+        });
+    }
+    Ok(Snapshot {
+        sockets,
+        scan,
+        warnings,
+        namespaces,
+        processes,
+    })
+}
+
+/// Gives each socket the pids (and descriptors) found holding its inode.
+fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &[u64]) {
+    for s in sockets {
+        let Some(inode) = s.inode.filter(|&i| i != 0) else {
+            continue;
+        };
+        let start = holders.partition_point(|&(i, _, _)| i < inode);
+        let found = holders[start..].iter().take_while(|&&(i, _, _)| i == inode);
+        s.fds = found.clone().map(|&(_, pid, fd)| (pid, fd)).collect();
+        s.pids = found.map(|&(_, pid, _)| pid).collect();
+        s.pids.dedup();
+        if thread_held.binary_search(&inode).is_ok() {
+            s.marks.push(SocketFlag::HeldByThread);
+        }
+    }
+}
+
+/// Owners from the BPF iterators, as the /proc scan gives them (`fdscan::FdScan`). The
+/// iterators walk every task of this pid namespace whoever owns it (they run only with
+/// CAP_BPF + CAP_PERFMON or as root, and not in a child pid namespace), as a /proc scan
+/// as root reads every process; but a kernel may keep a task from them (sandboxes hide
+/// their own agent), and its sockets would then look unowned. So the processes /proc
+/// lists are compared with those the iterators saw, and one they did not see — and that
+/// has not exited meanwhile — is counted as not inspected, as the /proc scan counts a
+/// process it cannot read. A thread with a descriptor table of its own (not the leader's)
+/// is reported by the program, marked; as the /proc scan does, its descriptors count only
+/// for sockets no process's own table holds. No /proc/PID/fd is opened.
+fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> {
     let proc_dir = rustix::fs::openat(
         rustix::fs::CWD,
         c"/proc",
@@ -196,44 +392,45 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<(Vec<(u64, u32)>
     let listed = fdscan::list_pids(&proc_dir).context("listing /proc")?;
     let seen = iter.processes()?;
     let found = iter.holders(wanted)?;
-    let mut unseen = fdscan::FdScan::default();
-    for pid in listed {
-        if seen.binary_search(&pid).is_err() {
-            fdscan::inaccessible(&proc_dir, pid, &mut unseen);
+    let mut out = fdscan::FdScan::default();
+    // (inode, pid, fd), sorted; those of threads' own tables only where no process's
+    // table holds the inode.
+    let (threads, processes): (Vec<_>, Vec<_>) = found.into_iter().partition(|h| h.thread);
+    out.holders = processes.iter().map(|h| (h.inode, h.pid, h.fd)).collect();
+    for h in &threads {
+        let at = out.holders.partition_point(|&(i, _, _)| i < h.inode);
+        if out.holders.get(at).is_none_or(|&(i, _, _)| i != h.inode) {
+            out.thread_held.push(h.inode);
         }
     }
-    unseen.inaccessible_uids.sort_unstable();
-    unseen.inaccessible_uids.dedup();
-    let scan = OwnerScan {
-        ran: true,
-        inaccessible: unseen.inaccessible,
-        inaccessible_uids: unseen.inaccessible_uids,
-        unknown_coverage: false,
-        privileged: true,
-    };
-    Ok((by_inode(&found), scan))
-}
-
-/// (inode, pid, fd) → (inode, pid), sorted, without repeats: a process holding a socket
-/// in several descriptors holds it once. (The descriptor numbers are there for whoever
-/// wants them.)
-fn by_inode(found: &[(u64, u32, u32)]) -> Vec<(u64, u32)> {
-    let mut out: Vec<(u64, u32)> = found.iter().map(|&(inode, pid, _)| (inode, pid)).collect();
-    out.dedup();
-    out
-}
-
-/// Gives each socket the pids found holding its inode.
-fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32)]) {
-    for s in sockets {
-        let Some(inode) = s.inode.filter(|&i| i != 0) else {
-            continue;
-        };
-        let start = holders.partition_point(|&(i, _)| i < inode);
-        s.pids = holders[start..]
+    out.thread_held.sort_unstable();
+    out.thread_held.dedup();
+    out.holders.extend(
+        threads
             .iter()
-            .take_while(|&&(i, _)| i == inode)
-            .map(|&(_, pid)| pid)
-            .collect();
+            .filter(|h| out.thread_held.binary_search(&h.inode).is_ok())
+            .map(|h| (h.inode, h.pid, h.fd)),
+    );
+    out.holders.sort_unstable();
+    out.holders.dedup();
+    // The holders' details, as the /proc scan reads them; a holder gone meanwhile held
+    // nothing any more.
+    let mut pids: Vec<u32> = out.holders.iter().map(|&(_, pid, _)| pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let parts = parallel::for_each(&pids, 32, Vec::new, |details: &mut Vec<Process>, &pid| {
+        details.extend(fdscan::details_of(&proc_dir, pid));
+    });
+    let mut details: Vec<Process> = parts.into_iter().flatten().collect();
+    details.sort_by_key(|p| p.pid);
+    out.holders
+        .retain(|&(_, pid, _)| details.binary_search_by_key(&pid, |p| p.pid).is_ok());
+    out.details = details;
+    for pid in listed {
+        if seen.binary_search(&pid).is_err() {
+            fdscan::unseen(&proc_dir, pid, &mut out);
+        }
     }
+    out.inaccessible.sort_unstable();
+    Ok(out)
 }

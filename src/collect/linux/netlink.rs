@@ -13,8 +13,8 @@ use rustix::net::{
     AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType, netlink, recv, send, socket_with,
 };
 
+use crate::model::{Family, Protocol, RawSocket, SocketFlag, State};
 use crate::model::{PortSet, SocketQuery};
-use crate::model::{Protocol, RawSocket, State};
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 /// The first `inet_diag` request (Linux 2.6), still served: it dumps TCP sockets of both
@@ -27,6 +27,8 @@ const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_HDRLEN: usize = 16;
 const INET_DIAG_REQ_BYTECODE: u16 = 1;
+/// The protocol as a 32-bit attribute, for protocols above 255 (MPTCP).
+const INET_DIAG_REQ_PROTOCOL: u16 = 3;
 const INET_DIAG_SKV6ONLY: u16 = 11;
 const INET_DIAG_BC_JMP: u8 = 1;
 const INET_DIAG_BC_S_GE: u8 = 2;
@@ -35,6 +37,8 @@ const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 const IPPROTO_TCP: u8 = 6;
 const IPPROTO_UDP: u8 = 17;
+const IPPROTO_UDPLITE: u8 = 136;
+const IPPROTO_MPTCP: u32 = 262;
 /// `struct inet_diag_msg`: family, state, timer, retrans, sockid (48), expires, rqueue,
 /// wqueue, uid, inode.
 const DIAG_MSG_LEN: usize = 72;
@@ -49,9 +53,9 @@ const TCP_NEW_SYN_RECV: u32 = 12;
 /// The kernel state mask for a query.
 fn state_mask(query: &SocketQuery, protocol: Protocol) -> u32 {
     if query.listening_only {
-        match protocol {
-            Protocol::Tcp => 1 << TCP_LISTEN,
-            Protocol::Udp => 1 << TCP_CLOSE,
+        match protocol.base() {
+            Protocol::Tcp | Protocol::Mptcp => 1 << TCP_LISTEN,
+            Protocol::Udp | Protocol::UdpLite => 1 << TCP_CLOSE,
         }
     } else {
         // Every state; half-open request sockets belong to their listener.
@@ -96,18 +100,23 @@ fn push_op(code: &mut Vec<u8>, op: u8, yes: usize, no: usize) {
 /// The two requests this module sends.
 #[derive(Clone, Copy)]
 enum Request {
-    /// `SOCK_DIAG_BY_FAMILY` with `struct inet_diag_req_v2`: one family, one protocol.
-    ByFamily { family: u8, protocol: u8 },
+    /// `SOCK_DIAG_BY_FAMILY` with `struct inet_diag_req_v2`: one family, one protocol
+    /// (above 255 as the `INET_DIAG_REQ_PROTOCOL` attribute).
+    ByFamily { family: u8, protocol: u32 },
     /// `TCPDIAG_GETSOCK` with the older `struct inet_diag_req`: TCP, both families.
     TcpBothFamilies,
 }
 
 fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
+    let wide_protocol = match kind {
+        Request::ByFamily { protocol, .. } if protocol > 255 => Some(protocol),
+        _ => None,
+    };
     let attr_len = if bytecode.is_empty() {
         0
     } else {
         4 + bytecode.len()
-    };
+    } + if wide_protocol.is_some() { 8 } else { 0 };
     let (msg_type, body_len) = match kind {
         Request::ByFamily { .. } => (SOCK_DIAG_BY_FAMILY, 56),
         Request::TcpBothFamilies => (TCPDIAG_GETSOCK, 60),
@@ -124,7 +133,9 @@ fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
         Request::ByFamily { family, protocol } => {
             // struct inet_diag_req_v2: family, protocol, ext, pad, states, sockid (48
             // zero bytes)
-            msg.extend_from_slice(&[family, protocol, 0, 0]);
+            // A protocol above 255 goes in the attribute, which the kernel reads instead.
+            let narrow = u8::try_from(protocol).unwrap_or(IPPROTO_TCP);
+            msg.extend_from_slice(&[family, narrow, 0, 0]);
             msg.extend_from_slice(&states.to_ne_bytes());
             msg.extend_from_slice(&[0u8; 48]);
         }
@@ -138,9 +149,14 @@ fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
         }
     }
     if !bytecode.is_empty() {
-        msg.extend_from_slice(&(attr_len as u16).to_ne_bytes());
+        msg.extend_from_slice(&((4 + bytecode.len()) as u16).to_ne_bytes());
         msg.extend_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
         msg.extend_from_slice(bytecode);
+    }
+    if let Some(protocol) = wide_protocol {
+        msg.extend_from_slice(&8u16.to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_REQ_PROTOCOL.to_ne_bytes());
+        msg.extend_from_slice(&protocol.to_ne_bytes());
     }
     msg
 }
@@ -163,17 +179,35 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut seq = 0;
+    // MPTCP and UDP-Lite sockets are rare, and asking for MPTCP walks the whole TCP
+    // listening table: they are asked for only when the kernel counts some in use here.
+    let rare_in_use = rare_protocols_in_use();
     let mut ask = |kind: Request, protocol: Protocol, out: &mut Vec<RawSocket>| -> Result<()> {
         seq += 1;
         let req = request(kind, state_mask(query, protocol), &bytecode, seq);
         send(&fd, &req, SendFlags::empty()).context("sending a sock_diag request")?;
         read_dump(&fd, &mut buf, protocol, seq, out)
     };
-    for (protocol, proto_num) in [(Protocol::Tcp, IPPROTO_TCP), (Protocol::Udp, IPPROTO_UDP)] {
+    for (protocol, proto_num) in [
+        (Protocol::Tcp, u32::from(IPPROTO_TCP)),
+        (Protocol::Mptcp, IPPROTO_MPTCP),
+        (Protocol::Udp, u32::from(IPPROTO_UDP)),
+        (Protocol::UdpLite, u32::from(IPPROTO_UDPLITE)),
+    ] {
         if !query.wants_protocol(protocol) {
             continue;
         }
-        if protocol == Protocol::Tcp && query.ipv4 && query.ipv6 {
+        if let Some(in_use) = &rare_in_use
+            && matches!(protocol, Protocol::Mptcp | Protocol::UdpLite)
+            && !in_use.contains(&protocol)
+        {
+            continue;
+        }
+        let (ipv4, ipv6) = (
+            query.lists_family(Family::Ipv4),
+            query.lists_family(Family::Ipv6),
+        );
+        if protocol == Protocol::Tcp && ipv4 && ipv6 {
             let before = out.len();
             match ask(Request::TcpBothFamilies, protocol, &mut out) {
                 Ok(()) => continue,
@@ -181,18 +215,94 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
                 Err(_) => out.truncate(before),
             }
         }
-        for (wanted, family) in [(query.ipv4, AF_INET), (query.ipv6, AF_INET6)] {
+        // MPTCP and UDP-Lite may be missing from the kernel (or their diag module not
+        // loaded): then there are no such sockets to list.
+        let optional = matches!(protocol, Protocol::Mptcp | Protocol::UdpLite);
+        for (wanted, family) in [(ipv4, AF_INET), (ipv6, AF_INET6)] {
             if wanted {
                 let kind = Request::ByFamily {
                     family,
                     protocol: proto_num,
                 };
-                ask(kind, protocol, &mut out)?;
+                let before = out.len();
+                match ask(kind, protocol, &mut out) {
+                    Ok(()) => {}
+                    Err(_) if optional => out.truncate(before),
+                    Err(e) => return Err(e),
+                }
             }
         }
     }
+    mark_subflows(&mut out);
     out.retain(|s| query.matches(s));
     Ok(out)
+}
+
+/// Which of MPTCP and UDP-Lite have sockets in use in this network namespace, from the
+/// kernel's count per protocol (the `sockets` column of /proc/net/protocols, both
+/// families); `None` when that cannot be read (then both are asked for).
+fn rare_protocols_in_use() -> Option<Vec<Protocol>> {
+    let text = std::fs::read_to_string("/proc/net/protocols").ok()?;
+    let counts = parse_protocol_counts(&text)?;
+    Some(
+        [
+            (Protocol::Mptcp, ["MPTCP", "MPTCPv6"]),
+            (Protocol::UdpLite, ["UDP-Lite", "UDPLITEv6"]),
+        ]
+        .into_iter()
+        .filter(|(_, names)| {
+            // A name the kernel does not list: not known, so asked for.
+            names.iter().any(|n| {
+                counts
+                    .iter()
+                    .find(|(name, _)| name == n)
+                    .is_none_or(|&(_, c)| c != 0)
+            })
+        })
+        .map(|(p, _)| p)
+        .collect(),
+    )
+}
+
+/// (protocol name, sockets in use) of each line of /proc/net/protocols.
+fn parse_protocol_counts(text: &str) -> Option<Vec<(String, i64)>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split_whitespace().collect();
+    let column = header.iter().position(|&h| h == "sockets")?;
+    Some(
+        lines
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                Some((
+                    fields.first()?.to_string(),
+                    fields.get(column)?.parse().ok()?,
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// An MPTCP socket's TCP subflows carry its inode (the kernel grafts them onto its
+/// socket): each TCP socket with the inode of an MPTCP socket is marked as a subflow.
+fn mark_subflows(sockets: &mut [RawSocket]) {
+    let mut mptcp: Vec<u64> = sockets
+        .iter()
+        .filter(|s| s.protocol == Protocol::Mptcp)
+        .filter_map(|s| s.inode)
+        .filter(|&i| i != 0)
+        .collect();
+    if mptcp.is_empty() {
+        return;
+    }
+    mptcp.sort_unstable();
+    for s in sockets.iter_mut() {
+        if s.protocol == Protocol::Tcp
+            && s.inode
+                .is_some_and(|i| i != 0 && mptcp.binary_search(&i).is_ok())
+        {
+            s.marks.push(SocketFlag::MptcpSubflow);
+        }
+    }
 }
 
 fn read_dump(
@@ -293,6 +403,9 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         inode: Some(u64::from(inode)),
         v6only,
         pids: Vec::new(),
+        fds: Vec::new(),
+        marks: Vec::new(),
+        netns: None,
     })
 }
 
@@ -426,6 +539,7 @@ mod tests {
             ipv4: true,
             ipv6: true,
             listening_only: false,
+            owners: true,
         };
         let mut found: Vec<(Protocol, IpAddr, u16)> = dump(&query)?
             .iter()
@@ -453,7 +567,7 @@ mod tests {
         let v2 = request(
             Request::ByFamily {
                 family: AF_INET6,
-                protocol: IPPROTO_UDP,
+                protocol: u32::from(IPPROTO_UDP),
             },
             1 << TCP_CLOSE,
             &code,
@@ -470,6 +584,23 @@ mod tests {
         assert_eq!(u16_at(&old, 4), TCPDIAG_GETSOCK);
         // struct inet_diag_req: the states follow the 4 leading bytes and the 48 of sockid.
         assert_eq!(u32_at(&old, NLMSG_HDRLEN + 52), 1 << TCP_LISTEN);
+    }
+
+    #[test]
+    fn reads_the_protocol_counts() {
+        let text = "protocol  size sockets  memory press maxhdr  slab module\n\
+                    MPTCPv6   2048      0       0   no       0   yes  kernel\n\
+                    UDPLITEv6 1472      1       0   NI       0   yes  kernel\n\
+                    UDP-Lite  1280      0       0   NI       0   yes  kernel\n\
+                    MPTCP     2048      0       0   no       0   yes  kernel\n";
+        let counts = parse_protocol_counts(text).unwrap_or_default();
+        assert_eq!(counts.len(), 4);
+        assert!(counts.contains(&("UDPLITEv6".to_string(), 1)));
+        assert!(counts.contains(&("MPTCP".to_string(), 0)));
+        assert_eq!(
+            parse_protocol_counts("nothing here\n").map(|c| c.len()),
+            None
+        );
     }
 
     #[test]

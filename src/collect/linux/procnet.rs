@@ -2,34 +2,45 @@
 //! available (an old or restricted kernel). Slower, since every socket is read.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::model::SocketQuery;
-use crate::model::{Protocol, RawSocket, State};
+use crate::model::{Family, Protocol, RawSocket, State};
 
 pub(crate) fn read(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+    read_from(Path::new("/proc/net"), query)
+}
+
+/// The same from another directory of these tables: `/proc/PID/net` (another process's
+/// network namespace) or `/proc/thread-self/net`.
+pub(crate) fn read_from(dir: &Path, query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let mut out = Vec::new();
     for (protocol, name) in [
         (Protocol::Tcp, "tcp"),
         (Protocol::Tcp, "tcp6"),
         (Protocol::Udp, "udp"),
         (Protocol::Udp, "udp6"),
+        (Protocol::UdpLite, "udplite"),
+        (Protocol::UdpLite, "udplite6"),
     ] {
         let v6 = name.ends_with('6');
-        if !query.wants_protocol(protocol) || !(if v6 { query.ipv6 } else { query.ipv4 }) {
+        if !query.wants_protocol(protocol)
+            || !query.lists_family(if v6 { Family::Ipv6 } else { Family::Ipv4 })
+        {
             continue;
         }
-        let path = format!("/proc/net/{name}");
+        let path = dir.join(name);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
-            // A kernel without IPv6 has no tcp6/udp6.
+            // A kernel without IPv6 has no tcp6/udp6, one without UDP-Lite no udplite.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e).with_context(|| format!("reading {path}")),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
         out.extend(
             parse_table(&text, protocol)
-                .with_context(|| format!("parsing {path}"))?
+                .with_context(|| format!("parsing {}", path.display()))?
                 .into_iter()
                 .filter(|s| query.matches(s)),
         );
@@ -73,6 +84,9 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         inode: Some(inode),
         v6only: None,
         pids: Vec::new(),
+        fds: Vec::new(),
+        marks: Vec::new(),
+        netns: None,
     })
 }
 

@@ -32,6 +32,8 @@ struct Read {
     uid: Option<u32>,
     exe: Option<String>,
     cmdline: Vec<String>,
+    exe_deleted: bool,
+    cmdline_raw: Option<Vec<Vec<u8>>>,
 }
 
 impl ProcessSource for ProcfsProcesses {
@@ -55,20 +57,36 @@ impl ProcessSource for ProcfsProcesses {
         parts
             .into_iter()
             .flat_map(|(found, _)| found)
-            .map(|r| {
-                let process = Process {
-                    pid: r.pid,
-                    name: Some(full_name(&r.comm, r.exe.as_deref(), r.cmdline.first())),
-                    user: None, // named in resolve, through the host
-                    uid: r.uid,
-                    exe: r.exe.filter(|e| !e.is_empty()),
-                    // Kernel threads and zombies have an empty command line.
-                    cmdline: (!r.cmdline.is_empty()).then_some(r.cmdline),
-                };
-                (r.pid, process)
-            })
+            .map(|r| (r.pid, r.into_process()))
             .collect()
     }
+}
+
+impl Read {
+    fn into_process(self) -> Process {
+        Process {
+            pid: self.pid,
+            name: Some(full_name(
+                &self.comm,
+                self.exe.as_deref(),
+                self.cmdline.first(),
+            )),
+            user: None, // named in resolve, through the host
+            uid: self.uid,
+            exe: self.exe.filter(|e| !e.is_empty()),
+            // Kernel threads and zombies have an empty command line.
+            cmdline: (!self.cmdline.is_empty()).then_some(self.cmdline),
+            exe_deleted: self.exe_deleted,
+            cmdline_raw: self.cmdline_raw,
+            context: Default::default(),
+        }
+    }
+}
+
+/// The details of the process whose /proc/PID directory `dir` is, read through it: if
+/// that process has exited, `None`, even when its pid already names another process.
+pub(crate) fn details_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Process> {
+    read_in(dir, pid, buf).map(Read::into_process)
 }
 
 /// One process's details; `None` when it has exited (or its `stat` cannot be read).
@@ -81,20 +99,40 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         Mode::empty(),
     )
     .ok()?;
+    read_in(&dir, pid, buf)
+}
+
+/// [`read`] through an open /proc/PID directory. Every file is read through it: if the
+/// process exits and its pid is reused meanwhile, the reads fail instead of describing
+/// the newcomer.
+fn read_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
     // `status` holds both the name and the real uid: one file where sysinfo reads two.
-    let status = read_file(&dir, c"status", buf)?;
+    let status = read_file(dir, c"status", buf)?;
     let comm = status_name(status)?;
     let uid = real_uid(status);
-    let exe = readlinkat(&dir, c"exe", Vec::new()).ok().map(|target| {
+    let mut exe_deleted = false;
+    let exe = readlinkat(dir, c"exe", Vec::new()).ok().map(|target| {
         let target = target.as_bytes();
-        let target = target.strip_suffix(b" (deleted)").unwrap_or(target);
+        // Linux appends " (deleted)" to an executable removed or replaced since the start;
+        // a file really named so is told apart by its link count (0 once deleted).
+        let target = match target.strip_suffix(b" (deleted)") {
+            Some(stripped) if exe_unlinked(dir) => {
+                exe_deleted = true;
+                stripped
+            }
+            _ => target,
+        };
         String::from_utf8_lossy(target).into_owned()
     });
-    let cmdline = read_file(&dir, c"cmdline", buf)
+    let mut cmdline_raw = None;
+    let cmdline = read_file(dir, c"cmdline", buf)
         .map(|data| {
-            let mut args: Vec<String> = data
-                .split(|&b| b == 0)
-                .filter(|arg| !arg.is_empty())
+            let raw: Vec<&[u8]> = data.split(|&b| b == 0).filter(|a| !a.is_empty()).collect();
+            if raw.iter().any(|a| std::str::from_utf8(a).is_err()) {
+                cmdline_raw = Some(raw.iter().map(|a| a.to_vec()).collect());
+            }
+            let mut args: Vec<String> = raw
+                .into_iter()
                 .map(|arg| String::from_utf8_lossy(arg).into_owned())
                 .collect();
             // Kept until the end, for every owner: no room to spare.
@@ -108,7 +146,15 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         uid,
         exe,
         cmdline,
+        exe_deleted,
+        cmdline_raw,
     })
+}
+
+/// Whether the executable behind `exe` has no name left on disk (`stat` follows the
+/// link to the running file itself, which is never another file).
+fn exe_unlinked(dir: &OwnedFd) -> bool {
+    rustix::fs::statat(dir, c"exe", rustix::fs::AtFlags::empty()).is_ok_and(|st| st.st_nlink == 0)
 }
 
 /// The whole of a /proc file, in `buf`.
@@ -131,7 +177,7 @@ fn read_file<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut Vec<u8>) -> Option<&'a
 /// The command name: `status`'s "Name:" line, where the kernel writes the name that
 /// `stat` holds raw with two escapes, `\n` for a newline and `\\` for a backslash
 /// (`proc_task_name`), undone here.
-fn status_name(status: &[u8]) -> Option<String> {
+pub(crate) fn status_name(status: &[u8]) -> Option<String> {
     let line = status.split(|&b| b == b'\n').next()?;
     let escaped = line.strip_prefix(b"Name:")?.strip_prefix(b"\t")?;
     let mut name = Vec::with_capacity(escaped.len());
@@ -151,7 +197,7 @@ fn status_name(status: &[u8]) -> Option<String> {
 }
 
 /// The real uid: the first number on `status`'s "Uid:" line.
-fn real_uid(status: &[u8]) -> Option<u32> {
+pub(crate) fn real_uid(status: &[u8]) -> Option<u32> {
     status
         .split(|&b| b == b'\n')
         .find_map(|line| line.strip_prefix(b"Uid:"))
@@ -179,6 +225,42 @@ mod tests {
         );
         assert_eq!(status_name(b"Name:\t\nUid:\t0\n").as_deref(), Some(""));
         assert_eq!(status_name(b"Uid:\t0\n"), None);
+    }
+
+    /// Details read through a /proc/PID directory descriptor are that process's or none:
+    /// once it has exited, nothing more is read through it (also when its pid names
+    /// another process by then, as the kernel ties the directory to the process).
+    #[test]
+    fn a_directory_descriptor_outlives_nothing() -> std::io::Result<()> {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn()?;
+        let pid = child.id();
+        let mut path = [0u8; 24];
+        let dir = openat(
+            CWD,
+            c"/proc",
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )
+        .and_then(|proc_dir| {
+            openat(
+                &proc_dir,
+                pid_path(&mut path, pid, b""),
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+        });
+        let Ok(dir) = dir else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("cannot open /proc/PID"));
+        };
+        let mut buf = Vec::new();
+        let alive = details_in(&dir, pid, &mut buf);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(alive.and_then(|p| p.name).as_deref(), Some("sleep"));
+        assert_eq!(details_in(&dir, pid, &mut buf), None);
+        Ok(())
     }
 
     /// The same answers as sysinfo, for processes that stay put while both read them:

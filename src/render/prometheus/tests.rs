@@ -90,7 +90,7 @@ fn series_and_counts() {
                 2049,
                 State::Listen,
                 Owner::None {
-                    reason: NoneReason::NoProcess,
+                    reason: NoneReason::NoFile,
                 },
             ),
             // A connection: counted, never a series of its own.

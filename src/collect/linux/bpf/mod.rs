@@ -29,6 +29,17 @@ const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
 const CAP_BPF: u32 = 39;
 
+/// A socket descriptor the iterator found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Holder {
+    pub inode: u64,
+    /// The process (thread group) holding it.
+    pub pid: u32,
+    pub fd: u32,
+    /// In a thread's own descriptor table (`unshare(CLONE_FILES)`), not the process's.
+    pub thread: bool,
+}
+
 /// The iterators, loaded and attached: each walk goes over every task anew (repeated
 /// scans, as `wait` and `watch` make, load them once).
 pub struct SocketIter {
@@ -66,22 +77,19 @@ impl SocketIter {
         Ok(SocketIter { files, tasks })
     }
 
-    /// Runs the descriptor iterator and calls `f(pid, fd, inode)` for every socket
-    /// descriptor of every process (thread group leaders; threads share their table).
-    pub fn for_each(&self, mut f: impl FnMut(u32, u32, u64)) -> Result<()> {
-        read_records(&self.files, program::RECORD, |rec| {
-            let (pid, fd, inode) = parse_record(rec);
-            f(pid, fd, inode);
-        })
+    /// Runs the descriptor iterator and calls `f` for every socket descriptor of every
+    /// process's table (and of a thread's own table, marked).
+    pub fn for_each(&self, mut f: impl FnMut(Holder)) -> Result<()> {
+        read_records(&self.files, program::RECORD, |rec| f(parse_record(rec)))
     }
 
-    /// The descriptors that hold the wanted sockets (inodes, sorted): (inode, pid, fd),
-    /// sorted. Filtered as they are read, so only these are ever held in memory.
-    pub fn holders(&self, wanted: &[u64]) -> Result<Vec<(u64, u32, u32)>> {
+    /// The descriptors that hold the wanted sockets (inodes, sorted), sorted. Filtered as
+    /// they are read, so only these are ever held in memory.
+    pub fn holders(&self, wanted: &[u64]) -> Result<Vec<Holder>> {
         let mut out = Vec::with_capacity(wanted.len());
-        self.for_each(|pid, fd, inode| {
-            if wanted.binary_search(&inode).is_ok() {
-                out.push((inode, pid, fd));
+        self.for_each(|h| {
+            if wanted.binary_search(&h.inode).is_ok() {
+                out.push(h);
             }
         })?;
         out.sort_unstable();
@@ -159,12 +167,16 @@ impl std::fmt::Display for ChildPidNamespace {
 
 impl std::error::Error for ChildPidNamespace {}
 
-/// Every socket descriptor of every process: (pid, fd, inode), in the kernel's order
-/// (by pid, then fd).
+/// Every socket descriptor of every process's table: (pid, fd, inode), in the kernel's
+/// order (by pid, then fd).
 #[cfg_attr(not(test), allow(dead_code))] // the collector filters as it reads (`holders`)
 pub fn socket_fds() -> Result<Vec<(u32, u32, u64)>> {
     let mut out = Vec::new();
-    SocketIter::load()?.for_each(|pid, fd, inode| out.push((pid, fd, inode)))?;
+    SocketIter::load()?.for_each(|h| {
+        if !h.thread {
+            out.push((h.pid, h.fd, h.inode));
+        }
+    })?;
     Ok(out)
 }
 
@@ -205,16 +217,19 @@ fn parse_task_record(rec: &[u8]) -> (u32, u32) {
     )
 }
 
-/// A socket record: (tgid, fd, inode).
-fn parse_record(rec: &[u8]) -> (u32, u32, u64) {
+/// A socket record: tgid, fd (its top bit: a thread's own table), inode.
+fn parse_record(rec: &[u8]) -> Holder {
     let mut b = [0u8; program::RECORD];
     b.copy_from_slice(&rec[..program::RECORD]);
     let [a0, a1, a2, a3, b0, b1, b2, b3, c @ ..] = b;
-    (
-        u32::from_ne_bytes([a0, a1, a2, a3]),
-        u32::from_ne_bytes([b0, b1, b2, b3]),
-        u64::from_ne_bytes(c),
-    )
+    let fd = u32::from_ne_bytes([b0, b1, b2, b3]);
+    let mark = program::THREAD_FD.cast_unsigned();
+    Holder {
+        inode: u64::from_ne_bytes(c),
+        pid: u32::from_ne_bytes([a0, a1, a2, a3]),
+        fd: fd & !mark,
+        thread: fd & mark != 0,
+    }
 }
 
 /// BPF_PROG_LOAD. Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK (EPERM when

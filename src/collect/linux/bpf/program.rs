@@ -11,12 +11,15 @@
 //!     struct file *file = ctx->file;
 //!     if (!task || !file)                            /* the end of the walk */
 //!         return 0;
-//!     if (task->pid != task->tgid)                   /* threads: the leader's table only */
-//!         return 0;
 //!     struct inode *inode = file->f_inode;
 //!     if (!inode || (inode->i_mode & S_IFMT) != S_IFSOCK)
 //!         return 0;
-//!     struct { u32 tgid, fd; u64 ino; } rec = { task->tgid, ctx->fd, inode->i_ino };
+//!     /* A thread is visited only for a table of its own (the kernel skips those that
+//!        share the leader's, from 5.9): its descriptors are marked by the fd's top bit. */
+//!     u32 fd = ctx->fd;
+//!     if (task->pid != task->tgid)
+//!         fd |= 0x80000000;
+//!     struct { u32 tgid, fd; u64 ino; } rec = { task->tgid, fd, inode->i_ino };
 //!     bpf_seq_write(ctx->meta->seq, &rec, sizeof rec);
 //!     return 0;
 //! }
@@ -36,6 +39,10 @@ pub const LICENSE: &std::ffi::CStr = c"Dual MIT/GPL";
 /// The size of one record the program writes: u32 tgid, u32 fd, u64 inode.
 pub const RECORD: usize = 16;
 
+/// The fd's top bit in a record: a descriptor of a thread's own table, not the leader's.
+/// (Descriptor numbers stay below 2^30.)
+pub const THREAD_FD: i32 = i32::MIN;
+
 /// The size of one record of the task program: u32 tgid, u32 the reader's tgid.
 pub const TASK_RECORD: usize = 8;
 
@@ -53,21 +60,22 @@ const S_IFSOCK: i32 = 0o140000;
 pub const LISTING: &str = "\
 (bf) r6 = r1                              ; r6 = ctx
 (79) r7 = *(u64 *)(r6 +{ctx.task})        ; r7 = ctx->task
-(15) if r7 == 0x0 goto pc+21              ; no task: done
+(15) if r7 == 0x0 goto pc+22              ; no task: done
 (79) r8 = *(u64 *)(r6 +{ctx.file})        ; r8 = ctx->file
-(15) if r8 == 0x0 goto pc+19              ; no file: done
-(61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
-(61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
-(5d) if r2 != r3 goto pc+16               ; a thread, not the leader: skip
+(15) if r8 == 0x0 goto pc+20              ; no file: done
 (79) r4 = *(u64 *)(r8 +{file.f_inode})    ; r4 = file->f_inode
-(15) if r4 == 0x0 goto pc+14              ; no inode: skip
+(15) if r4 == 0x0 goto pc+18              ; no inode: skip
 (69) r5 = *(u16 *)(r4 +{inode.i_mode})    ; r5 = inode->i_mode
 (57) r5 &= 61440                          ; r5 &= S_IFMT
-(55) if r5 != 0xc000 goto pc+11           ; not S_IFSOCK: skip
+(55) if r5 != 0xc000 goto pc+15           ; not S_IFSOCK: skip
 (79) r5 = *(u64 *)(r4 +{inode.i_ino})     ; r5 = inode->i_ino
+(61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
+(61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
 (63) *(u32 *)(r10 -16) = r3               ; rec.tgid = tgid
-(61) r2 = *(u32 *)(r6 +{ctx.fd})          ; r2 = ctx->fd
-(63) *(u32 *)(r10 -12) = r2               ; rec.fd = fd
+(61) r1 = *(u32 *)(r6 +{ctx.fd})          ; r1 = ctx->fd
+(1d) if r2 == r3 goto pc+1                ; the leader's table: as it is
+(47) r1 |= -2147483648                    ; a thread's own table: the top bit
+(63) *(u32 *)(r10 -12) = r1               ; rec.fd = fd
 (7b) *(u64 *)(r10 -8) = r5                ; rec.ino = i_ino
 (79) r1 = *(u64 *)(r6 +{ctx.meta})        ; r1 = ctx->meta
 (79) r1 = *(u64 *)(r1 +{meta.seq})        ; r1 = meta->seq
@@ -129,6 +137,7 @@ const ALU64: u8 = 0x07;
 const JMP: u8 = 0x05;
 const OP_ADD: u8 = 0x00;
 const OP_AND: u8 = 0x50;
+const OP_OR: u8 = 0x40;
 const OP_RSH: u8 = 0x70;
 const OP_MOV: u8 = 0xb0;
 const OP_JEQ: u8 = 0x10;
@@ -215,25 +224,34 @@ fn mov_reg(dst: u8, src: u8) -> Insn {
     }
 }
 
-/// A jump to the end (`return 0`), its offset filled in by `assemble`.
+/// The offset of a jump to the end (`return 0`), filled in by `finish`.
+const TO_END: i16 = i16::MIN;
+
+/// A jump to the end.
 fn jump_imm(op: u8, dst: u8, imm: i32) -> Insn {
     Insn {
         code: JMP | op,
         dst,
         src: 0,
-        off: 0,
+        off: TO_END,
         imm,
     }
 }
 
-fn jump_reg(op: u8, dst: u8, src: u8) -> Insn {
+/// A jump over the next `off` instructions.
+fn jump_reg_by(op: u8, dst: u8, src: u8, off: i16) -> Insn {
     Insn {
         code: JMP | op | SRC_X,
         dst,
         src,
-        off: 0,
+        off,
         imm: 0,
     }
+}
+
+/// A jump to the end.
+fn jump_reg(op: u8, dst: u8, src: u8) -> Insn {
+    jump_reg_by(op, dst, src, TO_END)
 }
 
 /// `call imm` or `exit`.
@@ -255,18 +273,19 @@ pub fn instructions(l: &Layout) -> Vec<Insn> {
         jump_imm(OP_JEQ, 7, 0),               // no task: done
         load(8, 6, l.ctx_file),               // r8 = ctx->file
         jump_imm(OP_JEQ, 8, 0),               // no file: done
-        load(2, 7, l.task_pid),               // r2 = task->pid
-        load(3, 7, l.task_tgid),              // r3 = task->tgid
-        jump_reg(OP_JNE, 2, 3),               // a thread, not the leader: skip
         load(4, 8, l.file_f_inode),           // r4 = file->f_inode
         jump_imm(OP_JEQ, 4, 0),               // no inode: skip
         load(5, 4, l.inode_i_mode),           // r5 = inode->i_mode
         alu_imm(OP_AND, 5, S_IFMT),           // r5 &= S_IFMT
         jump_imm(OP_JNE, 5, S_IFSOCK),        // not a socket: skip
         load(5, 4, l.inode_i_ino),            // r5 = inode->i_ino
+        load(2, 7, l.task_pid),               // r2 = task->pid
+        load(3, 7, l.task_tgid),              // r3 = task->tgid
         store(4, 10, -16, 3),                 // rec.tgid = tgid
-        load(2, 6, l.ctx_fd),                 // r2 = ctx->fd
-        store(4, 10, -12, 2),                 // rec.fd = fd
+        load(1, 6, l.ctx_fd),                 // r1 = ctx->fd
+        jump_reg_by(OP_JEQ, 2, 3, 1),         // the leader's table: as it is
+        alu_imm(OP_OR, 1, THREAD_FD),         // a thread's own table: the top bit
+        store(4, 10, -12, 1),                 // rec.fd = fd
         store(8, 10, -8, 5),                  // rec.ino = i_ino
         load(1, 6, l.ctx_meta),               // r1 = ctx->meta
         load(1, 1, l.meta_seq),               // r1 = meta->seq
@@ -306,7 +325,7 @@ pub fn task_instructions(l: &Layout) -> Vec<Insn> {
 fn finish(mut p: Vec<Insn>) -> Vec<Insn> {
     let end = p.len();
     for (i, insn) in p.iter_mut().enumerate() {
-        if insn.code & 0x07 == JMP && insn.code & 0xf0 != OP_CALL {
+        if insn.code & 0x07 == JMP && insn.off == TO_END {
             insn.off = i16::try_from(end - i - 1).unwrap_or(i16::MAX);
         }
     }
@@ -356,11 +375,13 @@ pub mod tests {
             (0x07, 0xbf) => format!("r{dst} = r{src}"),
             (0x07, 0xb7) => format!("r{dst} = {imm}"),
             (0x07, 0x57) => format!("r{dst} &= {imm}"),
+            (0x07, 0x47) => format!("r{dst} |= {imm}"),
             (0x07, 0x07) => format!("r{dst} += {imm}"),
             (0x07, 0x77) => format!("r{dst} >>= {imm}"),
             (0x05, 0x15) => format!("if r{dst} == {imm:#x} goto pc{off:+}"),
             (0x05, 0x55) => format!("if r{dst} != {imm:#x} goto pc{off:+}"),
             (0x05, 0x5d) => format!("if r{dst} != r{src} goto pc{off:+}"),
+            (0x05, 0x1d) => format!("if r{dst} == r{src} goto pc{off:+}"),
             (0x05, 0x85) if imm == 127 => "call bpf_seq_write#127".to_string(),
             (0x05, 0x85) if imm == 14 => "call bpf_get_current_pid_tgid#14".to_string(),
             (0x05, 0x95) => "exit".to_string(),
@@ -442,7 +463,7 @@ pub mod tests {
             let p = assemble(&sample_layout());
             assert_eq!(&p[..8], &[0xbf, 0x16, 0, 0, 0, 0, 0, 0]); // r6 = r1
             assert_eq!(&p[8..16], &[0x79, 0x67, 8, 0, 0, 0, 0, 0]); // r7 = *(u64 *)(r6 + 8)
-            assert_eq!(&p[16..24], &[0x15, 0x07, 21, 0, 0, 0, 0, 0]); // if r7 == 0 goto +21
+            assert_eq!(&p[16..24], &[0x15, 0x07, 22, 0, 0, 0, 0, 0]); // if r7 == 0 goto +22
             assert_eq!(&p[p.len() - 8..], &[0x95, 0, 0, 0, 0, 0, 0, 0]); // exit
         }
     }

@@ -84,7 +84,17 @@ fn records_are_read_in_native_order() {
     rec.extend_from_slice(&4242u32.to_ne_bytes());
     rec.extend_from_slice(&7u32.to_ne_bytes());
     rec.extend_from_slice(&123_456_789_012u64.to_ne_bytes());
-    assert_eq!(parse_record(&rec), (4242, 7, 123_456_789_012));
+    let h = parse_record(&rec);
+    assert_eq!(
+        (h.pid, h.fd, h.inode, h.thread),
+        (4242, 7, 123_456_789_012, false)
+    );
+    rec[4..8].copy_from_slice(&(7u32 | 1 << 31).to_ne_bytes());
+    let h = parse_record(&rec);
+    assert_eq!(
+        (h.pid, h.fd, h.inode, h.thread),
+        (4242, 7, 123_456_789_012, true)
+    );
 }
 
 /// As root: the iterator finds exactly the socket descriptors the `/proc` walk finds, for
@@ -163,7 +173,7 @@ fn same_descriptors_as_the_proc_walk() -> anyhow::Result<()> {
     // And no repeats from the iterator (the test's threads share its table).
     let wanted: Vec<u64> = made.iter().copied().collect();
     let mut holders = SocketIter::load()?.holders(&wanted)?;
-    holders.retain(|&(_, pid, _)| pid == me || pid == child_pid);
+    holders.retain(|h| h.pid == me || h.pid == child_pid);
     assert_eq!(holders.len(), from_proc.len(), "{holders:?}");
     Ok(())
 }

@@ -1,0 +1,299 @@
+//! The context of the sockets and holders found: each holder's container and systemd unit
+//! (and, for ports asked about, its parent chain), and the container a forwarder's socket
+//! is published for. Looked up after the owners are resolved, only for the holders found.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::containers::Attributor;
+use crate::model::{Owner, Process, ProcessContext, Protocol, Published, Socket};
+
+/// Where containers, units and parents come from.
+pub(crate) trait ContextSource {
+    /// The processes' containers and units, and their parents when `ancestors`; a
+    /// process that exited is left out.
+    fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext>;
+    /// The container a forwarder (`docker-proxy`, `dockerd`, `conmon`, `rootlessport`,
+    /// by process name) holds this socket for.
+    fn published(
+        &self,
+        pid: u32,
+        name: &str,
+        protocol: Protocol,
+        address: IpAddr,
+        port: u16,
+    ) -> Option<Published>;
+    /// Why some of it could not be told (a runtime's file that could not be read).
+    fn notes(&self) -> Vec<String>;
+    /// The `.socket` unit of a socket the system's service manager holds.
+    fn socket_unit(&self, _protocol: Protocol, _address: IpAddr, _port: u16) -> Option<String> {
+        None
+    }
+}
+
+/// The real one: `/proc` and the runtimes' files, each read at most once.
+#[derive(Default)]
+pub(crate) struct Runtimes(RefCell<Attributor>);
+
+impl ContextSource for Runtimes {
+    fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
+        let mut attributor = self.0.borrow_mut();
+        attributor
+            .processes(pids)
+            .into_iter()
+            .map(|(pid, facts)| {
+                let context = ProcessContext {
+                    container: facts.container,
+                    unit: facts.unit,
+                    ancestors: if ancestors {
+                        attributor.ancestors(pid)
+                    } else {
+                        Vec::new()
+                    },
+                    argv0_is_exe: false,
+                };
+                (pid, context)
+            })
+            .collect()
+    }
+
+    fn published(
+        &self,
+        pid: u32,
+        name: &str,
+        protocol: Protocol,
+        address: IpAddr,
+        port: u16,
+    ) -> Option<Published> {
+        self.0
+            .borrow_mut()
+            .published(pid, name, protocol, address, port)
+    }
+
+    fn notes(&self) -> Vec<String> {
+        self.0.borrow().notes()
+    }
+
+    fn socket_unit(&self, protocol: Protocol, address: IpAddr, port: u16) -> Option<String> {
+        self.0.borrow_mut().socket_unit(protocol, address, port)
+    }
+}
+
+/// Gives each holder of the sockets its context, and each socket the container it lives
+/// in (all its holders' container) or is published for. The process lists shared between
+/// sockets stay shared.
+pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancestors: bool) {
+    let mut pids: Vec<u32> = sockets
+        .iter()
+        .flat_map(|s| s.owner.processes().iter().map(|p| p.pid))
+        .collect();
+    if pids.is_empty() {
+        return;
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    let contexts = source.processes(&pids, ancestors);
+    // Old list (kept alive, so that its address is not reused) → new list.
+    type Lists = HashMap<*const Process, (Arc<[Process]>, Arc<[Process]>)>;
+    let mut lists: Lists = HashMap::new();
+    for s in sockets.iter_mut() {
+        let Owner::Known(old) = &s.owner else {
+            continue;
+        };
+        let new = match lists.get(&old.as_ptr()) {
+            Some((_, new)) => Arc::clone(new),
+            None => {
+                let new: Arc<[Process]> = old
+                    .iter()
+                    .map(|p| {
+                        let mut p = p.clone();
+                        let argv0_is_exe = p.context.argv0_is_exe;
+                        p.context = contexts.get(&p.pid).cloned().unwrap_or_default();
+                        p.context.argv0_is_exe = argv0_is_exe;
+                        p
+                    })
+                    .collect::<Vec<_>>()
+                    .into();
+                lists.insert(old.as_ptr(), (Arc::clone(old), Arc::clone(&new)));
+                new
+            }
+        };
+        let published = new.iter().find_map(|p| {
+            let name = p.name.as_deref()?;
+            // The system's Docker reads /var/lib/docker: a rootless one's forwarders (run
+            // as their user) are not its.
+            if matches!(name, "docker-proxy" | "dockerd") && p.uid != Some(0) {
+                return None;
+            }
+            source.published(
+                p.pid,
+                name,
+                s.raw.protocol,
+                s.raw.local_address,
+                s.raw.local_port,
+            )
+        });
+        let first = new.first().and_then(|p| p.context.container.as_ref());
+        let shared = first.filter(|c| new.iter().all(|p| p.context.container.as_ref() == Some(*c)));
+        s.context.container = published
+            .as_ref()
+            .and_then(|p| p.container.clone())
+            .or_else(|| shared.cloned());
+        s.context.published = published;
+        // Socket activation: the system's service manager holds it for a .socket unit.
+        if new
+            .iter()
+            .any(|p| p.name.as_deref() == Some("systemd") && p.uid == Some(0))
+        {
+            s.context.socket_unit =
+                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port);
+        }
+        s.owner = Owner::Known(new);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::model::testing::{process, socket};
+    use crate::model::{Container, Runtime, State, Unit, Via};
+
+    /// pid 10 is in container web; pid 20 is docker-proxy publishing web; pid 30 is in a
+    /// unit.
+    struct Fake;
+
+    fn web() -> Container {
+        Container {
+            runtime: Runtime::Docker,
+            id: "3f2a9c".repeat(10) + "abcd",
+            name: Some("web".to_string()),
+            pod: None,
+        }
+    }
+
+    fn one(pid: u32, ancestors: bool) -> ProcessContext {
+        ProcessContext {
+            container: (pid == 10).then(web),
+            unit: (pid == 30).then(|| Unit {
+                name: "x.service".to_string(),
+                user: None,
+            }),
+            ancestors: if ancestors {
+                vec![crate::model::Ancestor {
+                    pid: 1,
+                    name: "systemd".to_string(),
+                }]
+            } else {
+                Vec::new()
+            },
+            argv0_is_exe: false,
+        }
+    }
+
+    impl ContextSource for Fake {
+        fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
+            pids.iter().map(|&pid| (pid, one(pid, ancestors))).collect()
+        }
+
+        fn published(
+            &self,
+            pid: u32,
+            name: &str,
+            _: Protocol,
+            _: IpAddr,
+            _: u16,
+        ) -> Option<Published> {
+            (name == "docker-proxy").then(|| Published {
+                container: Some(web()),
+                via: Via::DockerProxy,
+                pid,
+                target: Some((Some(IpAddr::V4(Ipv4Addr::new(172, 17, 0, 2))), 80)),
+            })
+        }
+
+        fn notes(&self) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    fn owned(port: u16, holders: &[(u32, &str)]) -> Socket {
+        let list: Arc<[Process]> = holders
+            .iter()
+            .map(|&(pid, name)| process(pid, name, Some("root"), 0, "/x"))
+            .collect::<Vec<_>>()
+            .into();
+        socket(
+            Protocol::Tcp,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port,
+            State::Listen,
+            Owner::Known(list),
+        )
+    }
+
+    #[test]
+    fn containers_units_and_publications() {
+        let mut sockets = vec![
+            owned(80, &[(10, "busybox")]),
+            owned(8080, &[(20, "docker-proxy")]),
+            owned(22, &[(30, "sshd")]),
+            // Holders in different places: no container for the socket.
+            owned(81, &[(10, "busybox"), (30, "sshd")]),
+        ];
+        // A rootless Docker's proxy (not root): not the system Docker's forwarder.
+        let mut rootless = owned(8081, &[(21, "docker-proxy")]);
+        if let Owner::Known(list) = &rootless.owner {
+            let mut p = list[0].clone();
+            p.uid = Some(1000);
+            rootless.owner = Owner::Known(vec![p].into());
+        }
+        sockets.push(rootless);
+        attach(&mut sockets, &Fake, true);
+        let containers: Vec<Option<&str>> = sockets
+            .iter()
+            .map(|s| s.context.container.as_ref().map(|c| c.label()))
+            .collect();
+        assert_eq!(containers, vec![Some("web"), Some("web"), None, None, None]);
+        assert!(sockets[4].context.published.is_none());
+        assert_eq!(
+            sockets[1]
+                .context
+                .published
+                .as_ref()
+                .map(|p| (p.via, p.pid)),
+            Some((Via::DockerProxy, 20))
+        );
+        assert!(sockets[0].context.published.is_none());
+        let unit = sockets[2].owner.processes()[0].context.unit.clone();
+        assert_eq!(unit.map(|u| u.name).as_deref(), Some("x.service"));
+        assert_eq!(sockets[2].owner.processes()[0].context.ancestors.len(), 1);
+    }
+
+    #[test]
+    fn shared_lists_stay_shared() {
+        let list: Arc<[Process]> = vec![process(10, "busybox", None, 0, "/x")].into();
+        let mut sockets: Vec<Socket> = [80, 443]
+            .iter()
+            .map(|&port| {
+                socket(
+                    Protocol::Tcp,
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    port,
+                    State::Listen,
+                    Owner::Known(Arc::clone(&list)),
+                )
+            })
+            .collect();
+        attach(&mut sockets, &Fake, false);
+        let (Owner::Known(a), Owner::Known(b)) = (&sockets[0].owner, &sockets[1].owner) else {
+            panic!("owners lost")
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert!(a[0].context.ancestors.is_empty());
+        assert_eq!(a[0].context.container, Some(web()));
+    }
+}

@@ -181,7 +181,7 @@ check_answers() {
     [ -z "$(ss -tuanH "sport = :$FREE_PORT")" ] || die "port $FREE_PORT is not free"
     if command -v strace >/dev/null; then
         local scans
-        scans=$(strace -f -e trace=openat "$WHOPORT" "$FREE_PORT" 2>&1 >/dev/null | grep -c '/fd"' || true)
+        scans=$(strace -f -e trace=openat "$WHOPORT" "$FREE_PORT" 2>&1 >/dev/null | grep -cE '"(fd|[^"]*/fd)"' || true)
         [ "$scans" = 0 ] || die "free port $FREE_PORT: whoport opened $scans /proc/PID/fd directories"
         note "check free port $FREE_PORT: no socket, and no /proc/PID/fd opened (strace)"
         FREE_NOSCAN=yes
@@ -202,7 +202,7 @@ check_answers() {
     note "owner scan by default: $OWNER_SCAN"
     if command -v strace >/dev/null; then
         local opened
-        opened=$(strace -f -e trace=openat "$WHOPORT" 2>&1 >/dev/null | grep -c '/fd"' || true)
+        opened=$(strace -f -e trace=openat "$WHOPORT" 2>&1 >/dev/null | grep -cE '"(fd|[^"]*/fd)"' || true)
         LIST_NOSCAN="$opened /proc/PID/fd opened when listing (strace)"
     else
         LIST_NOSCAN="not checked (no strace)"

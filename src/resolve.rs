@@ -115,7 +115,7 @@ pub(crate) fn build(
             flags,
             knowledge: SocketKnowledge::default(),
             context: SocketContext {
-                netns,
+                netns: netns.map(Box::new),
                 ..SocketContext::default()
             },
         }

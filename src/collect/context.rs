@@ -140,8 +140,9 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
         s.context.container = published
             .as_ref()
             .and_then(|p| p.container.clone())
-            .or_else(|| shared.cloned());
-        s.context.published = published;
+            .or_else(|| shared.cloned())
+            .map(Box::new);
+        s.context.published = published.map(Box::new);
         // Socket activation: the system's service manager holds it for a .socket unit.
         if new
             .iter()

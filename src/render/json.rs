@@ -249,9 +249,9 @@ impl<'a> JsonSocket<'a> {
             service: s.knowledge.service.as_deref(),
             remote_service: s.knowledge.remote_service.as_deref(),
             xsan: s.knowledge.xsan.as_deref().map(JsonXsanCheck::from_check),
-            netns: s.context.netns.as_ref().map(netns),
-            container: s.context.container.as_ref(),
-            published: s.context.published.as_ref().map(published),
+            netns: s.context.netns.as_deref().map(netns),
+            container: s.context.container.as_deref(),
+            published: s.context.published.as_deref().map(published),
             socket_unit: s.context.socket_unit.as_deref(),
         }
     }

@@ -6,3 +6,11 @@ mod check;
 mod containers;
 mod golden;
 mod layers;
+/// A busy host has tens of thousands of sockets: what each carries inline is paid that
+/// many times (a socket's container context inline doubled the peak memory of a listing).
+#[test]
+fn a_socket_stays_small() {
+    let size = std::mem::size_of::<crate::model::Socket>();
+    assert!(size <= 344, "model::Socket is {size} bytes");
+    assert_eq!(std::mem::size_of::<crate::model::SocketContext>(), 48);
+}

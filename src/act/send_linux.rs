@@ -38,6 +38,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 
 use super::{Delivery, SendError, Target};
+use crate::collect::native::socket_inode;
 
 /// Sends `sig` to `target.pid` if, checked after its pidfd was opened, that process still
 /// holds one of `target.inodes`. `recheck` is for platforms without socket inodes.
@@ -132,12 +133,6 @@ fn exited(pidfd: &OwnedFd) -> Result<bool, Errno> {
     Ok(ready > 0 && !fds[0].revents().is_empty())
 }
 
-/// The inode of a `socket:[12345]` link.
-fn socket_inode(link: &[u8]) -> Option<u64> {
-    let digits = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
 /// A process whose exit can be waited for without polling the process table: on Linux a
 /// pidfd (it cannot be fooled by a reused pid).
 pub(crate) struct Handle {
@@ -166,20 +161,6 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn socket_links() {
-        assert_eq!(socket_inode(b"socket:[12345]"), Some(12345));
-        assert_eq!(socket_inode(b"socket:[99999999999]"), Some(99_999_999_999));
-        for other in [
-            &b"pipe:[12]"[..],
-            b"/dev/null",
-            b"socket:[]",
-            b"socket:[1a]",
-        ] {
-            assert_eq!(socket_inode(other), None);
-        }
-    }
 
     #[test]
     fn own_socket_is_found_and_others_are_not() -> anyhow::Result<()> {

@@ -20,10 +20,10 @@ pub(crate) use context::{ContextSource, Runtimes};
 // parallel scan of /proc/*/fd. Elsewhere the portable path stands in for it.
 #[cfg(target_os = "linux")]
 #[path = "linux/mod.rs"]
-mod native;
+pub(crate) mod native;
 #[cfg(not(target_os = "linux"))]
 #[path = "native_portable.rs"]
-mod native;
+pub(crate) mod native;
 
 // netstat2's socket record has Linux-only fields (inode, uid).
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -21,6 +21,10 @@ mod parallel;
 mod procnet;
 mod procs;
 
+// The parser of a `/proc/PID/fd` link, for `act`, which checks a holder again before it
+// signals it.
+pub(crate) use fdscan::socket_inode;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
     /// netlink, and /proc/net if netlink fails.

@@ -54,6 +54,22 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// Starts the tiny fixture and waits for its `ready …` line, which it returns.
+    fn start_tiny() -> Result<(Fixture, String), Box<dyn std::error::Error>> {
+        let exe = fixture_binary()?;
+        let mut fixture = Fixture {
+            child: Command::new(&exe)
+                .args(["--size", "tiny", "--seconds", "120"])
+                .stdout(Stdio::piped())
+                .spawn()?,
+        };
+        let stdout = fixture.child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        assert!(line.starts_with("ready "), "fixture said {line:?}");
+        Ok((fixture, line))
+    }
+
     fn stop(&mut self) -> std::io::Result<std::process::ExitStatus> {
         if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
@@ -78,17 +94,7 @@ fn field<'a>(line: &'a str, key: &str) -> Result<&'a str, String> {
 #[test]
 fn finds_the_shared_listener_of_the_benchmark_fixture() -> TestResult {
     hermetic();
-    let exe = fixture_binary()?;
-    let mut fixture = Fixture {
-        child: Command::new(&exe)
-            .args(["--size", "tiny", "--seconds", "120"])
-            .stdout(Stdio::piped())
-            .spawn()?,
-    };
-    let stdout = fixture.child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    assert!(line.starts_with("ready "), "fixture said {line:?}");
+    let (mut fixture, line) = Fixture::start_tiny()?;
     let port: u16 = field(&line, "port")?.parse()?;
     let free_port: u16 = field(&line, "free_port")?.parse()?;
     let mut want: Vec<u32> = field(&line, "pids")?
@@ -157,17 +163,7 @@ fn both_owner_scans_agree_on_the_benchmark_fixture() -> TestResult {
         );
         return Ok(());
     }
-    let exe = fixture_binary()?;
-    let mut fixture = Fixture {
-        child: Command::new(&exe)
-            .args(["--size", "tiny", "--seconds", "120"])
-            .stdout(Stdio::piped())
-            .spawn()?,
-    };
-    let stdout = fixture.child.stdout.take().ok_or("no stdout")?;
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line)?;
-    assert!(line.starts_with("ready "), "fixture said {line:?}");
+    let (mut fixture, line) = Fixture::start_tiny()?;
     let port: u64 = field(&line, "port")?.parse()?;
     let mut want: Vec<u64> = field(&line, "pids")?
         .split(',')

@@ -194,7 +194,7 @@ check_answers() {
     same_answer "$size-all-procfs" "WHOPORT_OWNER_SCAN=procfs whoport_sockets -a" "ss_sockets -tua"
     # Which owner scan the default run used, and (strace) that the BPF one reads no
     # descriptor directory.
-    if "$WHOPORT" --debug -q "$PORT" 2>&1 >/dev/null | grep -q 'BPF task_file'; then
+    if "$WHOPORT" --debug -q "$PORT" 2>&1 >/dev/null | grep -q 'owners from the BPF '; then
         OWNER_SCAN="the BPF iterators"
     else
         OWNER_SCAN="/proc/*/fd (the BPF iterators could not run)"

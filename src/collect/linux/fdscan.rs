@@ -277,7 +277,12 @@ fn read_small<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut [u8]) -> Option<&'a [
 
 /// What the BPF owner scan knows of one process, read as the scan here reads it: its
 /// details, if it has not exited (`None` then), through its /proc/PID directory.
-pub(crate) fn details_of(proc_dir: &OwnedFd, pid: u32) -> Option<Process> {
+/// The command name and real uid are read from `status` unless they are `known` already.
+pub(crate) fn details_with(
+    proc_dir: &OwnedFd,
+    pid: u32,
+    known: Option<(&[u8], u32)>,
+) -> Option<Process> {
     let mut path = [0u8; 24];
     let pid_dir = openat(
         proc_dir,
@@ -287,7 +292,10 @@ pub(crate) fn details_of(proc_dir: &OwnedFd, pid: u32) -> Option<Process> {
     )
     .ok()?;
     let mut buf = Vec::with_capacity(4096);
-    super::procs::details_in(&pid_dir, pid, &mut buf)
+    match known {
+        Some((comm, uid)) => super::procs::details_known(&pid_dir, pid, comm, uid, &mut buf),
+        None => super::procs::details_in(&pid_dir, pid, &mut buf),
+    }
 }
 
 /// Counts a process the BPF iterators did not see as one that could not be read, with

@@ -187,7 +187,9 @@ impl Linux {
             };
             match found {
                 Ok(found) => {
-                    self.note("owners from the BPF task_file iterator");
+                    if let Ok(iter) = iter {
+                        self.note(&format!("owners from {}", iter.describe()));
+                    }
                     return Ok(found);
                 }
                 Err(why) if self.owners == OwnerPath::Bpf => {
@@ -394,8 +396,11 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
     .context("opening /proc")?;
     // Listed first: a process that starts later is not missed by the walks after.
     let listed = fdscan::list_pids(&proc_dir).context("listing /proc")?;
-    let seen = iter.processes()?;
-    let found = iter.holders(wanted)?;
+    let bpf::Scan {
+        holders: found,
+        processes: seen,
+        idents,
+    } = iter.scan(wanted)?;
     let mut out = fdscan::FdScan::default();
     // (inode, pid, fd), sorted; those of threads' own tables only where no process's
     // table holds the inode.
@@ -423,7 +428,11 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
     pids.sort_unstable();
     pids.dedup();
     let parts = parallel::for_each(&pids, 32, Vec::new, |details: &mut Vec<Process>, &pid| {
-        details.extend(fdscan::details_of(&proc_dir, pid));
+        let known = idents
+            .binary_search_by_key(&pid, |i| i.pid)
+            .ok()
+            .and_then(|at| Some((idents[at].comm(), idents[at].uid?)));
+        details.extend(fdscan::details_with(&proc_dir, pid, known));
     });
     let mut details: Vec<Process> = parts.into_iter().flatten().collect();
     details.sort_by_key(|p| p.pid);

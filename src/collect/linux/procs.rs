@@ -86,7 +86,20 @@ impl Read {
 /// The details of the process whose /proc/PID directory `dir` is, read through it: if
 /// that process has exited, `None`, even when its pid already names another process.
 pub(crate) fn details_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Process> {
-    read_in(dir, pid, buf).map(Read::into_process)
+    read_in(dir, pid, buf, None).map(Read::into_process)
+}
+
+/// [`details_in`] for a process whose command name and real uid are known already (the
+/// BPF walk reads them from the task): `status` is not read.
+pub(crate) fn details_known(
+    dir: &OwnedFd,
+    pid: u32,
+    comm: &[u8],
+    uid: u32,
+    buf: &mut Vec<u8>,
+) -> Option<Process> {
+    let known = (String::from_utf8_lossy(comm).into_owned(), uid);
+    read_in(dir, pid, buf, Some(known)).map(Read::into_process)
 }
 
 /// One process's details; `None` when it has exited (or its `stat` cannot be read).
@@ -99,17 +112,27 @@ fn read(proc_dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
         Mode::empty(),
     )
     .ok()?;
-    read_in(&dir, pid, buf)
+    read_in(&dir, pid, buf, None)
 }
 
 /// [`read`] through an open /proc/PID directory. Every file is read through it: if the
 /// process exits and its pid is reused meanwhile, the reads fail instead of describing
 /// the newcomer.
-fn read_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Read> {
-    // `status` holds both the name and the real uid: one file where sysinfo reads two.
-    let status = read_file(dir, c"status", buf)?;
-    let comm = status_name(status)?;
-    let uid = real_uid(status);
+fn read_in(
+    dir: &OwnedFd,
+    pid: u32,
+    buf: &mut Vec<u8>,
+    known: Option<(String, u32)>,
+) -> Option<Read> {
+    let (comm, uid) = match known {
+        Some((comm, uid)) => (comm, Some(uid)),
+        None => {
+            // `status` holds both the name and the real uid: one file where sysinfo reads
+            // two.
+            let status = read_file(dir, c"status", buf)?;
+            (status_name(status)?, real_uid(status))
+        }
+    };
     let mut exe_deleted = false;
     let exe = readlinkat(dir, c"exe", Vec::new()).ok().map(|target| {
         let target = target.as_bytes();

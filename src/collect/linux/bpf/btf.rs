@@ -69,9 +69,25 @@ enum Name {
     FInode,
     IMode,
     IIno,
+    FilesStruct,
+    Fdtable,
+    Kiocb,
+    Files,
+    GroupLeader,
+    Fdt,
+    MaxFds,
+    KiFilp,
+    IterNumNew,
+    IterNumNext,
+    IterNumDestroy,
+    RdonlyCast,
+    Cred,
+    Comm,
+    RealCred,
+    Uid,
 }
 
-const NAMES: [(&[u8], Name); 17] = [
+const NAMES: [(&[u8], Name); 33] = [
     (b"bpf_iter__task_file", Name::IterCtx),
     (b"bpf_iter__task", Name::TaskIterCtx),
     (b"bpf_iter_meta", Name::IterMeta),
@@ -89,9 +105,25 @@ const NAMES: [(&[u8], Name); 17] = [
     (b"f_inode", Name::FInode),
     (b"i_mode", Name::IMode),
     (b"i_ino", Name::IIno),
+    (b"files_struct", Name::FilesStruct),
+    (b"fdtable", Name::Fdtable),
+    (b"kiocb", Name::Kiocb),
+    (b"files", Name::Files),
+    (b"group_leader", Name::GroupLeader),
+    (b"fdt", Name::Fdt),
+    (b"max_fds", Name::MaxFds),
+    (b"ki_filp", Name::KiFilp),
+    (b"bpf_iter_num_new", Name::IterNumNew),
+    (b"bpf_iter_num_next", Name::IterNumNext),
+    (b"bpf_iter_num_destroy", Name::IterNumDestroy),
+    (b"bpf_rdonly_cast", Name::RdonlyCast),
+    (b"cred", Name::Cred),
+    (b"comm", Name::Comm),
+    (b"real_cred", Name::RealCred),
+    (b"uid", Name::Uid),
 ];
 
-const LONGEST_NAME: usize = 19;
+const LONGEST_NAME: usize = 20;
 
 /// A field the program reads: its byte offset in its struct and its width in bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -125,6 +157,41 @@ pub struct Layout {
     pub task_ctx_task: Field,
     /// The BTF id of the function `bpf_iter_task`.
     pub task_attach_btf_id: u32,
+    /// What the one-pass walk needs (kernels with open-coded iterators, 6.4+); `None`
+    /// where this kernel's BTF lacks any of it (the two-iterator programs then serve).
+    pub walk: Option<Walk>,
+}
+
+/// The one-pass program's fields and kernel functions: it walks each task's descriptor
+/// table itself (`task->files->fdt->fd[i]`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Walk {
+    /// `struct task_struct`.
+    pub task_files: Field,
+    pub task_group_leader: Field,
+    /// `task_struct.comm`: 16 bytes, read as two 8-byte words.
+    pub task_comm: Field,
+    pub task_real_cred: Field,
+    /// `struct cred`: the real uid (`kuid_t`, a 4-byte struct).
+    pub cred_uid: Field,
+    /// `struct files_struct`.
+    pub files_fdt: Field,
+    /// `struct fdtable`.
+    pub fdt_max_fds: Field,
+    pub fdt_fd: Field,
+    /// `struct kiocb`, whose first member is a `struct file *`: the type a slot of the
+    /// descriptor array is read as.
+    pub kiocb_ki_filp: Field,
+    pub kiocb_btf_id: u32,
+    /// The BTF id of `struct task_struct`: the task is read through an untrusted cast
+    /// too, which spares the verifier a search of the kernel's BTF at every pointer it
+    /// follows from a trusted one.
+    pub task_btf_id: u32,
+    /// BTF ids of the kernel functions (kfuncs) called.
+    pub iter_num_new: u32,
+    pub iter_num_next: u32,
+    pub iter_num_destroy: u32,
+    pub rdonly_cast: u32,
 }
 
 /// Random access to the BTF bytes: the kernel's file, or bytes in memory (tests).
@@ -196,6 +263,40 @@ pub fn layout<S: Source + ?Sized>(src: &S) -> Result<Layout> {
         task_ctx_meta: pointer(task_ctx, Name::Meta, "bpf_iter__task.meta")?,
         task_ctx_task: pointer(task_ctx, Name::Task, "bpf_iter__task.task")?,
         task_attach_btf_id: btf.funcs[1].context("no function bpf_iter_task in BTF")?,
+        walk: walk(&btf, task).ok(),
+    })
+}
+
+/// The one-pass program's part of the layout.
+fn walk<S: Source + ?Sized>(btf: &Btf<'_, S>, task: u32) -> Result<Walk> {
+    let files = btf.named(Name::FilesStruct)?;
+    let fdt = btf.named(Name::Fdtable)?;
+    let kiocb = btf.named(Name::Kiocb)?;
+    let cred = btf.named(Name::Cred)?;
+    let pointer = |s, n, what| btf.field(s, n, what, Want::Pointer);
+    let func = |slot: usize, what: &str| {
+        btf.funcs[slot].with_context(|| format!("no function {what} in BTF"))
+    };
+    let kiocb_ki_filp = pointer(kiocb, Name::KiFilp, "kiocb.ki_filp")?;
+    if kiocb_ki_filp.offset != 0 {
+        bail!("kiocb.ki_filp is not its first member");
+    }
+    Ok(Walk {
+        task_files: pointer(task, Name::Files, "task_struct.files")?,
+        task_group_leader: pointer(task, Name::GroupLeader, "task_struct.group_leader")?,
+        task_comm: btf.field(task, Name::Comm, "task_struct.comm", Want::Bytes(16))?,
+        task_real_cred: pointer(task, Name::RealCred, "task_struct.real_cred")?,
+        cred_uid: btf.field(cred, Name::Uid, "cred.uid", Want::Bytes(4))?,
+        files_fdt: pointer(files, Name::Fdt, "files_struct.fdt")?,
+        fdt_max_fds: btf.field(fdt, Name::MaxFds, "fdtable.max_fds", Want::Int(&[4]))?,
+        fdt_fd: pointer(fdt, Name::Fd, "fdtable.fd")?,
+        kiocb_ki_filp,
+        kiocb_btf_id: kiocb,
+        task_btf_id: task,
+        iter_num_new: func(2, "bpf_iter_num_new")?,
+        iter_num_next: func(3, "bpf_iter_num_next")?,
+        iter_num_destroy: func(4, "bpf_iter_num_destroy")?,
+        rdonly_cast: func(5, "bpf_rdonly_cast")?,
     })
 }
 
@@ -203,6 +304,8 @@ pub fn layout<S: Source + ?Sized>(src: &S) -> Result<Layout> {
 enum Want {
     Pointer,
     Int(&'static [u8]),
+    /// Anything of this many bytes (an array, a one-member struct such as `kuid_t`).
+    Bytes(u32),
 }
 
 /// A type record's fixed part.
@@ -351,10 +454,12 @@ struct Btf<'a, S: Source + ?Sized> {
     names: Vec<(u32, Name)>,
     /// Position of type 1 + k·STRIDE, for every k.
     marks: Vec<u64>,
-    /// Struct ids of IterCtx, IterMeta, TaskStruct, File, Inode, TaskIterCtx.
-    structs: [Option<u32>; 6],
-    /// Function ids of IterFunc, TaskIterFunc.
-    funcs: [Option<u32>; 2],
+    /// Struct ids of IterCtx, IterMeta, TaskStruct, File, Inode, TaskIterCtx,
+    /// FilesStruct, Fdtable, Kiocb, Cred.
+    structs: [Option<u32>; 10],
+    /// Function ids of IterFunc, TaskIterFunc, IterNumNew, IterNumNext, IterNumDestroy,
+    /// RdonlyCast.
+    funcs: [Option<u32>; 6],
 }
 
 impl<'a, S: Source + ?Sized> Btf<'a, S> {
@@ -381,8 +486,8 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             types_end: hdr_len + type_off + type_len,
             names: Vec::new(),
             marks: Vec::new(),
-            structs: [None; 6],
-            funcs: [None; 2],
+            structs: [None; 10],
+            funcs: [None; 6],
         };
         btf.find_names(hdr_len + str_off, hdr_len + str_off + str_len)?;
         btf.scan_types()?;
@@ -470,12 +575,23 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
                 Some(Name::File) => Some(3),
                 Some(Name::Inode) => Some(4),
                 Some(Name::TaskIterCtx) => Some(5),
-                Some(Name::IterFunc) if h.kind == KIND_FUNC => {
-                    self.funcs[0].get_or_insert(id);
-                    None
-                }
-                Some(Name::TaskIterFunc) if h.kind == KIND_FUNC => {
-                    self.funcs[1].get_or_insert(id);
+                Some(Name::FilesStruct) => Some(6),
+                Some(Name::Fdtable) => Some(7),
+                Some(Name::Kiocb) => Some(8),
+                Some(Name::Cred) => Some(9),
+                Some(func) if h.kind == KIND_FUNC => {
+                    let slot = match func {
+                        Name::IterFunc => Some(0),
+                        Name::TaskIterFunc => Some(1),
+                        Name::IterNumNew => Some(2),
+                        Name::IterNumNext => Some(3),
+                        Name::IterNumDestroy => Some(4),
+                        Name::RdonlyCast => Some(5),
+                        _ => None,
+                    };
+                    if let Some(slot) = slot {
+                        self.funcs[slot].get_or_insert(id);
+                    }
                     None
                 }
                 _ => None,
@@ -499,6 +615,10 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             Name::TaskStruct => (2, "task_struct"),
             Name::File => (3, "file"),
             Name::TaskIterCtx => (5, "bpf_iter__task"),
+            Name::FilesStruct => (6, "files_struct"),
+            Name::Fdtable => (7, "fdtable"),
+            Name::Kiocb => (8, "kiocb"),
+            Name::Cred => (9, "cred"),
             _ => (4, "inode"),
         };
         self.structs[slot].with_context(|| format!("no struct {what} in BTF"))
@@ -584,6 +704,18 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
         Ok(None)
     }
 
+    /// The size in bytes of array type `id`, of one-byte elements.
+    fn array_bytes(&self, id: u32) -> Result<u32> {
+        let (_, mut s) = self.type_at(id)?;
+        let b = s.take(12)?;
+        let (elem, count) = (ne32(&b[0..4]), ne32(&b[8..12]));
+        let (_, eh) = self.resolve(elem)?;
+        if eh.kind != KIND_INT || eh.size_type != 1 {
+            bail!("not an array of bytes");
+        }
+        Ok(count)
+    }
+
     fn field(&self, id: u32, name: Name, what: &str, want: Want) -> Result<Field> {
         let (bits, ty) = self
             .member(id, name, 0)
@@ -593,7 +725,7 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             bail!("{what} is not byte-aligned");
         }
         let offset = i16::try_from(bits / 8).with_context(|| format!("{what} is too far in"))?;
-        let (_, h) = self
+        let (resolved, h) = self
             .resolve(ty)
             .with_context(|| format!("the type of {what}"))?;
         let size = match (want, h.kind) {
@@ -603,6 +735,8 @@ impl<'a, S: Source + ?Sized> Btf<'a, S> {
             {
                 h.size_type
             }
+            (Want::Bytes(n), KIND_STRUCT | KIND_INT) if h.size_type == n => n,
+            (Want::Bytes(n), KIND_ARRAY) if self.array_bytes(resolved)? == n => n,
             _ => bail!(
                 "{what} has an unexpected type (BTF kind {}, size {})",
                 h.kind,
@@ -881,6 +1015,18 @@ pub mod tests {
         assert_eq!(l.task_tgid.offset, l.task_pid.offset + 4);
         assert!(l.attach_btf_id > 0 && l.task_attach_btf_id > 0);
         assert_eq!((l.task_ctx_meta.offset, l.task_ctx_task.offset), (0, 8));
+        // A kernel with open-coded iterators (6.4+; this one is 6.18) has what the one-pass
+        // program needs.
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        let mut version = release
+            .split(['.', '-'])
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        if (version.next().unwrap_or(0), version.next().unwrap_or(0)) >= (6, 4) {
+            let w = l.walk.context("no one-pass layout on a 6.4+ kernel")?;
+            assert_eq!((w.kiocb_ki_filp.offset, w.task_comm.size), (0, 16));
+            assert_eq!((w.cred_uid.size, w.fdt_max_fds.size), (4, 4));
+            assert!(w.iter_num_new > 0 && w.rdonly_cast > 0 && w.kiocb_btf_id > 0);
+        }
         Ok(())
     }
 }

@@ -43,10 +43,47 @@ pub struct Holder {
 /// The iterators, loaded and attached: each walk goes over every task anew (repeated
 /// scans, as `wait` and `watch` make, load them once).
 pub struct SocketIter {
-    /// `iter/task_file`: a record per socket descriptor.
-    files: OwnedFd,
-    /// `iter/task`: a record per process.
-    tasks: OwnedFd,
+    programs: Programs,
+    /// Why the one-pass program is not the one loaded, if it is not.
+    why_not_walk: Option<String>,
+}
+
+enum Programs {
+    /// `iter/task` walking each descriptor table itself: a record per process and per
+    /// socket descriptor, in one pass (kernels with open-coded iterators, 6.4+).
+    Walk(OwnedFd),
+    /// `iter/task_file` (a record per socket descriptor) and `iter/task` (a record per
+    /// process): two passes, on kernels from 5.8.
+    Pair { files: OwnedFd, tasks: OwnedFd },
+}
+
+/// What one scan found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The descriptors that hold the wanted sockets, sorted.
+    pub holders: Vec<Holder>,
+    /// The pid of every process the iterator saw, sorted.
+    pub processes: Vec<u32>,
+    /// What the one-pass program read of each process, by pid (empty from the pair).
+    pub idents: Vec<Ident>,
+}
+
+/// A process as the kernel's task holds it, read in the same pass as its descriptors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub pid: u32,
+    /// The real uid; `None` if the task had no credentials to read.
+    pub uid: Option<u32>,
+    /// The command name (`comm`), as `/proc/PID/stat` holds it: up to its first NUL.
+    pub comm: [u8; 16],
+}
+
+impl Ident {
+    /// The command name's bytes.
+    pub fn comm(&self) -> &[u8] {
+        let end = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        &self.comm[..end]
+    }
 }
 
 impl SocketIter {
@@ -58,70 +95,157 @@ impl SocketIter {
         Self::load_unchecked()
     }
 
-    /// Loads the iterators, without the checks of `usable`.
+    /// Loads the iterators, without the checks of `usable`: the one-pass program where
+    /// the kernel takes it, else the pair.
     fn load_unchecked() -> Result<SocketIter> {
         let layout = btf::kernel_layout()?;
+        let why_not_walk = match &layout.walk {
+            Some(walk) => match load(
+                &program::assemble_walk(&layout, walk),
+                program::WALK_NAME,
+                layout.task_attach_btf_id,
+            )
+            .and_then(|prog| sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task)"))
+            {
+                Ok(link) => {
+                    return Ok(SocketIter {
+                        programs: Programs::Walk(link),
+                        why_not_walk: None,
+                    });
+                }
+                Err(e) => format!("{e:#}"),
+            },
+            None => "this kernel's BTF lacks what it needs (open-coded iterators)".to_string(),
+        };
+        Self::load_pair(&layout, Some(why_not_walk))
+    }
+
+    /// Loads the two-pass programs.
+    fn load_pair(layout: &btf::Layout, why_not_walk: Option<String>) -> Result<SocketIter> {
         let files = load(
-            &program::assemble(&layout),
+            &program::assemble(layout),
             program::NAME,
             layout.attach_btf_id,
         )?;
         // A link holds its program.
         let files = sys::link_create(&files).context("BPF_LINK_CREATE (iter/task_file)")?;
         let tasks = load(
-            &program::assemble_tasks(&layout),
+            &program::assemble_tasks(layout),
             program::TASKS_NAME,
             layout.task_attach_btf_id,
         )?;
         let tasks = sys::link_create(&tasks).context("BPF_LINK_CREATE (iter/task)")?;
-        Ok(SocketIter { files, tasks })
+        Ok(SocketIter {
+            programs: Programs::Pair { files, tasks },
+            why_not_walk,
+        })
     }
 
-    /// Runs the descriptor iterator and calls `f` for every socket descriptor of every
-    /// process's table (and of a thread's own table, marked).
-    pub fn for_each(&self, mut f: impl FnMut(Holder)) -> Result<()> {
-        read_records(&self.files, program::RECORD, |rec| f(parse_record(rec)))
-    }
-
-    /// The descriptors that hold the wanted sockets (inodes, sorted), sorted. Filtered as
-    /// they are read, so only these are ever held in memory.
-    pub fn holders(&self, wanted: &[u64]) -> Result<Vec<Holder>> {
-        let mut out = Vec::with_capacity(wanted.len());
-        self.for_each(|h| {
-            if wanted.binary_search(&h.inode).is_ok() {
-                out.push(h);
+    /// Which program runs, for `--debug`.
+    pub fn describe(&self) -> String {
+        match (&self.programs, &self.why_not_walk) {
+            (Programs::Walk(_), _) => "the BPF task iterator (one pass)".to_string(),
+            (Programs::Pair { .. }, Some(why)) => {
+                format!("the BPF task_file iterator (the one-pass program: {why})")
             }
-        })?;
-        out.sort_unstable();
-        Ok(out)
+            (Programs::Pair { .. }, None) => "the BPF task_file iterator".to_string(),
+        }
     }
 
-    /// The pid of every process the iterators can see, sorted. An error if they number
-    /// processes differently from this process's pid namespace (they use the initial
-    /// one's numbers, which differ inside a container's own pid namespace).
-    pub fn processes(&self) -> Result<Vec<u32>> {
+    /// Runs the iterators and calls `f` for every socket descriptor of every process's
+    /// table (and of a thread's own table, marked), and `process` for every process
+    /// (its tgid, and the reader's tgid as the iterator numbers it).
+    fn run(
+        &self,
+        mut f: impl FnMut(Holder),
+        mut process: impl FnMut(u32, u32, Option<Ident>),
+    ) -> Result<()> {
+        match &self.programs {
+            Programs::Walk(link) => {
+                let mut too_many = None;
+                read_sized(link, walk_record_size, |rec| {
+                    if rec.len() == program::PROCESS_RECORD {
+                        let (ident, reader) = parse_process_record(rec);
+                        process(ident.pid, reader, Some(ident));
+                        return;
+                    }
+                    let (pid, fd, inode) = split_record(rec);
+                    match fd {
+                        program::TOO_MANY_FD => too_many = Some((pid, inode)),
+                        _ => f(holder(pid, fd, inode)),
+                    }
+                })?;
+                if let Some((pid, size)) = too_many {
+                    return Err(anyhow!(
+                        "process {pid} has a descriptor table of {size} slots, more than the \
+                         BPF walk counts"
+                    ));
+                }
+                Ok(())
+            }
+            Programs::Pair { files, tasks } => {
+                read_records(tasks, program::TASK_RECORD, |rec| {
+                    let (tgid, reader) = parse_task_record(rec);
+                    process(tgid, reader, None);
+                })?;
+                read_records(files, program::RECORD, |rec| f(parse_record(rec)))
+            }
+        }
+    }
+
+    /// One scan: the descriptors that hold the wanted sockets (inodes, sorted), filtered
+    /// as they are read so that only these are ever held in memory, and the pid of every
+    /// process the iterators can see. An error if they number processes differently
+    /// from this process's pid namespace (they use the initial one's numbers, which
+    /// differ inside a container's own pid namespace).
+    pub fn scan(&self, wanted: &[u64]) -> Result<Scan> {
         let me = std::process::id();
-        let mut out = Vec::with_capacity(1024);
+        let mut out = Scan {
+            holders: Vec::new(),
+            processes: Vec::with_capacity(1024),
+            idents: Vec::new(),
+        };
         let mut reader_seen_as = me;
-        read_records(&self.tasks, program::TASK_RECORD, |rec| {
-            let (tgid, reader) = parse_task_record(rec);
-            if reader != me {
-                reader_seen_as = reader;
-            }
-            out.push(tgid);
-        })?;
+        let mut holders = Vec::with_capacity(wanted.len());
+        self.run(
+            |h| {
+                if wanted.binary_search(&h.inode).is_ok() {
+                    holders.push(h);
+                }
+            },
+            |tgid, reader, ident| {
+                if reader != me {
+                    reader_seen_as = reader;
+                }
+                out.processes.push(tgid);
+                out.idents.extend(ident);
+            },
+        )?;
         if reader_seen_as != me {
             return Err(anyhow!(ChildPidNamespace)).context(format!(
                 "the BPF iterators number this process {reader_seen_as}, not {me}"
             ));
         }
-        out.sort_unstable();
+        holders.sort_unstable();
+        out.holders = holders;
+        out.processes.sort_unstable();
+        out.idents.sort_unstable_by_key(|i| i.pid);
         Ok(out)
     }
 }
 
 /// Runs the iterator behind `link` and hands each `size`-byte record to `f`.
-fn read_records(link: &OwnedFd, size: usize, mut f: impl FnMut(&[u8])) -> Result<()> {
+fn read_records(link: &OwnedFd, size: usize, f: impl FnMut(&[u8])) -> Result<()> {
+    read_sized(link, |_| size, f)
+}
+
+/// Runs the iterator behind `link` and hands each record to `f`; `size` tells a record's
+/// length from its first 8 bytes.
+fn read_sized(
+    link: &OwnedFd,
+    size: impl Fn(&[u8]) -> usize,
+    mut f: impl FnMut(&[u8]),
+) -> Result<()> {
     let iter = sys::iter_create(link).context("BPF_ITER_CREATE")?;
     let mut iter = File::from(iter);
     // A multiple of the record sizes; the kernel may still end a read mid-record.
@@ -143,10 +267,17 @@ fn read_records(link: &OwnedFd, size: usize, mut f: impl FnMut(&[u8])) -> Result
         };
         busy = 0;
         have += n;
-        let whole = have - have % size;
-        buf[..whole].chunks_exact(size).for_each(&mut f);
-        buf.copy_within(whole..have, 0);
-        have -= whole;
+        let mut at = 0;
+        while have - at >= 8 {
+            let len = size(&buf[at..at + 8]);
+            if have - at < len {
+                break;
+            }
+            f(&buf[at..at + len]);
+            at += len;
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
     }
     if have != 0 {
         return Err(anyhow!("a BPF iterator ended mid-record ({have} bytes)"));
@@ -169,15 +300,36 @@ impl std::error::Error for ChildPidNamespace {}
 
 /// Every socket descriptor of every process's table: (pid, fd, inode), in the kernel's
 /// order (by pid, then fd).
-#[cfg_attr(not(test), allow(dead_code))] // the collector filters as it reads (`holders`)
+#[cfg(test)]
 pub fn socket_fds() -> Result<Vec<(u32, u32, u64)>> {
-    let mut out = Vec::new();
-    SocketIter::load()?.for_each(|h| {
-        if !h.thread {
-            out.push((h.pid, h.fd, h.inode));
-        }
-    })?;
-    Ok(out)
+    SocketIter::load()?.socket_fds()
+}
+
+#[cfg(test)]
+impl SocketIter {
+    /// [`socket_fds`] through these iterators.
+    pub fn socket_fds(&self) -> Result<Vec<(u32, u32, u64)>> {
+        let mut out = Vec::new();
+        self.run(
+            |h| {
+                if !h.thread {
+                    out.push((h.pid, h.fd, h.inode));
+                }
+            },
+            |_, _, _| {},
+        )?;
+        Ok(out)
+    }
+
+    /// The two-pass programs, as kernels without the one-pass program's needs load them.
+    pub fn load_pair_anyway() -> Result<SocketIter> {
+        Self::load_pair(&btf::kernel_layout()?, None)
+    }
+
+    /// Whether the one-pass program is the one loaded.
+    pub fn walks(&self) -> bool {
+        matches!(self.programs, Programs::Walk(_))
+    }
 }
 
 /// Whether this process may and should use the iterator, from its `/proc/self/status`:
@@ -219,14 +371,59 @@ fn parse_task_record(rec: &[u8]) -> (u32, u32) {
 
 /// A socket record: tgid, fd (its top bit: a thread's own table), inode.
 fn parse_record(rec: &[u8]) -> Holder {
+    let (pid, fd, inode) = split_record(rec);
+    holder(pid, fd, inode)
+}
+
+/// How long a walk record is, from its first 8 bytes (tgid, fd).
+fn walk_record_size(head: &[u8]) -> usize {
+    let mut fd = [0u8; 4];
+    fd.copy_from_slice(&head[4..8]);
+    if u32::from_ne_bytes(fd) == program::PROCESS_FD {
+        program::PROCESS_RECORD
+    } else {
+        program::RECORD
+    }
+}
+
+/// A walk's process record: what it says of the process, and the reader's tgid.
+fn parse_process_record(rec: &[u8]) -> (Ident, u32) {
+    let word = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&rec[at..at + 4]);
+        u32::from_ne_bytes(b)
+    };
+    let mut comm = [0u8; 16];
+    comm.copy_from_slice(&rec[16..32]);
+    let uid = word(12);
+    (
+        Ident {
+            pid: word(0),
+            uid: (uid != u32::MAX).then_some(uid),
+            comm,
+        },
+        word(8),
+    )
+}
+
+/// A record's three fields: tgid, fd, inode.
+fn split_record(rec: &[u8]) -> (u32, u32, u64) {
     let mut b = [0u8; program::RECORD];
     b.copy_from_slice(&rec[..program::RECORD]);
     let [a0, a1, a2, a3, b0, b1, b2, b3, c @ ..] = b;
-    let fd = u32::from_ne_bytes([b0, b1, b2, b3]);
+    (
+        u32::from_ne_bytes([a0, a1, a2, a3]),
+        u32::from_ne_bytes([b0, b1, b2, b3]),
+        u64::from_ne_bytes(c),
+    )
+}
+
+/// A socket descriptor from a record's fields.
+fn holder(pid: u32, fd: u32, inode: u64) -> Holder {
     let mark = program::THREAD_FD.cast_unsigned();
     Holder {
-        inode: u64::from_ne_bytes(c),
-        pid: u32::from_ne_bytes([a0, a1, a2, a3]),
+        inode,
+        pid,
         fd: fd & !mark,
         thread: fd & mark != 0,
     }

@@ -26,11 +26,24 @@
 //! char LICENSE[] SEC("license") = "Dual MIT/GPL";
 //! ```
 
-use super::btf::{Field, Layout};
+use super::btf::{Field, Layout, Walk};
 
 /// What the kernel calls the programs (at most 15 bytes).
 pub const NAME: &[u8] = b"whoport_sockets";
 pub const TASKS_NAME: &[u8] = b"whoport_tasks";
+pub const WALK_NAME: &[u8] = b"whoport_owners";
+
+/// The fd of a walk record that stands for a process, not a descriptor: its inode field
+/// is then the reader's tgid as the iterator numbers it.
+pub const PROCESS_FD: u32 = u32::MAX;
+/// The fd of a walk record that says a descriptor table was too large to walk (its
+/// inode field: the table's size); the whole walk is then not to be trusted.
+pub const TOO_MANY_FD: u32 = u32::MAX - 1;
+/// The size of a walk's process record: u32 tgid, u32 PROCESS_FD, u32 the reader's tgid,
+/// u32 the real uid, 16 bytes of command name.
+pub const PROCESS_RECORD: usize = 32;
+/// The largest table the walk takes: `bpf_iter_num` counts at most 2^23 steps.
+pub const MAX_TABLE: i32 = 1 << 23;
 
 /// GPL-compatible, as `bpf_seq_write` and `struct bpf_iter_meta` require; the project is
 /// MIT, which this dual string includes.
@@ -130,8 +143,163 @@ pub const TASKS_LISTING: &str = "\
 (95) exit
 ";
 
+/// The one-pass program, over every task (`iter/task`), for kernels with open-coded
+/// iterators (6.4+): it walks each process's descriptor table itself, so the kernel's
+/// `task_file` iterator — which takes and drops a reference on every file it visits —
+/// is not used, and the process records of the task program come in the same pass. In C:
+///
+/// ```c
+/// SEC("iter/task")
+/// int whoport_owners(struct bpf_iter__task *ctx)
+/// {
+///     /* Read through an untrusted cast: the loads are checked loads that read 0 rather
+///        than fault, and the verifier need not look up whether each pointer it follows
+///        is trusted (a search of the kernel's BTF each, ten times the whole check). */
+///     struct task_struct *task = bpf_rdonly_cast(ctx->task, bpf_core_type_id_kernel(struct task_struct));
+///     struct seq_file *seq = ctx->meta->seq;
+///     struct { u32 tgid, fd; u64 ino; } rec;
+///     struct { u32 tgid, fd, reader, uid; char comm[16]; } prec;
+///     u32 mark = 0;
+///     if (!task)
+///         return 0;
+///     struct files_struct *files = task->files;
+///     rec.tgid = task->tgid;
+///     if (task->pid != task->tgid) {
+///         /* A thread: only a table of its own, its descriptors marked. */
+///         if (task->group_leader->files == files)
+///             return 0;
+///         mark = 0x80000000;
+///     } else {
+///         /* A process: one record, with the reader's tgid as this iterator numbers it,
+///            and the real uid and command name, which /proc/PID/status need not give. */
+///         prec.tgid = task->tgid;
+///         prec.fd = PROCESS_FD;
+///         prec.reader = bpf_get_current_pid_tgid() >> 32;
+///         prec.uid = task->real_cred ? task->real_cred->uid.val : -1;
+///         memcpy(prec.comm, task->comm, 16);
+///         bpf_seq_write(seq, &prec, sizeof prec);
+///     }
+///     if (!files || !files->fdt)                     /* a kernel thread, or exiting */
+///         return 0;
+///     u32 max = files->fdt->max_fds;
+///     struct file **fd = files->fdt->fd;
+///     if (max > MAX_TABLE) {                         /* more than bpf_iter_num counts */
+///         rec.fd = TOO_MANY_FD;
+///         rec.ino = max;
+///         bpf_seq_write(seq, &rec, sizeof rec);
+///         return 0;
+///     }
+///     int *i;
+///     bpf_for_each(num, i, 0, max) {                 /* bpf_iter_num_new/next/destroy */
+///         /* The slot, read as the kiocb whose first member is a struct file *: the
+///            loads below are then checked loads that read 0 rather than fault. */
+///         struct file *f = bpf_rdonly_cast(&fd[*i], bpf_core_type_id_kernel(struct kiocb))->ki_filp;
+///         if (!f || !f->f_inode)
+///             continue;
+///         if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+///             continue;
+///         rec.fd = *i | mark;
+///         rec.ino = f->f_inode->i_ino;
+///         bpf_seq_write(seq, &rec, sizeof rec);
+///     }
+///     return 0;
+/// }
+/// ```
+#[cfg_attr(not(test), allow(dead_code))] // the source of record, read by people and tests
+pub const WALK_LISTING: &str = "\
+(bf) r6 = r1                              ; r6 = ctx
+(79) r1 = *(u64 *)(r6 +{task_ctx.task})   ; r1 = ctx->task
+(b7) r2 = {task_struct}                   ; r2 = the BTF id of struct task_struct
+(85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct task_struct *)ctx->task, untrusted
+(bf) r7 = r0                              ; r7 = task
+(15) if r7 == 0x0 goto pc+80              ; no task: done
+(79) r1 = *(u64 *)(r6 +{task_ctx.meta})   ; r1 = ctx->meta
+(79) r6 = *(u64 *)(r1 +{meta.seq})        ; r6 = meta->seq
+(79) r8 = *(u64 *)(r7 +{task.files})      ; r8 = task->files
+(61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
+(61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
+(63) *(u32 *)(r10 -24) = r3               ; rec.tgid = tgid
+(b7) r9 = 0                               ; mark = 0
+(1d) if r2 == r3 goto pc+5                ; the leader: a process record
+(79) r1 = *(u64 *)(r7 +{task.group_leader}) ; r1 = task->group_leader
+(79) r1 = *(u64 *)(r1 +{task.files})      ; r1 = leader->files
+(1d) if r1 == r8 goto pc+69               ; its own table? else done
+(b7) r9 = -2147483648                     ; mark = the top bit
+(05) goto pc+19                           ; to the walk
+(63) *(u32 *)(r10 -56) = r3               ; prec.tgid = tgid
+(62) *(u32 *)(r10 -52) = -1               ; prec.fd = PROCESS_FD
+(85) call bpf_get_current_pid_tgid#14     ; r0 = the reader's tgid << 32 | pid
+(77) r0 >>= 32                            ; r0 = the reader's tgid
+(63) *(u32 *)(r10 -48) = r0               ; prec.reader = r0
+(62) *(u32 *)(r10 -44) = -1               ; prec.uid = unknown
+(79) r1 = *(u64 *)(r7 +{task.real_cred})  ; r1 = task->real_cred
+(15) if r1 == 0x0 goto pc+2               ; no credentials: uid unknown
+(61) r1 = *(u32 *)(r1 +{cred.uid})        ; r1 = cred->uid
+(63) *(u32 *)(r10 -44) = r1               ; prec.uid = uid
+(79) r1 = *(u64 *)(r7 +{task.comm})       ; r1 = task->comm[0..8]
+(7b) *(u64 *)(r10 -40) = r1               ; prec.comm[0..8]
+(79) r1 = *(u64 *)(r7 +{task.comm+8})     ; r1 = task->comm[8..16]
+(7b) *(u64 *)(r10 -32) = r1               ; prec.comm[8..16]
+(bf) r1 = r6                              ; r1 = seq
+(bf) r2 = r10                             ; r2 = frame pointer
+(07) r2 += -56                            ; r2 = &prec
+(b7) r3 = 32                              ; r3 = sizeof prec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &prec, 32)
+(15) if r8 == 0x0 goto pc+47              ; no table: done
+(79) r1 = *(u64 *)(r8 +{files.fdt})       ; r1 = files->fdt
+(15) if r1 == 0x0 goto pc+45              ; no table: done
+(61) r3 = *(u32 *)(r1 +{fdtable.max_fds}) ; r3 = fdt->max_fds
+(79) r7 = *(u64 *)(r1 +{fdtable.fd})      ; r7 = fdt->fd
+(25) if r3 > 0x800000 goto pc+35          ; too large: say so
+(bf) r1 = r10                             ; r1 = frame pointer
+(07) r1 += -8                             ; r1 = &it
+(b7) r2 = 0                               ; r2 = 0
+(85) call bpf_iter_num_new#{iter_num_new} ; bpf_iter_num_new(&it, 0, max)
+(bf) r1 = r10                             ; r1 = frame pointer
+(07) r1 += -8                             ; r1 = &it
+(85) call bpf_iter_num_next#{iter_num_next} ; r0 = bpf_iter_num_next(&it)
+(15) if r0 == 0x0 goto pc+23              ; the end of the table
+(61) r8 = *(u32 *)(r0 +0)                 ; r8 = i
+(bf) r1 = r8                              ; r1 = i
+(67) r1 <<= 3                             ; r1 = i * 8
+(0f) r1 += r7                             ; r1 = &fd[i]
+(b7) r2 = {kiocb}                         ; r2 = the BTF id of struct kiocb
+(85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct kiocb *)&fd[i]
+(79) r1 = *(u64 *)(r0 +{kiocb.ki_filp})   ; r1 = fd[i]
+(15) if r1 == 0x0 goto pc-12              ; no file: the next
+(79) r1 = *(u64 *)(r1 +{file.f_inode})    ; r1 = file->f_inode
+(15) if r1 == 0x0 goto pc-14              ; no inode: the next
+(69) r2 = *(u16 *)(r1 +{inode.i_mode})    ; r2 = inode->i_mode
+(57) r2 &= 61440                          ; r2 &= S_IFMT
+(55) if r2 != 0xc000 goto pc-17           ; not S_IFSOCK: the next
+(79) r2 = *(u64 *)(r1 +{inode.i_ino})     ; r2 = inode->i_ino
+(7b) *(u64 *)(r10 -16) = r2               ; rec.ino = i_ino
+(4f) r8 |= r9                             ; r8 = i | mark
+(63) *(u32 *)(r10 -20) = r8               ; rec.fd = r8
+(bf) r1 = r6                              ; r1 = seq
+(bf) r2 = r10                             ; r2 = frame pointer
+(07) r2 += -24                            ; r2 = &rec
+(b7) r3 = 16                              ; r3 = sizeof rec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 16)
+(05) goto pc-27                           ; the next
+(bf) r1 = r10                             ; r1 = frame pointer
+(07) r1 += -8                             ; r1 = &it
+(85) call bpf_iter_num_destroy#{iter_num_destroy} ; bpf_iter_num_destroy(&it)
+(05) goto pc+7                            ; done
+(7b) *(u64 *)(r10 -16) = r3               ; rec.ino = max
+(62) *(u32 *)(r10 -20) = -2               ; rec.fd = TOO_MANY_FD
+(bf) r1 = r6                              ; r1 = seq
+(bf) r2 = r10                             ; r2 = frame pointer
+(07) r2 += -24                            ; r2 = &rec
+(b7) r3 = 16                              ; r3 = sizeof rec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 16)
+(b7) r0 = 0                               ; return 0
+(95) exit
+";
+
 // Opcode parts, from <linux/bpf_common.h> and <linux/bpf.h>.
 const LDX_MEM: u8 = 0x01 | 0x60;
+const ST_MEM: u8 = 0x02 | 0x60;
 const STX_MEM: u8 = 0x03 | 0x60;
 const ALU64: u8 = 0x07;
 const JMP: u8 = 0x05;
@@ -139,12 +307,17 @@ const OP_ADD: u8 = 0x00;
 const OP_AND: u8 = 0x50;
 const OP_OR: u8 = 0x40;
 const OP_RSH: u8 = 0x70;
+const OP_LSH: u8 = 0x60;
+const OP_JA: u8 = 0x00;
+const OP_JGT: u8 = 0x20;
 const OP_MOV: u8 = 0xb0;
 const OP_JEQ: u8 = 0x10;
 const OP_JNE: u8 = 0x50;
 const OP_CALL: u8 = 0x80;
 const OP_EXIT: u8 = 0x90;
 const SRC_X: u8 = 0x08;
+/// `src_reg` of a call of a kernel function named by BTF id.
+const PSEUDO_KFUNC_CALL: u8 = 2;
 
 /// One `struct bpf_insn`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -334,6 +507,221 @@ fn finish(mut p: Vec<Insn>) -> Vec<Insn> {
     p
 }
 
+/// Where a jump of the walk program goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Label {
+    End,
+    Leader,
+    Walk,
+    Loop,
+    Done,
+    TooMany,
+    Comm,
+}
+
+/// A program being assembled: instructions, and jumps to labels resolved at the end.
+#[derive(Default)]
+struct Asm {
+    p: Vec<Insn>,
+    labels: Vec<(Label, usize)>,
+    jumps: Vec<(usize, Label)>,
+}
+
+impl Asm {
+    fn put(&mut self, insns: &[Insn]) {
+        self.p.extend_from_slice(insns);
+    }
+
+    fn label(&mut self, l: Label) {
+        self.labels.push((l, self.p.len()));
+    }
+
+    /// A jump (conditional or not) to `l`.
+    fn jump(&mut self, insn: Insn, l: Label) {
+        self.jumps.push((self.p.len(), l));
+        self.p.push(insn);
+    }
+
+    /// `bpf_seq_write(seq, r10 + at, size)`, with `seq` in r6.
+    fn write(&mut self, at: i32, size: usize) {
+        self.put(&[
+            mov_reg(1, 6),
+            mov_reg(2, 10),
+            alu_imm(OP_ADD, 2, at),
+            alu_imm(OP_MOV, 3, size as i32),
+            special(OP_CALL, BPF_FUNC_SEQ_WRITE),
+        ]);
+    }
+
+    /// `bpf_seq_write(seq, &rec, 16)`, with `seq` in r6 and the record at r10 - 24.
+    fn write_record(&mut self) {
+        self.write(-(RECORD as i32) - 8, RECORD);
+    }
+
+    fn finish(mut self) -> Vec<Insn> {
+        for (at, l) in self.jumps {
+            let to = self
+                .labels
+                .iter()
+                .find(|(m, _)| *m == l)
+                .map_or(self.p.len(), |&(_, to)| to);
+            let off = to as i64 - at as i64 - 1;
+            self.p[at].off = i16::try_from(off).unwrap_or(i16::MAX);
+        }
+        self.p
+    }
+}
+
+/// A call of a kernel function by its BTF id (`BPF_PSEUDO_KFUNC_CALL`, in vmlinux).
+fn kfunc(btf_id: u32) -> Insn {
+    Insn {
+        code: JMP | OP_CALL,
+        dst: 0,
+        src: PSEUDO_KFUNC_CALL,
+        off: 0,
+        imm: i32::try_from(btf_id).unwrap_or(-1),
+    }
+}
+
+/// *(size *)(dst + off) = imm
+fn store_imm(size: u8, dst: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code: ST_MEM | size_code(size),
+        dst,
+        src: 0,
+        off,
+        imm,
+    }
+}
+
+fn alu_reg(op: u8, dst: u8, src: u8) -> Insn {
+    Insn {
+        code: ALU64 | op | SRC_X,
+        dst,
+        src,
+        off: 0,
+        imm: 0,
+    }
+}
+
+/// The one-pass program's instructions for this kernel's layout.
+pub fn walk_instructions(l: &Layout, w: &Walk) -> Vec<Insn> {
+    use Label::*;
+    let mut a = Asm::default();
+    // The iterator's state at r10 - 8; the record at r10 - 24: tgid, fd, inode.
+    let (it, tgid, fd, ino) = (-8, -24, -20, -16);
+    a.put(&[
+        mov_reg(6, 1),
+        load(1, 6, l.task_ctx_task),
+        alu_imm(OP_MOV, 2, i32::try_from(w.task_btf_id).unwrap_or(-1)),
+        kfunc(w.rdonly_cast),
+        mov_reg(7, 0),
+    ]);
+    a.jump(jump_imm(OP_JEQ, 7, 0), End);
+    a.put(&[
+        load(1, 6, l.task_ctx_meta),
+        load(6, 1, l.meta_seq),
+        load(8, 7, w.task_files),
+        load(2, 7, l.task_pid),
+        load(3, 7, l.task_tgid),
+        store(4, 10, tgid, 3),
+        alu_imm(OP_MOV, 9, 0),
+    ]);
+    a.jump(jump_reg_by(OP_JEQ, 2, 3, 0), Leader);
+    a.put(&[load(1, 7, w.task_group_leader), load(1, 1, w.task_files)]);
+    a.jump(jump_reg_by(OP_JEQ, 1, 8, 0), End);
+    a.put(&[alu_imm(OP_MOV, 9, THREAD_FD)]);
+    a.jump(special(OP_JA, 0), Walk);
+    a.label(Leader);
+    // The process record at r10 - 56: tgid, PROCESS_FD, the reader's tgid, the real uid
+    // (u32::MAX if unknown), the command name (16 bytes).
+    let word = |offset: i16| Field { offset, size: 8 };
+    a.put(&[
+        store(4, 10, -56, 3),
+        store_imm(4, 10, -52, PROCESS_FD.cast_signed()),
+        special(OP_CALL, BPF_FUNC_GET_CURRENT_PID_TGID),
+        alu_imm(OP_RSH, 0, 32),
+        store(4, 10, -48, 0),
+        store_imm(4, 10, -44, -1),
+        load(1, 7, w.task_real_cred),
+    ]);
+    a.jump(jump_imm(OP_JEQ, 1, 0), Comm);
+    a.put(&[load(1, 1, w.cred_uid), store(4, 10, -44, 1)]);
+    a.label(Comm);
+    a.put(&[
+        load(1, 7, word(w.task_comm.offset)),
+        store(8, 10, -40, 1),
+        load(1, 7, word(w.task_comm.offset + 8)),
+        store(8, 10, -32, 1),
+    ]);
+    a.write(-56, PROCESS_RECORD);
+    a.label(Walk);
+    a.jump(jump_imm(OP_JEQ, 8, 0), End);
+    a.put(&[load(1, 8, w.files_fdt)]);
+    a.jump(jump_imm(OP_JEQ, 1, 0), End);
+    a.put(&[load(3, 1, w.fdt_max_fds), load(7, 1, w.fdt_fd)]);
+    a.jump(jump_imm(OP_JGT, 3, MAX_TABLE), TooMany);
+    a.put(&[
+        mov_reg(1, 10),
+        alu_imm(OP_ADD, 1, it),
+        alu_imm(OP_MOV, 2, 0),
+        kfunc(w.iter_num_new),
+    ]);
+    a.label(Loop);
+    a.put(&[
+        mov_reg(1, 10),
+        alu_imm(OP_ADD, 1, it),
+        kfunc(w.iter_num_next),
+    ]);
+    a.jump(jump_imm(OP_JEQ, 0, 0), Done);
+    a.put(&[
+        load(8, 0, Field { offset: 0, size: 4 }),
+        mov_reg(1, 8),
+        alu_imm(OP_LSH, 1, 3),
+        alu_reg(OP_ADD, 1, 7),
+        alu_imm(OP_MOV, 2, i32::try_from(w.kiocb_btf_id).unwrap_or(-1)),
+        kfunc(w.rdonly_cast),
+        load(1, 0, w.kiocb_ki_filp),
+    ]);
+    a.jump(jump_imm(OP_JEQ, 1, 0), Loop);
+    a.put(&[load(1, 1, l.file_f_inode)]);
+    a.jump(jump_imm(OP_JEQ, 1, 0), Loop);
+    a.put(&[load(2, 1, l.inode_i_mode), alu_imm(OP_AND, 2, S_IFMT)]);
+    a.jump(jump_imm(OP_JNE, 2, S_IFSOCK), Loop);
+    a.put(&[
+        load(2, 1, l.inode_i_ino),
+        store(8, 10, ino, 2),
+        alu_reg(OP_OR, 8, 9),
+        store(4, 10, fd, 8),
+    ]);
+    a.write_record();
+    a.jump(special(OP_JA, 0), Loop);
+    a.label(Done);
+    a.put(&[
+        mov_reg(1, 10),
+        alu_imm(OP_ADD, 1, it),
+        kfunc(w.iter_num_destroy),
+    ]);
+    a.jump(special(OP_JA, 0), End);
+    a.label(TooMany);
+    a.put(&[
+        store(8, 10, ino, 3),
+        store_imm(4, 10, fd, TOO_MANY_FD.cast_signed()),
+    ]);
+    a.write_record();
+    a.label(End);
+    a.put(&[alu_imm(OP_MOV, 0, 0), special(OP_EXIT, 0)]);
+    a.finish()
+}
+
+/// The one-pass program as bytes for BPF_PROG_LOAD.
+pub fn assemble_walk(l: &Layout, w: &Walk) -> Vec<u8> {
+    walk_instructions(l, w)
+        .iter()
+        .flat_map(Insn::encode)
+        .collect()
+}
+
 /// The socket program as bytes for BPF_PROG_LOAD.
 pub fn assemble(l: &Layout) -> Vec<u8> {
     instructions(l).iter().flat_map(Insn::encode).collect()
@@ -378,6 +766,15 @@ pub mod tests {
             (0x07, 0x47) => format!("r{dst} |= {imm}"),
             (0x07, 0x07) => format!("r{dst} += {imm}"),
             (0x07, 0x77) => format!("r{dst} >>= {imm}"),
+            (0x07, 0x67) => format!("r{dst} <<= {imm}"),
+            (0x07, 0x0f) => format!("r{dst} += r{src}"),
+            (0x07, 0x4f) => format!("r{dst} |= r{src}"),
+            (0x02, _) if code & 0xe0 == 0x60 => {
+                format!("*({} *)(r{dst} {off:+}) = {imm}", size(code))
+            }
+            (0x05, 0x05) => format!("goto pc{off:+}"),
+            (0x05, 0x25) => format!("if r{dst} > {imm:#x} goto pc{off:+}"),
+            (0x05, 0x85) if src == 2 => format!("call kfunc#{imm}"),
             (0x05, 0x15) => format!("if r{dst} == {imm:#x} goto pc{off:+}"),
             (0x05, 0x55) => format!("if r{dst} != {imm:#x} goto pc{off:+}"),
             (0x05, 0x5d) => format!("if r{dst} != r{src} goto pc{off:+}"),
@@ -392,7 +789,35 @@ pub mod tests {
 
     /// A listing with the layout's offsets in place of the braces, comments dropped.
     pub fn expected(listing: &str, l: &Layout) -> Vec<String> {
+        let w = l.walk.unwrap_or(sample_walk());
+        let kfuncs = [
+            ("bpf_iter_num_new#{iter_num_new}", w.iter_num_new),
+            ("bpf_iter_num_next#{iter_num_next}", w.iter_num_next),
+            (
+                "bpf_iter_num_destroy#{iter_num_destroy}",
+                w.iter_num_destroy,
+            ),
+            ("bpf_rdonly_cast#{rdonly_cast}", w.rdonly_cast),
+        ];
+        let ids = [
+            ("{kiocb}", w.kiocb_btf_id),
+            ("{task_struct}", w.task_btf_id),
+        ];
+        let comm8 = Field {
+            offset: w.task_comm.offset + 8,
+            size: 8,
+        };
         let names = [
+            ("{task.files}", w.task_files),
+            ("{task.group_leader}", w.task_group_leader),
+            ("{task.comm+8}", comm8),
+            ("{task.comm}", w.task_comm),
+            ("{task.real_cred}", w.task_real_cred),
+            ("{cred.uid}", w.cred_uid),
+            ("{files.fdt}", w.files_fdt),
+            ("{fdtable.max_fds}", w.fdt_max_fds),
+            ("{fdtable.fd}", w.fdt_fd),
+            ("{kiocb.ki_filp}", w.kiocb_ki_filp),
             ("{task_ctx.meta}", l.task_ctx_meta),
             ("{task_ctx.task}", l.task_ctx_task),
             ("{ctx.meta}", l.ctx_meta),
@@ -410,6 +835,12 @@ pub mod tests {
             .lines()
             .map(|line| {
                 let mut line = line.split(';').next().unwrap_or("").trim_end().to_string();
+                for (name, id) in kfuncs {
+                    line = line.replace(name, &format!("kfunc#{id}"));
+                }
+                for (name, id) in ids {
+                    line = line.replace(name, &id.to_string());
+                }
                 for (name, field) in names {
                     line = line.replace(name, &field.offset.to_string());
                 }
@@ -429,6 +860,27 @@ pub mod tests {
             .collect()
     }
 
+    pub fn sample_walk() -> Walk {
+        let f = |offset, size| Field { offset, size };
+        Walk {
+            task_files: f(2968, 8),
+            task_group_leader: f(2584, 8),
+            task_comm: f(3024, 16),
+            task_real_cred: f(3000, 8),
+            cred_uid: f(8, 4),
+            files_fdt: f(32, 8),
+            fdt_max_fds: f(0, 4),
+            fdt_fd: f(8, 8),
+            kiocb_ki_filp: f(0, 8),
+            kiocb_btf_id: 3101,
+            task_btf_id: 144,
+            iter_num_new: 61001,
+            iter_num_next: 61002,
+            iter_num_destroy: 61003,
+            rdonly_cast: 61004,
+        }
+    }
+
     pub fn sample_layout() -> Layout {
         let f = |offset, size| Field { offset, size };
         Layout {
@@ -446,6 +898,7 @@ pub mod tests {
             task_ctx_meta: f(0, 8),
             task_ctx_task: f(8, 8),
             task_attach_btf_id: 2,
+            walk: Some(sample_walk()),
         }
     }
 
@@ -454,6 +907,12 @@ pub mod tests {
         let l = sample_layout();
         assert_eq!(listed(&assemble(&l)), expected(LISTING, &l));
         assert_eq!(listed(&assemble_tasks(&l)), expected(TASKS_LISTING, &l));
+        let w = sample_walk();
+        let got = listed(&assemble_walk(&l, &w));
+        if std::env::var_os("WHOPORT_PRINT_LISTING").is_some() {
+            eprintln!("{}", got.join("\n"));
+        }
+        assert_eq!(got, expected(WALK_LISTING, &l));
     }
 
     #[test]

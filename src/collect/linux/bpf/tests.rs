@@ -152,14 +152,6 @@ fn same_descriptors_as_the_proc_walk() -> anyhow::Result<()> {
         .into_iter()
         .filter(|t| made.contains(&t.2))
         .collect();
-    // Only these two processes: another test thread's fork holds copies of this process's
-    // descriptors for a moment (close-on-exec closes them at its exec).
-    let from_bpf: Vec<_> = socket_fds()?
-        .into_iter()
-        .filter(|t| made.contains(&t.2) && (t.0 == me || t.0 == child_pid))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let listener_inode = socket_inode(me, u32::try_from(listener.as_raw_fd())?);
     // Exact pids: the listener in both processes, the child's connection in the child.
     assert!(from_proc.contains(&(child_pid, 0, listener_inode.unwrap_or(0))));
@@ -169,12 +161,56 @@ fn same_descriptors_as_the_proc_walk() -> anyhow::Result<()> {
             .any(|&(pid, fd, _)| (pid, fd) == (child_pid, 3))
     );
     assert_eq!(from_proc.len(), 7, "{from_proc:?}");
-    assert_eq!(from_bpf, from_proc);
-    // And no repeats from the iterator (the test's threads share its table).
-    let wanted: Vec<u64> = made.iter().copied().collect();
-    let mut holders = SocketIter::load()?.holders(&wanted)?;
-    holders.retain(|h| h.pid == me || h.pid == child_pid);
-    assert_eq!(holders.len(), from_proc.len(), "{holders:?}");
+    // The program this kernel gets, and the two-pass one older kernels get.
+    let default = SocketIter::load()?;
+    if btf::kernel_layout()?.walk.is_some() {
+        assert!(default.walks(), "{}", default.describe());
+    }
+    for iter in [default, SocketIter::load_pair_anyway()?] {
+        let what = iter.describe();
+        // Only these two processes: another test thread's fork holds copies of this
+        // process's descriptors for a moment (close-on-exec closes them at its exec).
+        let from_bpf: Vec<_> = iter
+            .socket_fds()?
+            .into_iter()
+            .filter(|t| made.contains(&t.2) && (t.0 == me || t.0 == child_pid))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(from_bpf, from_proc, "{what}");
+        // And no repeats from the iterator (the test's threads share its table).
+        let wanted: Vec<u64> = made.iter().copied().collect();
+        let scan = iter.scan(&wanted)?;
+        let mut holders = scan.holders;
+        holders.retain(|h| h.pid == me || h.pid == child_pid);
+        assert_eq!(holders.len(), from_proc.len(), "{what}: {holders:?}");
+        assert!(
+            [me, child_pid]
+                .iter()
+                .all(|p| scan.processes.binary_search(p).is_ok()),
+            "{what}"
+        );
+        // The one-pass program names each process as /proc/PID/status does.
+        if iter.walks() {
+            for pid in [me, child_pid] {
+                let status = std::fs::read(format!("/proc/{pid}/status"))?;
+                let at = scan.idents.binary_search_by_key(&pid, |i| i.pid);
+                let ident = at.ok().map(|at| scan.idents[at]);
+                assert_eq!(
+                    ident.map(|i| String::from_utf8_lossy(i.comm()).into_owned()),
+                    super::super::procs::status_name(&status),
+                    "{pid}"
+                );
+                assert_eq!(
+                    ident.and_then(|i| i.uid),
+                    super::super::procs::real_uid(&status),
+                    "{pid}"
+                );
+            }
+        } else {
+            assert!(scan.idents.is_empty());
+        }
+    }
     Ok(())
 }
 
@@ -197,12 +233,18 @@ fn this_kernel_loads_the_listing() -> anyhow::Result<()> {
         program::tests::listed(&tasks),
         program::tests::expected(program::TASKS_LISTING, &layout)
     );
-    if !is_root() {
-        cannot_run(name, "needs root to load BPF");
-        return Ok(());
+    let walk = layout.walk.map(|w| program::assemble_walk(&layout, &w));
+    if let Some(walk) = &walk {
+        assert_eq!(
+            program::tests::listed(walk),
+            program::tests::expected(program::WALK_LISTING, &layout)
+        );
     }
     load(&bytes, program::NAME, layout.attach_btf_id)?;
     load(&tasks, program::TASKS_NAME, layout.task_attach_btf_id)?;
+    if let Some(walk) = &walk {
+        load(walk, program::WALK_NAME, layout.task_attach_btf_id)?;
+    }
     Ok(())
 }
 

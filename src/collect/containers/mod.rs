@@ -133,7 +133,7 @@ impl Attributor {
         let read = |pids: &[u32]| -> Vec<(u32, cgroup::CgroupFacts)> {
             pids.iter()
                 .filter_map(|&pid| {
-                    let text = std::fs::read_to_string(self.proc_file(pid, "cgroup")).ok()?;
+                    let text = read_proc_file(&self.proc_file(pid, "cgroup")).ok()?;
                     Some((pid, cgroup::parse(&text)))
                 })
                 .collect()
@@ -702,6 +702,27 @@ fn oci_netns_path(text: &str) -> Option<String> {
         .as_str()
         .filter(|p| !p.is_empty())
         .map(str::to_string)
+}
+
+/// A whole /proc file, read as it comes: `read_to_string` would first stat it and seek
+/// (a /proc file has no size to ask), two calls more for each of a thousand processes.
+fn read_proc_file(path: &Path) -> io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// A whole file, refused (`InvalidData`) when it is larger than `limit`.

@@ -85,9 +85,10 @@ enum Name {
     Comm,
     RealCred,
     Uid,
+    FOp,
 }
 
-const NAMES: [(&[u8], Name); 33] = [
+const NAMES: [(&[u8], Name); 34] = [
     (b"bpf_iter__task_file", Name::IterCtx),
     (b"bpf_iter__task", Name::TaskIterCtx),
     (b"bpf_iter_meta", Name::IterMeta),
@@ -121,6 +122,7 @@ const NAMES: [(&[u8], Name); 33] = [
     (b"comm", Name::Comm),
     (b"real_cred", Name::RealCred),
     (b"uid", Name::Uid),
+    (b"f_op", Name::FOp),
 ];
 
 const LONGEST_NAME: usize = 20;
@@ -183,6 +185,8 @@ pub struct Walk {
     /// descriptor array is read as.
     pub kiocb_ki_filp: Field,
     pub kiocb_btf_id: u32,
+    /// `file.f_op`: a socket's is `socket_file_ops`, learnt from a socket of whoport's.
+    pub file_f_op: Field,
     /// The BTF id of `struct task_struct`: the task is read through an untrusted cast
     /// too, which spares the verifier a search of the kernel's BTF at every pointer it
     /// follows from a trusted one.
@@ -292,6 +296,7 @@ fn walk<S: Source + ?Sized>(btf: &Btf<'_, S>, task: u32) -> Result<Walk> {
         fdt_fd: pointer(fdt, Name::Fd, "fdtable.fd")?,
         kiocb_ki_filp,
         kiocb_btf_id: kiocb,
+        file_f_op: pointer(btf.named(Name::File)?, Name::FOp, "file.f_op")?,
         task_btf_id: task,
         iter_num_new: func(2, "bpf_iter_num_new")?,
         iter_num_next: func(3, "bpf_iter_num_next")?,

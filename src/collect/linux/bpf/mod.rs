@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use anyhow::{Context, Result, anyhow};
 
@@ -51,7 +51,12 @@ pub struct SocketIter {
 enum Programs {
     /// `iter/task` walking each descriptor table itself: a record per process and per
     /// socket descriptor, in one pass (kernels with open-coded iterators, 6.4+).
-    Walk(OwnedFd),
+    Walk {
+        link: OwnedFd,
+        /// Open as long as the program may run: it compares every file's operations with
+        /// this socket's, at the descriptor number it was assembled with.
+        _own_socket: std::os::unix::net::UnixDatagram,
+    },
     /// `iter/task_file` (a record per socket descriptor) and `iter/task` (a record per
     /// process): two passes, on kernels from 5.8.
     Pair { files: OwnedFd, tasks: OwnedFd },
@@ -100,24 +105,34 @@ impl SocketIter {
     fn load_unchecked() -> Result<SocketIter> {
         let layout = btf::kernel_layout()?;
         let why_not_walk = match &layout.walk {
-            Some(walk) => match load(
-                &program::assemble_walk(&layout, walk),
-                program::WALK_NAME,
-                layout.task_attach_btf_id,
-            )
-            .and_then(|prog| sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task)"))
-            {
-                Ok(link) => {
-                    return Ok(SocketIter {
-                        programs: Programs::Walk(link),
-                        why_not_walk: None,
-                    });
-                }
+            Some(walk) => match Self::load_walk(&layout, walk) {
+                Ok(iter) => return Ok(iter),
                 Err(e) => format!("{e:#}"),
             },
             None => "this kernel's BTF lacks what it needs (open-coded iterators)".to_string(),
         };
         Self::load_pair(&layout, Some(why_not_walk))
+    }
+
+    /// Loads the one-pass program, with a socket of whoport's own for it to learn
+    /// `socket_file_ops` from.
+    fn load_walk(layout: &btf::Layout, walk: &btf::Walk) -> Result<SocketIter> {
+        let own = std::os::unix::net::UnixDatagram::unbound()
+            .context("a socket for the walk to know sockets by")?;
+        let own_fd = u32::try_from(own.as_raw_fd()).context("a socket descriptor")?;
+        let prog = load(
+            &program::assemble_walk(layout, walk, own_fd),
+            program::WALK_NAME,
+            layout.task_attach_btf_id,
+        )?;
+        let link = sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task)")?;
+        Ok(SocketIter {
+            programs: Programs::Walk {
+                link,
+                _own_socket: own,
+            },
+            why_not_walk: None,
+        })
     }
 
     /// Loads the two-pass programs.
@@ -144,7 +159,7 @@ impl SocketIter {
     /// Which program runs, for `--debug`.
     pub fn describe(&self) -> String {
         match (&self.programs, &self.why_not_walk) {
-            (Programs::Walk(_), _) => "the BPF task iterator (one pass)".to_string(),
+            (Programs::Walk { .. }, _) => "the BPF task iterator (one pass)".to_string(),
             (Programs::Pair { .. }, Some(why)) => {
                 format!("the BPF task_file iterator (the one-pass program: {why})")
             }
@@ -161,8 +176,9 @@ impl SocketIter {
         mut process: impl FnMut(u32, u32, Option<Ident>),
     ) -> Result<()> {
         match &self.programs {
-            Programs::Walk(link) => {
+            Programs::Walk { link, .. } => {
                 let mut too_many = None;
+                let mut no_ops = false;
                 read_sized(link, walk_record_size, |rec| {
                     if rec.len() == program::PROCESS_RECORD {
                         let (ident, reader) = parse_process_record(rec);
@@ -172,6 +188,7 @@ impl SocketIter {
                     let (pid, fd, inode) = split_record(rec);
                     match fd {
                         program::TOO_MANY_FD => too_many = Some((pid, inode)),
+                        program::NO_SOCKET_OPS_FD => no_ops = true,
                         _ => f(holder(pid, fd, inode)),
                     }
                 })?;
@@ -179,6 +196,11 @@ impl SocketIter {
                     return Err(anyhow!(
                         "process {pid} has a descriptor table of {size} slots, more than the \
                          BPF walk counts"
+                    ));
+                }
+                if no_ops {
+                    return Err(anyhow!(
+                        "the BPF walk could not learn sockets' file operations"
                     ));
                 }
                 Ok(())
@@ -328,7 +350,7 @@ impl SocketIter {
 
     /// Whether the one-pass program is the one loaded.
     pub fn walks(&self) -> bool {
-        matches!(self.programs, Programs::Walk(_))
+        matches!(self.programs, Programs::Walk { .. })
     }
 }
 

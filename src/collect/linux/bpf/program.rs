@@ -39,6 +39,10 @@ pub const PROCESS_FD: u32 = u32::MAX;
 /// The fd of a walk record that says a descriptor table was too large to walk (its
 /// inode field: the table's size); the whole walk is then not to be trusted.
 pub const TOO_MANY_FD: u32 = u32::MAX - 1;
+/// The fd of a walk record that says the socket file operations could not be learnt
+/// from the reader's own socket: no socket could be told, and the walk is not to be
+/// trusted.
+pub const NO_SOCKET_OPS_FD: u32 = u32::MAX - 2;
 /// The size of a walk's process record: u32 tgid, u32 PROCESS_FD, u32 the reader's tgid,
 /// u32 the real uid, 16 bytes of command name.
 pub const PROCESS_RECORD: usize = 32;
@@ -62,6 +66,8 @@ pub const TASK_RECORD: usize = 8;
 /// `bpf_seq_write` and `bpf_get_current_pid_tgid` in `enum bpf_func_id`.
 const BPF_FUNC_SEQ_WRITE: i32 = 127;
 const BPF_FUNC_GET_CURRENT_PID_TGID: i32 = 14;
+/// `bpf_get_current_task`: the reader's task, as a plain number.
+const BPF_FUNC_GET_CURRENT_TASK: i32 = 35;
 /// S_IFMT and S_IFSOCK, from `<sys/stat.h>`.
 const S_IFMT: i32 = 0o170000;
 const S_IFSOCK: i32 = 0o140000;
@@ -162,6 +168,17 @@ pub const TASKS_LISTING: &str = "\
 ///     u32 mark = 0;
 ///     if (!task)
 ///         return 0;
+///     /* socket_file_ops (not in kallsyms): the operations of a socket whoport holds open
+///        at descriptor OWN_SOCKET (an immediate). Every socket's file has them, and no
+///        other file has: an O_PATH descriptor of a socket's path has an S_IFSOCK inode
+///        but not these, and is not a socket. */
+///     struct task_struct *me = bpf_rdonly_cast(bpf_get_current_task(), bpf_core_type_id_kernel(struct task_struct));
+///     const void *sock_ops = bpf_rdonly_cast(&me->files->fdt->fd[OWN_SOCKET], bpf_core_type_id_kernel(struct kiocb))->ki_filp->f_op;
+///     if (!sock_ops) {
+///         rec.tgid = 0; rec.fd = NO_SOCKET_OPS_FD; rec.ino = 0;
+///         bpf_seq_write(seq, &rec, sizeof rec);
+///         return 0;
+///     }
 ///     struct files_struct *files = task->files;
 ///     rec.tgid = task->tgid;
 ///     if (task->pid != task->tgid) {
@@ -194,11 +211,9 @@ pub const TASKS_LISTING: &str = "\
 ///         /* The slot, read as the kiocb whose first member is a struct file *: the
 ///            loads below are then checked loads that read 0 rather than fault. */
 ///         struct file *f = bpf_rdonly_cast(&fd[*i], bpf_core_type_id_kernel(struct kiocb))->ki_filp;
-///         if (!f || !f->f_inode)
+///         if (!f || f->f_op != sock_ops || !f->f_inode)
 ///             continue;
-///         if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
-///             continue;
-///         rec.fd = *i | mark;
+///         rec.fd = *i | mark;                    /* mark: kept on the stack */
 ///         rec.ino = f->f_inode->i_ino;
 ///         bpf_seq_write(seq, &rec, sizeof rec);
 ///     }
@@ -212,19 +227,32 @@ pub const WALK_LISTING: &str = "\
 (b7) r2 = {task_struct}                   ; r2 = the BTF id of struct task_struct
 (85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct task_struct *)ctx->task, untrusted
 (bf) r7 = r0                              ; r7 = task
-(15) if r7 == 0x0 goto pc+80              ; no task: done
+(15) if r7 == 0x0 goto pc+102             ; no task: done
 (79) r1 = *(u64 *)(r6 +{task_ctx.meta})   ; r1 = ctx->meta
 (79) r6 = *(u64 *)(r1 +{meta.seq})        ; r6 = meta->seq
+(85) call bpf_get_current_task#35         ; r0 = the reader (whoport), a number
+(bf) r1 = r0                              ; r1 = r0
+(b7) r2 = {task_struct}                   ; r2 = the BTF id of struct task_struct
+(85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct task_struct *)reader
+(79) r1 = *(u64 *)(r0 +{task.files})      ; r1 = reader->files
+(79) r1 = *(u64 *)(r1 +{files.fdt})       ; r1 = ->fdt
+(79) r1 = *(u64 *)(r1 +{fdtable.fd})      ; r1 = ->fd
+(07) r1 += {own_socket*8}                 ; r1 = &fd[own_socket]
+(b7) r2 = {kiocb}                         ; r2 = the BTF id of struct kiocb
+(85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct kiocb *)&fd[own_socket]
+(79) r1 = *(u64 *)(r0 +{kiocb.ki_filp})   ; r1 = the reader's socket file
+(79) r9 = *(u64 *)(r1 +{file.f_op})       ; r9 = socket_file_ops
+(15) if r9 == 0x0 goto pc+79              ; not learnt: say so
 (79) r8 = *(u64 *)(r7 +{task.files})      ; r8 = task->files
 (61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
 (61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
 (63) *(u32 *)(r10 -24) = r3               ; rec.tgid = tgid
-(b7) r9 = 0                               ; mark = 0
+(62) *(u32 *)(r10 -64) = 0                ; mark = 0
 (1d) if r2 == r3 goto pc+5                ; the leader: a process record
 (79) r1 = *(u64 *)(r7 +{task.group_leader}) ; r1 = task->group_leader
 (79) r1 = *(u64 *)(r1 +{task.files})      ; r1 = leader->files
-(1d) if r1 == r8 goto pc+69               ; its own table? else done
-(b7) r9 = -2147483648                     ; mark = the top bit
+(1d) if r1 == r8 goto pc+78               ; the leader's table: done
+(62) *(u32 *)(r10 -64) = -2147483648      ; mark = the top bit
 (05) goto pc+19                           ; to the walk
 (63) *(u32 *)(r10 -56) = r3               ; prec.tgid = tgid
 (62) *(u32 *)(r10 -52) = -1               ; prec.fd = PROCESS_FD
@@ -237,17 +265,17 @@ pub const WALK_LISTING: &str = "\
 (61) r1 = *(u32 *)(r1 +{cred.uid})        ; r1 = cred->uid
 (63) *(u32 *)(r10 -44) = r1               ; prec.uid = uid
 (79) r1 = *(u64 *)(r7 +{task.comm})       ; r1 = task->comm[0..8]
-(7b) *(u64 *)(r10 -40) = r1               ; prec.comm[0..8]
+(7b) *(u64 *)(r10 -40) = r1               ; prec.comm[0..8] = r1
 (79) r1 = *(u64 *)(r7 +{task.comm+8})     ; r1 = task->comm[8..16]
-(7b) *(u64 *)(r10 -32) = r1               ; prec.comm[8..16]
+(7b) *(u64 *)(r10 -32) = r1               ; prec.comm[8..16] = r1
 (bf) r1 = r6                              ; r1 = seq
 (bf) r2 = r10                             ; r2 = frame pointer
 (07) r2 += -56                            ; r2 = &prec
 (b7) r3 = 32                              ; r3 = sizeof prec
 (85) call bpf_seq_write#127               ; bpf_seq_write(seq, &prec, 32)
-(15) if r8 == 0x0 goto pc+47              ; no table: done
+(15) if r8 == 0x0 goto pc+56              ; no table: done
 (79) r1 = *(u64 *)(r8 +{files.fdt})       ; r1 = files->fdt
-(15) if r1 == 0x0 goto pc+45              ; no table: done
+(15) if r1 == 0x0 goto pc+54              ; no table: done
 (61) r3 = *(u32 *)(r1 +{fdtable.max_fds}) ; r3 = fdt->max_fds
 (79) r7 = *(u64 *)(r1 +{fdtable.fd})      ; r7 = fdt->fd
 (25) if r3 > 0x800000 goto pc+35          ; too large: say so
@@ -267,14 +295,14 @@ pub const WALK_LISTING: &str = "\
 (85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct kiocb *)&fd[i]
 (79) r1 = *(u64 *)(r0 +{kiocb.ki_filp})   ; r1 = fd[i]
 (15) if r1 == 0x0 goto pc-12              ; no file: the next
+(79) r2 = *(u64 *)(r1 +{file.f_op})       ; r2 = file->f_op
+(5d) if r2 != r9 goto pc-14               ; not a socket: the next
 (79) r1 = *(u64 *)(r1 +{file.f_inode})    ; r1 = file->f_inode
-(15) if r1 == 0x0 goto pc-14              ; no inode: the next
-(69) r2 = *(u16 *)(r1 +{inode.i_mode})    ; r2 = inode->i_mode
-(57) r2 &= 61440                          ; r2 &= S_IFMT
-(55) if r2 != 0xc000 goto pc-17           ; not S_IFSOCK: the next
+(15) if r1 == 0x0 goto pc-16              ; no inode: the next
 (79) r2 = *(u64 *)(r1 +{inode.i_ino})     ; r2 = inode->i_ino
 (7b) *(u64 *)(r10 -16) = r2               ; rec.ino = i_ino
-(4f) r8 |= r9                             ; r8 = i | mark
+(61) r1 = *(u32 *)(r10 -64)               ; r1 = mark
+(4f) r8 |= r1                             ; r8 = i | mark
 (63) *(u32 *)(r10 -20) = r8               ; rec.fd = r8
 (bf) r1 = r6                              ; r1 = seq
 (bf) r2 = r10                             ; r2 = frame pointer
@@ -285,9 +313,18 @@ pub const WALK_LISTING: &str = "\
 (bf) r1 = r10                             ; r1 = frame pointer
 (07) r1 += -8                             ; r1 = &it
 (85) call bpf_iter_num_destroy#{iter_num_destroy} ; bpf_iter_num_destroy(&it)
-(05) goto pc+7                            ; done
+(05) goto pc+16                           ; done
 (7b) *(u64 *)(r10 -16) = r3               ; rec.ino = max
 (62) *(u32 *)(r10 -20) = -2               ; rec.fd = TOO_MANY_FD
+(bf) r1 = r6                              ; r1 = seq
+(bf) r2 = r10                             ; r2 = frame pointer
+(07) r2 += -24                            ; r2 = &rec
+(b7) r3 = 16                              ; r3 = sizeof rec
+(85) call bpf_seq_write#127               ; bpf_seq_write(seq, &rec, 16)
+(05) goto pc+8                            ; done
+(62) *(u32 *)(r10 -24) = 0                ; rec.tgid = 0
+(62) *(u32 *)(r10 -20) = -3               ; rec.fd = NO_SOCKET_OPS_FD
+(7a) *(u64 *)(r10 -16) = 0                ; rec.ino = 0
 (bf) r1 = r6                              ; r1 = seq
 (bf) r2 = r10                             ; r2 = frame pointer
 (07) r2 += -24                            ; r2 = &rec
@@ -517,6 +554,7 @@ enum Label {
     Done,
     TooMany,
     Comm,
+    NoOps,
 }
 
 /// A program being assembled: instructions, and jumps to labels resolved at the end.
@@ -604,16 +642,22 @@ fn alu_reg(op: u8, dst: u8, src: u8) -> Insn {
     }
 }
 
-/// The one-pass program's instructions for this kernel's layout.
-pub fn walk_instructions(l: &Layout, w: &Walk) -> Vec<Insn> {
+/// The one-pass program's instructions for this kernel's layout. `own_socket` is a
+/// socket descriptor of the reader's (whoport's), open while the iterator runs: its file
+/// operations are `socket_file_ops`, which every socket's file has and no other file has.
+pub fn walk_instructions(l: &Layout, w: &Walk, own_socket: u32) -> Vec<Insn> {
     use Label::*;
     let mut a = Asm::default();
-    // The iterator's state at r10 - 8; the record at r10 - 24: tgid, fd, inode.
-    let (it, tgid, fd, ino) = (-8, -24, -20, -16);
+    // The iterator's state at r10 - 8; the record at r10 - 24: tgid, fd, inode; the
+    // thread mark at r10 - 64.
+    let (it, tgid, fd, ino, mark) = (-8, -24, -20, -16, -64);
+    let task_id = i32::try_from(w.task_btf_id).unwrap_or(-1);
+    let kiocb_id = i32::try_from(w.kiocb_btf_id).unwrap_or(-1);
+    let own_slot = i32::try_from(own_socket).unwrap_or(0).saturating_mul(8);
     a.put(&[
         mov_reg(6, 1),
         load(1, 6, l.task_ctx_task),
-        alu_imm(OP_MOV, 2, i32::try_from(w.task_btf_id).unwrap_or(-1)),
+        alu_imm(OP_MOV, 2, task_id),
         kfunc(w.rdonly_cast),
         mov_reg(7, 0),
     ]);
@@ -621,16 +665,32 @@ pub fn walk_instructions(l: &Layout, w: &Walk) -> Vec<Insn> {
     a.put(&[
         load(1, 6, l.task_ctx_meta),
         load(6, 1, l.meta_seq),
+        // socket_file_ops, from the reader's own socket.
+        special(OP_CALL, BPF_FUNC_GET_CURRENT_TASK),
+        mov_reg(1, 0),
+        alu_imm(OP_MOV, 2, task_id),
+        kfunc(w.rdonly_cast),
+        load(1, 0, w.task_files),
+        load(1, 1, w.files_fdt),
+        load(1, 1, w.fdt_fd),
+        alu_imm(OP_ADD, 1, own_slot),
+        alu_imm(OP_MOV, 2, kiocb_id),
+        kfunc(w.rdonly_cast),
+        load(1, 0, w.kiocb_ki_filp),
+        load(9, 1, w.file_f_op),
+    ]);
+    a.jump(jump_imm(OP_JEQ, 9, 0), NoOps);
+    a.put(&[
         load(8, 7, w.task_files),
         load(2, 7, l.task_pid),
         load(3, 7, l.task_tgid),
         store(4, 10, tgid, 3),
-        alu_imm(OP_MOV, 9, 0),
+        store_imm(4, 10, mark, 0),
     ]);
     a.jump(jump_reg_by(OP_JEQ, 2, 3, 0), Leader);
     a.put(&[load(1, 7, w.task_group_leader), load(1, 1, w.task_files)]);
     a.jump(jump_reg_by(OP_JEQ, 1, 8, 0), End);
-    a.put(&[alu_imm(OP_MOV, 9, THREAD_FD)]);
+    a.put(&[store_imm(4, 10, mark, THREAD_FD)]);
     a.jump(special(OP_JA, 0), Walk);
     a.label(Leader);
     // The process record at r10 - 56: tgid, PROCESS_FD, the reader's tgid, the real uid
@@ -679,19 +739,27 @@ pub fn walk_instructions(l: &Layout, w: &Walk) -> Vec<Insn> {
         mov_reg(1, 8),
         alu_imm(OP_LSH, 1, 3),
         alu_reg(OP_ADD, 1, 7),
-        alu_imm(OP_MOV, 2, i32::try_from(w.kiocb_btf_id).unwrap_or(-1)),
+        alu_imm(OP_MOV, 2, kiocb_id),
         kfunc(w.rdonly_cast),
         load(1, 0, w.kiocb_ki_filp),
     ]);
     a.jump(jump_imm(OP_JEQ, 1, 0), Loop);
+    a.put(&[load(2, 1, w.file_f_op)]);
+    a.jump(jump_reg_by(OP_JNE, 2, 9, 0), Loop);
     a.put(&[load(1, 1, l.file_f_inode)]);
     a.jump(jump_imm(OP_JEQ, 1, 0), Loop);
-    a.put(&[load(2, 1, l.inode_i_mode), alu_imm(OP_AND, 2, S_IFMT)]);
-    a.jump(jump_imm(OP_JNE, 2, S_IFSOCK), Loop);
     a.put(&[
         load(2, 1, l.inode_i_ino),
         store(8, 10, ino, 2),
-        alu_reg(OP_OR, 8, 9),
+        load(
+            1,
+            10,
+            Field {
+                offset: mark,
+                size: 4,
+            },
+        ),
+        alu_reg(OP_OR, 8, 1),
         store(4, 10, fd, 8),
     ]);
     a.write_record();
@@ -709,14 +777,22 @@ pub fn walk_instructions(l: &Layout, w: &Walk) -> Vec<Insn> {
         store_imm(4, 10, fd, TOO_MANY_FD.cast_signed()),
     ]);
     a.write_record();
+    a.jump(special(OP_JA, 0), End);
+    a.label(NoOps);
+    a.put(&[
+        store_imm(4, 10, tgid, 0),
+        store_imm(4, 10, fd, NO_SOCKET_OPS_FD.cast_signed()),
+        store_imm(8, 10, ino, 0),
+    ]);
+    a.write_record();
     a.label(End);
     a.put(&[alu_imm(OP_MOV, 0, 0), special(OP_EXIT, 0)]);
     a.finish()
 }
 
 /// The one-pass program as bytes for BPF_PROG_LOAD.
-pub fn assemble_walk(l: &Layout, w: &Walk) -> Vec<u8> {
-    walk_instructions(l, w)
+pub fn assemble_walk(l: &Layout, w: &Walk, own_socket: u32) -> Vec<u8> {
+    walk_instructions(l, w, own_socket)
         .iter()
         .flat_map(Insn::encode)
         .collect()
@@ -781,6 +857,7 @@ pub mod tests {
             (0x05, 0x1d) => format!("if r{dst} == r{src} goto pc{off:+}"),
             (0x05, 0x85) if imm == 127 => "call bpf_seq_write#127".to_string(),
             (0x05, 0x85) if imm == 14 => "call bpf_get_current_pid_tgid#14".to_string(),
+            (0x05, 0x85) if imm == 35 => "call bpf_get_current_task#35".to_string(),
             (0x05, 0x95) => "exit".to_string(),
             _ => format!("unknown {b:02x?}"),
         };
@@ -808,6 +885,7 @@ pub mod tests {
             size: 8,
         };
         let names = [
+            ("{file.f_op}", w.file_f_op),
             ("{task.files}", w.task_files),
             ("{task.group_leader}", w.task_group_leader),
             ("{task.comm+8}", comm8),
@@ -841,6 +919,8 @@ pub mod tests {
                 for (name, id) in ids {
                     line = line.replace(name, &id.to_string());
                 }
+                // The tests assemble the walk with the reader's socket at fd 3.
+                line = line.replace("{own_socket*8}", "24");
                 for (name, field) in names {
                     line = line.replace(name, &field.offset.to_string());
                 }
@@ -873,6 +953,7 @@ pub mod tests {
             fdt_fd: f(8, 8),
             kiocb_ki_filp: f(0, 8),
             kiocb_btf_id: 3101,
+            file_f_op: f(40, 8),
             task_btf_id: 144,
             iter_num_new: 61001,
             iter_num_next: 61002,
@@ -908,7 +989,7 @@ pub mod tests {
         assert_eq!(listed(&assemble(&l)), expected(LISTING, &l));
         assert_eq!(listed(&assemble_tasks(&l)), expected(TASKS_LISTING, &l));
         let w = sample_walk();
-        let got = listed(&assemble_walk(&l, &w));
+        let got = listed(&assemble_walk(&l, &w, 3));
         if std::env::var_os("WHOPORT_PRINT_LISTING").is_some() {
             eprintln!("{}", got.join("\n"));
         }

@@ -233,7 +233,7 @@ fn this_kernel_loads_the_listing() -> anyhow::Result<()> {
         program::tests::listed(&tasks),
         program::tests::expected(program::TASKS_LISTING, &layout)
     );
-    let walk = layout.walk.map(|w| program::assemble_walk(&layout, &w));
+    let walk = layout.walk.map(|w| program::assemble_walk(&layout, &w, 3));
     if let Some(walk) = &walk {
         assert_eq!(
             program::tests::listed(walk),
@@ -305,5 +305,48 @@ fn run_as_nobody(name: &str) -> anyhow::Result<()> {
         "as nobody: {}\n{stdout}\n{stderr}",
         out.status
     );
+    Ok(())
+}
+
+/// As root: an `O_PATH` descriptor of a Unix socket's path has a socket inode (the one on
+/// disk) but is no socket; the one-pass program, which knows sockets by their file
+/// operations, does not report it (its inode number could be a socket's). The task_file
+/// program, which tests the inode's mode, does.
+#[test]
+fn an_o_path_descriptor_of_a_socket_path_is_no_socket() -> anyhow::Result<()> {
+    let name = "an_o_path_descriptor_of_a_socket_path_is_no_socket";
+    if !is_root() {
+        cannot_run(name, "needs root (or CAP_BPF + CAP_PERFMON) to load BPF");
+        return Ok(());
+    }
+    let iter = SocketIter::load()?;
+    if !iter.walks() {
+        cannot_run(name, "this kernel gets the two-pass programs");
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path)?;
+    let by_path = rustix::fs::open(
+        &path,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let me = std::process::id();
+    let path_fd = u32::try_from(by_path.as_raw_fd())?;
+    let listener_fd = u32::try_from(listener.as_raw_fd())?;
+    let mine = |iter: &SocketIter| -> anyhow::Result<Vec<u32>> {
+        Ok(iter
+            .socket_fds()?
+            .into_iter()
+            .filter(|t| t.0 == me)
+            .map(|t| t.1)
+            .collect())
+    };
+    let walked = mine(&iter)?;
+    assert!(walked.contains(&listener_fd), "{walked:?}");
+    assert!(!walked.contains(&path_fd), "{walked:?}");
+    let paired = mine(&SocketIter::load_pair_anyway()?)?;
+    assert!(paired.contains(&path_fd), "{paired:?}");
     Ok(())
 }

@@ -81,6 +81,12 @@ fn id_of(st: &rustix::fs::Stat) -> NetnsId {
     }
 }
 
+/// The inode in a namespace link's text, `net:[INODE]`.
+fn link_inode(target: &[u8]) -> Option<u64> {
+    let digits = target.strip_prefix(b"net:[")?.strip_suffix(b"]")?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// The namespace this thread is in.
 pub(crate) fn current() -> rustix::io::Result<NetnsId> {
     statat(CWD, c"/proc/thread-self/ns/net", AtFlags::empty()).map(|st| id_of(&st))
@@ -112,11 +118,29 @@ pub(crate) fn enumerate() -> Enumeration {
     ) && let Ok(pids) = list_pids(&proc_dir)
     {
         // (pid, its namespace, or None when it could not be looked at), over the cores.
+        // The link's text, "net:[INODE]", names the namespace as its stat would (every
+        // namespace file is on the one nsfs, the device of this thread's own): reading it
+        // costs the kernel half what following it does.
+        let nsfs = here.map(|id| id.dev);
         let parts = parallel::for_each(&pids, 64, Vec::new, |seen: &mut Vec<_>, &pid| {
             let mut path = [0u8; 24];
             let ns_path = pid_path(&mut path, pid, b"/ns/net");
-            match statat(&proc_dir, ns_path, AtFlags::empty()) {
-                Ok(st) => seen.push((pid, Some(id_of(&st)))),
+            let linked = nsfs.and_then(|dev| {
+                let target = rustix::fs::readlinkat(&proc_dir, ns_path, Vec::with_capacity(32));
+                Some(match target {
+                    Ok(target) => Ok(NetnsId {
+                        dev,
+                        inode: link_inode(target.as_bytes())?,
+                    }),
+                    Err(e) => Err(e),
+                })
+            });
+            let id = match linked {
+                Some(id) => id,
+                None => statat(&proc_dir, ns_path, AtFlags::empty()).map(|st| id_of(&st)),
+            };
+            match id {
+                Ok(id) => seen.push((pid, Some(id))),
                 // Exited meanwhile, or a kernel thread without a namespace link.
                 Err(Errno::NOENT | Errno::SRCH) => {}
                 Err(_) => seen.push((pid, None)),
@@ -392,6 +416,21 @@ mod tests {
             listening_only: true,
             owners: true,
         }
+    }
+
+    #[test]
+    fn a_link_names_the_namespace_its_stat_does() {
+        assert_eq!(link_inode(b"net:[4026531840]"), Some(4_026_531_840));
+        for bad in [&b"net:[]"[..], b"pid:[1]", b"net:[12", b"net:[x]"] {
+            assert_eq!(link_inode(bad), None);
+        }
+        let link = rustix::fs::readlinkat(CWD, c"/proc/self/ns/net", Vec::new());
+        let stat = statat(CWD, c"/proc/self/ns/net", AtFlags::empty());
+        let (Ok(link), Ok(stat)) = (link, stat) else {
+            panic!("/proc/self/ns/net cannot be read");
+        };
+        assert_eq!(link_inode(link.as_bytes()), Some(stat.st_ino));
+        assert_eq!(current().ok().map(|id| id.dev), Some(stat.st_dev));
     }
 
     #[test]

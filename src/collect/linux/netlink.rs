@@ -107,10 +107,7 @@ enum Request {
     TcpBothFamilies,
 }
 
-/// `sport` (0: any) goes in the request's socket id, where the kernel compares it with each
-/// TCP socket's local port before it runs the bytecode (for TCP only: its UDP dump has
-/// compared the two in different byte orders across kernel versions).
-fn request(kind: Request, states: u32, bytecode: &[u8], sport: u16, seq: u32) -> Vec<u8> {
+fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
     let wide_protocol = match kind {
         Request::ByFamily { protocol, .. } if protocol > 255 => Some(protocol),
         _ => None,
@@ -140,20 +137,13 @@ fn request(kind: Request, states: u32, bytecode: &[u8], sport: u16, seq: u32) ->
             let narrow = u8::try_from(protocol).unwrap_or(IPPROTO_TCP);
             msg.extend_from_slice(&[family, narrow, 0, 0]);
             msg.extend_from_slice(&states.to_ne_bytes());
-            let sport = if protocol == u32::from(IPPROTO_TCP) {
-                sport
-            } else {
-                0
-            };
-            msg.extend_from_slice(&sport.to_be_bytes());
-            msg.extend_from_slice(&[0u8; 46]);
+            msg.extend_from_slice(&[0u8; 48]);
         }
         Request::TcpBothFamilies => {
             // struct inet_diag_req: family (the kernel reads it as "any" here), src_len,
             // dst_len, ext, sockid (48 zero bytes), states, dbs
             msg.extend_from_slice(&[AF_INET, 0, 0, 0]);
-            msg.extend_from_slice(&sport.to_be_bytes());
-            msg.extend_from_slice(&[0u8; 46]);
+            msg.extend_from_slice(&[0u8; 48]);
             msg.extend_from_slice(&states.to_ne_bytes());
             msg.extend_from_slice(&0u32.to_ne_bytes());
         }
@@ -186,12 +176,6 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         Some(p) if p.ranges().len() <= MAX_FILTER_RANGES => port_filter(p),
         _ => Vec::new(),
     };
-    // One port: the kernel's TCP walk compares it before it runs the bytecode (which
-    // then agrees), a fraction of the cost on a busy host.
-    let sport = match query.ports.as_ref().map(|p| p.ranges()) {
-        Some(&[(lo, hi)]) if lo == hi => lo,
-        _ => 0,
-    };
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut seq = 0;
@@ -200,7 +184,7 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
     let rare_in_use = rare_protocols_in_use();
     let mut ask = |kind: Request, protocol: Protocol, out: &mut Vec<RawSocket>| -> Result<()> {
         seq += 1;
-        let req = request(kind, state_mask(query, protocol), &bytecode, sport, seq);
+        let req = request(kind, state_mask(query, protocol), &bytecode, seq);
         send(&fd, &req, SendFlags::empty()).context("sending a sock_diag request")?;
         read_dump(&fd, &mut buf, protocol, seq, out)
     };
@@ -587,7 +571,6 @@ mod tests {
             },
             1 << TCP_CLOSE,
             &code,
-            80,
             7,
         );
         assert_eq!(v2.len(), NLMSG_HDRLEN + 56 + 4 + code.len());
@@ -596,32 +579,10 @@ mod tests {
         assert_eq!(u32_at(&v2, 8), 7);
         assert_eq!(&v2[16..18], &[AF_INET6, IPPROTO_UDP]);
         assert_eq!(u32_at(&v2, 20), 1 << TCP_CLOSE);
-        // UDP: no port in the socket id (the bytecode filters).
-        assert_eq!(&v2[24..26], &[0, 0]);
-        let tcp = |protocol| {
-            request(
-                Request::ByFamily {
-                    family: AF_INET,
-                    protocol,
-                },
-                1 << TCP_LISTEN,
-                &code,
-                80,
-                9,
-            )
-        };
-        // TCP: the port, big-endian, first in the socket id; not MPTCP.
-        assert_eq!(&tcp(u32::from(IPPROTO_TCP))[24..26], &[0, 80]);
-        assert_eq!(&tcp(IPPROTO_MPTCP)[24..26], &[0, 0]);
-        let old = request(Request::TcpBothFamilies, 1 << TCP_LISTEN, &[], 443, 8);
+        let old = request(Request::TcpBothFamilies, 1 << TCP_LISTEN, &[], 8);
         assert_eq!(old.len(), NLMSG_HDRLEN + 60);
         assert_eq!(u16_at(&old, 4), TCPDIAG_GETSOCK);
-        // struct inet_diag_req: the socket id follows the 4 leading bytes, the states the
-        // 48 of the socket id.
-        assert_eq!(
-            &old[NLMSG_HDRLEN + 4..NLMSG_HDRLEN + 6],
-            &443u16.to_be_bytes()
-        );
+        // struct inet_diag_req: the states follow the 4 leading bytes and the 48 of sockid.
         assert_eq!(u32_at(&old, NLMSG_HDRLEN + 52), 1 << TCP_LISTEN);
     }
 

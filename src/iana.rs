@@ -232,6 +232,21 @@ pub(crate) struct Registry {
     singles_end: usize,
     ports_end: usize,
     names: Cow<'static, [NameEntry]>,
+    /// For each range (by first port), the highest last port of it and every range
+    /// before it: the ranges before the first whose reach is at least a port all end
+    /// below it.
+    reach: Vec<u16>,
+}
+
+/// The running highest last port of ranges sorted by first port.
+fn reach(ranges: &[Row]) -> Vec<u16> {
+    ranges
+        .iter()
+        .scan(0u16, |most, r| {
+            *most = (*most).max(r.ports.map_or(0, |(_, b)| b));
+            Some(*most)
+        })
+        .collect()
 }
 
 impl Registry {
@@ -246,6 +261,7 @@ impl Registry {
             singles_end: builtin::SINGLES_END,
             ports_end: builtin::PORTS_END,
             names: Cow::Borrowed(&builtin::NAMES[..]),
+            reach: reach(&builtin::ROWS[builtin::SINGLES_END..builtin::PORTS_END]),
         }
     }
 
@@ -264,12 +280,14 @@ impl Registry {
             })
             .collect();
         names.sort();
+        let reach = reach(&rows[singles_end..ports_end]);
         Registry {
             copy,
             rows: Cow::Owned(rows),
             singles_end,
             ports_end,
             names: Cow::Owned(names),
+            reach,
         }
     }
 
@@ -308,10 +326,12 @@ impl Registry {
             .iter()
             .take_while(|r| r.contains(port))
             .collect();
-        // Ranges are few (under a thousand) and sorted by first port.
+        // Ranges are sorted by first port: those that begin at or below the port, from
+        // the first that reaches it.
         let ranges = &self.rows[self.singles_end..self.ports_end];
         let end = ranges.partition_point(|r| r.ports.is_some_and(|(a, _)| a <= port));
-        out.extend(ranges[..end].iter().filter(|r| r.contains(port)));
+        let first = self.reach[..end].partition_point(|&last| last < port);
+        out.extend(ranges[first..end].iter().filter(|r| r.contains(port)));
         out
     }
 
@@ -564,6 +584,21 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn every_port_finds_every_range_around_it() {
+        let r = Registry::builtin();
+        let ranges = &r.rows()[r.singles_end..r.ports_end];
+        for port in 0..=u16::MAX {
+            let naive: Vec<&Row> = ranges.iter().filter(|row| row.contains(port)).collect();
+            let found: Vec<&Row> = r
+                .at(port)
+                .into_iter()
+                .filter(|row| row.order().0 == 1)
+                .collect();
+            assert_eq!(found, naive, "port {port}");
+        }
     }
 
     #[test]

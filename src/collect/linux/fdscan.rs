@@ -120,6 +120,17 @@ pub(crate) fn list_pids(proc_dir: &OwnedFd) -> Result<Vec<u32>> {
     list_dir_numbers(proc_dir, c".")
 }
 
+/// The pids in /proc, now.
+pub(crate) fn list_pids_now() -> Result<Vec<u32>> {
+    let proc_dir = openat(
+        CWD,
+        c"/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    list_pids(&proc_dir)
+}
+
 /// The numeric entries of a directory (pids in /proc, tids in /proc/PID/task).
 fn list_dir_numbers(dir: &OwnedFd, path: &CStr) -> Result<Vec<u32>> {
     // A fresh descriptor: reading a directory moves its offset.

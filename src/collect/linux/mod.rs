@@ -2,7 +2,7 @@
 //! — only when some socket matched — from a BPF iterator over every task's descriptors
 //! where it can run, else from a parallel scan of /proc/*/fd.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 use anyhow::{Context, Result, bail};
 
@@ -40,6 +40,9 @@ struct Linux {
     /// The BPF iterators, loaded at the first owner scan and kept for the next ones
     /// (`watch`); or why they cannot be used.
     bpf: OnceCell<Result<bpf::SocketIter, String>>,
+    /// The pids /proc listed while the iterators were being loaded, for the BPF scan
+    /// that follows (which lists them itself otherwise).
+    listed: RefCell<Option<Vec<u32>>>,
 }
 
 impl Linux {
@@ -49,6 +52,7 @@ impl Linux {
             owners,
             debug,
             bpf: OnceCell::new(),
+            listed: RefCell::new(None),
         })
     }
 }
@@ -90,6 +94,8 @@ impl Collector for Linux {
             let (loaded, sockets) = std::thread::scope(|scope| {
                 let loading = scope.spawn(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
                 let sockets = self.dump(query, &mut warnings);
+                // While the loading goes on: the processes there are before the walk.
+                *self.listed.borrow_mut() = fdscan::list_pids_now().ok();
                 (loading.join(), sockets)
             });
             let loaded = match loaded {
@@ -102,14 +108,17 @@ impl Collector for Linux {
         } else {
             self.dump(query, &mut warnings)?
         };
-        finish(
+        let snapshot = finish(
             sockets,
             query,
             warnings,
             Vec::new(),
             &|q| self.dump(q, &mut Vec::new()),
             &|wanted| self.owners(wanted),
-        )
+        );
+        // Good for this scan only.
+        self.listed.borrow_mut().take();
+        snapshot
     }
 
     fn collect_in(&self, query: &SocketQuery, scope: &NetnsScope) -> Result<Snapshot> {
@@ -200,7 +209,8 @@ impl Linux {
                 .bpf
                 .get_or_init(|| bpf::SocketIter::load().map_err(|e| format!("{e:#}")));
             let found = match iter {
-                Ok(iter) => bpf_owners(iter, wanted).map_err(|e| format!("{e:#}")),
+                Ok(iter) => bpf_owners(iter, wanted, self.listed.borrow_mut().take())
+                    .map_err(|e| format!("{e:#}")),
                 Err(why) => Err(why.clone()),
             };
             match found {
@@ -404,7 +414,11 @@ fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &
 /// process it cannot read. A thread with a descriptor table of its own (not the leader's)
 /// is reported by the program, marked; as the /proc scan does, its descriptors count only
 /// for sockets no process's own table holds. No /proc/PID/fd is opened.
-fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> {
+fn bpf_owners(
+    iter: &bpf::SocketIter,
+    wanted: &[u64],
+    listed: Option<Vec<u32>>,
+) -> Result<fdscan::FdScan> {
     let proc_dir = rustix::fs::openat(
         rustix::fs::CWD,
         c"/proc",
@@ -412,8 +426,12 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
         rustix::fs::Mode::empty(),
     )
     .context("opening /proc")?;
-    // Listed first: a process that starts later is not missed by the walks after.
-    let listed = fdscan::list_pids(&proc_dir).context("listing /proc")?;
+    // Listed first (here, or while the iterators were loaded): a process that starts
+    // later is not missed by the walks after.
+    let listed = match listed {
+        Some(listed) => listed,
+        None => fdscan::list_pids(&proc_dir).context("listing /proc")?,
+    };
     let bpf::Scan {
         holders: found,
         processes: seen,

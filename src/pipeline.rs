@@ -38,10 +38,11 @@ pub(crate) fn report(
     xsan_asked: bool,
     namespaces: &Namespaces,
 ) -> Result<Report> {
-    let snapshot = sources
+    let mut snapshot = sources
         .sockets
         .collect_in(query, &namespaces.scope)
         .context("collecting sockets")?;
+    sources.context.adopt(std::mem::take(&mut snapshot.cgroups));
     let mut report = resolve::build(snapshot, filters, sources.processes.as_ref(), host);
     if let Some(pid) = filters.pid
         && report.sockets.is_empty()
@@ -204,6 +205,8 @@ fn elsewhere(
     if snapshot.sockets.is_empty() {
         return Vec::new();
     }
+    let mut snapshot = snapshot;
+    sources.context.adopt(std::mem::take(&mut snapshot.cgroups));
     let mut found = resolve::build(snapshot, filters, sources.processes.as_ref(), host);
     context::attach(&mut found.sockets, sources.context.as_ref(), false);
     found.sockets

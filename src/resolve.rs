@@ -29,6 +29,7 @@ pub(crate) fn build(
         mut warnings,
         processes: read_with_scan,
         namespaces,
+        cgroups: _,
     } = snapshot;
     // Sorted before the sockets grow owners and names: sorting costs a copy of half of
     // what is sorted, and a raw socket is the smaller thing to copy.

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::containers::Attributor;
-use crate::model::{Owner, Process, ProcessContext, Protocol, Published, Socket};
+use crate::model::{CgroupFacts, Owner, Process, ProcessContext, Protocol, Published, Socket};
 
 /// Where containers, units and parents come from.
 pub(crate) trait ContextSource {
@@ -27,6 +27,9 @@ pub(crate) trait ContextSource {
     ) -> Option<Published>;
     /// Why some of it could not be told (a runtime's file that could not be read).
     fn notes(&self) -> Vec<String>;
+    /// What the collector read of some processes' cgroup files, to be used instead of
+    /// reading them again.
+    fn adopt(&self, _cgroups: Vec<(u32, CgroupFacts)>) {}
     /// The `.socket` unit of a socket the system's service manager holds.
     fn socket_unit(&self, _protocol: Protocol, _address: IpAddr, _port: u16) -> Option<String> {
         None
@@ -38,6 +41,10 @@ pub(crate) trait ContextSource {
 pub(crate) struct Runtimes(RefCell<Attributor>);
 
 impl ContextSource for Runtimes {
+    fn adopt(&self, cgroups: Vec<(u32, CgroupFacts)>) {
+        self.0.borrow_mut().adopt(cgroups);
+    }
+
     fn processes(&self, pids: &[u32], ancestors: bool) -> HashMap<u32, ProcessContext> {
         let mut attributor = self.0.borrow_mut();
         attributor

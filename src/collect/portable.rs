@@ -69,6 +69,7 @@ impl Collector for Portable {
             // apart on this path.
             processes: Vec::new(),
             namespaces: Vec::new(),
+            cgroups: Vec::new(),
         })
     }
 }

@@ -177,3 +177,22 @@ pub(crate) struct SocketContext {
     /// activation) and the unit files on disk single one out.
     pub(crate) socket_unit: Option<String>,
 }
+
+/// A container named by a cgroup path, before its name is looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ContainerRef {
+    /// `Unknown` for a bare id under a parent no runtime is known to use (Docker's
+    /// `--cgroup-parent`, for one); the runtimes' files decide then.
+    pub(crate) runtime: Runtime,
+    /// 64 lowercase hexadecimal characters.
+    pub(crate) id: String,
+    /// The Kubernetes pod UID, for a container kubelet placed.
+    pub(crate) pod_uid: Option<String>,
+}
+
+/// What a process's cgroup file says about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CgroupFacts {
+    pub(crate) container: Option<ContainerRef>,
+    pub(crate) unit: Option<Unit>,
+}

@@ -11,8 +11,8 @@ mod query;
 pub(crate) mod testing;
 
 pub(crate) use context::{
-    Ancestor, Container, NetnsInfo, NetnsScope, Pod, ProcessContext, Published, Runtime,
-    SocketContext, Unit, Via,
+    Ancestor, CgroupFacts, Container, ContainerRef, NetnsInfo, NetnsScope, Pod, ProcessContext,
+    Published, Runtime, SocketContext, Unit, Via,
 };
 pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
 pub(crate) use query::{
@@ -286,6 +286,9 @@ pub(crate) struct Snapshot {
     /// The network namespaces the sockets were read in (`RawSocket::netns`), when whoport
     /// looked beyond its own.
     pub(crate) namespaces: Vec<NetnsInfo>,
+    /// What the holders' cgroup files say, by pid, where the collector read them with
+    /// their details (Linux: in the same pass, through the same /proc/PID directory).
+    pub(crate) cgroups: Vec<(u32, CgroupFacts)>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may

@@ -88,6 +88,7 @@ fn sources() -> Sources {
             },
         ],
         processes: Vec::new(),
+        cgroups: Vec::new(),
     };
     let processes = vec![
         process(

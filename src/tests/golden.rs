@@ -274,6 +274,7 @@ impl World {
                 ],
                 processes: Vec::new(),
                 namespaces: Vec::new(),
+                cgroups: Vec::new(),
             },
         }
     }

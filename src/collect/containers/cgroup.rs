@@ -6,25 +6,7 @@
 //! out.
 
 use super::{Runtime, Unit};
-
-/// A container named by a cgroup path, before its name is looked up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ContainerRef {
-    /// `Unknown` for a bare id under a parent no runtime is known to use (Docker's
-    /// `--cgroup-parent`, for one); the runtimes' files decide then.
-    pub(crate) runtime: Runtime,
-    /// 64 lowercase hexadecimal characters.
-    pub(crate) id: String,
-    /// The Kubernetes pod UID, for a container kubelet placed.
-    pub(crate) pod_uid: Option<String>,
-}
-
-/// What a process's cgroup file says about it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct CgroupFacts {
-    pub(crate) container: Option<ContainerRef>,
-    pub(crate) unit: Option<Unit>,
-}
+pub(crate) use crate::model::{CgroupFacts, ContainerRef};
 
 /// Parses the text of `/proc/PID/cgroup` (v1, v2 or both). The `0::` line is looked at
 /// first, then `name=systemd`, then the v1 controllers in file order: on a hybrid host

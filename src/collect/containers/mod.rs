@@ -71,6 +71,8 @@ pub(crate) struct Attributor {
     /// systemd's socket units on disk: (name, its IP listens).
     socket_units: Option<Vec<(String, Vec<systemd::Listen>)>>,
     notes: BTreeSet<String>,
+    /// Cgroup files the collector read already, by pid (taken as they are used).
+    adopted: HashMap<u32, cgroup::CgroupFacts>,
 }
 
 impl Default for Attributor {
@@ -98,6 +100,7 @@ impl Attributor {
             kube_names: None,
             socket_units: None,
             notes: BTreeSet::new(),
+            adopted: HashMap::new(),
         }
     }
 
@@ -127,9 +130,24 @@ impl Attributor {
         self.processes(&[pid]).remove(&pid).unwrap_or_default()
     }
 
+    /// What the collector read of these processes' cgroup files already.
+    pub(crate) fn adopt(&mut self, cgroups: Vec<(u32, cgroup::CgroupFacts)>) {
+        self.adopted.extend(cgroups);
+    }
+
     /// The same for many processes: their cgroup files read and parsed on two threads
     /// (a full listing has a holder per listening process), the containers then named.
+    /// Files the collector read already (`adopt`) are not read again.
     pub(crate) fn processes(&mut self, pids: &[u32]) -> HashMap<u32, ProcessFacts> {
+        let mut parsed = Vec::with_capacity(pids.len());
+        let mut unread = Vec::new();
+        for &pid in pids {
+            match self.adopted.remove(&pid) {
+                Some(facts) => parsed.push((pid, facts)),
+                None => unread.push(pid),
+            }
+        }
+        let pids = &unread[..];
         let read = |pids: &[u32]| -> Vec<(u32, cgroup::CgroupFacts)> {
             pids.iter()
                 .filter_map(|&pid| {
@@ -138,7 +156,7 @@ impl Attributor {
                 })
                 .collect()
         };
-        let parsed = if pids.len() < PARALLEL_FROM {
+        parsed.extend(if pids.len() < PARALLEL_FROM {
             read(pids)
         } else {
             let (first, second) = pids.split_at(pids.len() / 2);
@@ -151,7 +169,7 @@ impl Attributor {
                 }
                 all
             })
-        };
+        });
         parsed
             .into_iter()
             .map(|(pid, facts)| {

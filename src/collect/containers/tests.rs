@@ -534,3 +534,27 @@ fn socket_activation_units_on_disk() {
         Some("b.socket")
     );
 }
+
+#[test]
+fn cgroup_files_the_collector_read_are_not_read_again() {
+    let dir = machine();
+    let mut a = Attributor::with_root(dir.path());
+    // Process 100 is in Docker's web container on disk; what the collector read says
+    // otherwise (as a process that moved would), and that is what counts. Process 999
+    // has no files at all, yet its adopted facts name a container.
+    let adopted = |id: &str| cgroup::parse(&format!("0::/system.slice/docker-{id}.scope\n"));
+    a.adopt(vec![(100, cgroup::parse("0::/\n")), (999, adopted(ID))]);
+    let found = a.processes(&[100, 999, 310]);
+    assert_eq!(found.get(&100).map(|f| f.container.clone()), Some(None));
+    assert_eq!(
+        found.get(&999).and_then(|f| f.container.clone()),
+        Some(docker_web())
+    );
+    // Not adopted: read from its file as before.
+    assert_eq!(
+        found.get(&310).and_then(|f| f.container.clone()),
+        Some(podman_db())
+    );
+    // Taken as used: asked again, 100 is read from its file.
+    assert_eq!(a.process(100).container, Some(docker_web()));
+}

@@ -15,7 +15,7 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, readlinkat_raw, sta
 use rustix::io::Errno;
 
 use super::parallel;
-use crate::model::Process;
+use crate::model::{CgroupFacts, Process};
 
 /// Pids handed to a thread at a time: few, so that a run of processes with thousands of
 /// descriptors each does not leave one thread working alone at the end.
@@ -33,6 +33,8 @@ pub(crate) struct FdScan {
     /// The details of every holder, read through the same /proc/PID directory as its
     /// descriptors: never a newer process's that reused the pid.
     pub(crate) details: Vec<Process>,
+    /// What each holder's cgroup file says, read in the same pass.
+    pub(crate) cgroups: Vec<(u32, CgroupFacts)>,
 }
 
 /// Finds the holders of the sockets whose inodes are given (sorted). A socket still
@@ -215,8 +217,11 @@ fn scan_pid(
             // The holder's details, through the same directory: if it is gone now, so
             // are its descriptors, and what it held is not counted.
             let mut buf = Vec::with_capacity(4096);
-            match super::procs::details_in(&pid_dir, pid, &mut buf) {
-                Some(process) => out.details.push(process),
+            match super::procs::details_and_cgroup(&pid_dir, pid, None, &mut buf) {
+                Some((process, cgroup)) => {
+                    out.cgroups.extend(cgroup.map(|c| (pid, c)));
+                    out.details.push(process);
+                }
                 None => out.holders.truncate(before),
             }
         }
@@ -293,7 +298,7 @@ pub(crate) fn details_with(
     proc_dir: &OwnedFd,
     pid: u32,
     known: Option<(&[u8], u32)>,
-) -> Option<Process> {
+) -> Option<(Process, Option<CgroupFacts>)> {
     let mut path = [0u8; 24];
     let pid_dir = openat(
         proc_dir,
@@ -303,10 +308,7 @@ pub(crate) fn details_with(
     )
     .ok()?;
     let mut buf = Vec::with_capacity(4096);
-    match known {
-        Some((comm, uid)) => super::procs::details_known(&pid_dir, pid, comm, uid, &mut buf),
-        None => super::procs::details_in(&pid_dir, pid, &mut buf),
-    }
+    super::procs::details_and_cgroup(&pid_dir, pid, known, &mut buf)
 }
 
 /// Counts a process the BPF iterators did not see as one that could not be read, with

@@ -291,6 +291,7 @@ fn finish(
     }
     let mut scan = OwnerScan::default();
     let mut processes = Vec::new();
+    let mut cgroups = Vec::new();
     // Inode 0: no file refers to the socket any more; nobody can hold it.
     let mut wanted: Vec<u64> = Vec::with_capacity(sockets.len() + listeners.len());
     wanted.extend(
@@ -343,6 +344,7 @@ fn finish(
             restricted_proc: restricted.is_some(),
         };
         processes = found.details;
+        cgroups = found.cgroups;
     }
     let all_listeners: Vec<&RawSocket> = listeners.iter().collect();
     super::attribute_accept_queue(&mut sockets, &all_listeners);
@@ -384,6 +386,7 @@ fn finish(
         warnings,
         namespaces,
         processes,
+        cgroups,
     })
 }
 
@@ -463,14 +466,18 @@ fn bpf_owners(
     let mut pids: Vec<u32> = out.holders.iter().map(|&(_, pid, _)| pid).collect();
     pids.sort_unstable();
     pids.dedup();
-    let parts = parallel::for_each(&pids, 32, Vec::new, |details: &mut Vec<Process>, &pid| {
+    let parts = parallel::for_each(&pids, 32, Vec::new, |details: &mut Vec<_>, &pid| {
         let known = idents
             .binary_search_by_key(&pid, |i| i.pid)
             .ok()
             .and_then(|at| Some((idents[at].comm(), idents[at].uid?)));
         details.extend(fdscan::details_with(&proc_dir, pid, known));
     });
-    let mut details: Vec<Process> = parts.into_iter().flatten().collect();
+    let mut details = Vec::with_capacity(pids.len());
+    for (process, cgroup) in parts.into_iter().flatten() {
+        out.cgroups.extend(cgroup.map(|c| (process.pid, c)));
+        details.push(process);
+    }
     details.sort_by_key(|p| p.pid);
     out.holders
         .retain(|&(_, pid, _)| details.binary_search_by_key(&pid, |p| p.pid).is_ok());

@@ -16,8 +16,9 @@ use rustix::fs::{CWD, Mode, OFlags, openat, readlinkat};
 
 use super::fdscan::pid_path;
 use super::parallel;
+use crate::collect::containers::cgroup;
 use crate::collect::{ProcessSource, details::full_name};
-use crate::model::Process;
+use crate::model::{CgroupFacts, Process};
 
 /// Pids handed to a thread at a time.
 const CHUNK: usize = 32;
@@ -85,21 +86,27 @@ impl Read {
 
 /// The details of the process whose /proc/PID directory `dir` is, read through it: if
 /// that process has exited, `None`, even when its pid already names another process.
+#[cfg(test)]
 pub(crate) fn details_in(dir: &OwnedFd, pid: u32, buf: &mut Vec<u8>) -> Option<Process> {
     read_in(dir, pid, buf, None).map(Read::into_process)
 }
 
-/// [`details_in`] for a process whose command name and real uid are known already (the
-/// BPF walk reads them from the task): `status` is not read.
-pub(crate) fn details_known(
+/// [`details_in`] and what the process's cgroup file says (read in the same pass: the
+/// kernel serialises the reading of cgroup files, so that they are best read beside other
+/// work). The command name and real uid are read from `status` unless they are `known`
+/// already (the BPF walk reads them from the task).
+pub(crate) fn details_and_cgroup(
     dir: &OwnedFd,
     pid: u32,
-    comm: &[u8],
-    uid: u32,
+    known: Option<(&[u8], u32)>,
     buf: &mut Vec<u8>,
-) -> Option<Process> {
-    let known = (String::from_utf8_lossy(comm).into_owned(), uid);
-    read_in(dir, pid, buf, Some(known)).map(Read::into_process)
+) -> Option<(Process, Option<CgroupFacts>)> {
+    let known = known.map(|(comm, uid)| (String::from_utf8_lossy(comm).into_owned(), uid));
+    let read = read_in(dir, pid, buf, known)?;
+    let cgroup = read_file(dir, c"cgroup", buf)
+        .and_then(|text| std::str::from_utf8(text).ok())
+        .map(cgroup::parse);
+    Some((read.into_process(), cgroup))
 }
 
 /// One process's details; `None` when it has exited (or its `stat` cannot be read).

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::containers::Attributor;
-use crate::model::{CgroupFacts, Owner, Process, ProcessContext, Protocol, Published, Socket};
+use crate::model::{Owner, Process, ProcessContext, Protocol, Published, ReadCgroup, Socket};
 
 /// Where containers, units and parents come from.
 pub(crate) trait ContextSource {
@@ -29,7 +29,7 @@ pub(crate) trait ContextSource {
     fn notes(&self) -> Vec<String>;
     /// What the collector read of some processes' cgroup files, to be used instead of
     /// reading them again.
-    fn adopt(&self, _cgroups: Vec<(u32, CgroupFacts)>) {}
+    fn adopt(&self, _cgroups: Vec<(u32, ReadCgroup)>) {}
     /// The `.socket` unit of a socket the system's service manager holds.
     fn socket_unit(&self, _protocol: Protocol, _address: IpAddr, _port: u16) -> Option<String> {
         None
@@ -41,7 +41,7 @@ pub(crate) trait ContextSource {
 pub(crate) struct Runtimes(RefCell<Attributor>);
 
 impl ContextSource for Runtimes {
-    fn adopt(&self, cgroups: Vec<(u32, CgroupFacts)>) {
+    fn adopt(&self, cgroups: Vec<(u32, ReadCgroup)>) {
         self.0.borrow_mut().adopt(cgroups);
     }
 

@@ -196,3 +196,8 @@ pub(crate) struct CgroupFacts {
     pub(crate) container: Option<ContainerRef>,
     pub(crate) unit: Option<Unit>,
 }
+
+/// What a cgroup file that could be read says: boxed when it says anything (on a host
+/// without containers or service units, nearly never), so that keeping it per process
+/// costs a pointer.
+pub(crate) type ReadCgroup = Option<Box<CgroupFacts>>;

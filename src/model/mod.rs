@@ -12,7 +12,7 @@ pub(crate) mod testing;
 
 pub(crate) use context::{
     Ancestor, CgroupFacts, Container, ContainerRef, NetnsInfo, NetnsScope, Pod, ProcessContext,
-    Published, Runtime, SocketContext, Unit, Via,
+    Published, ReadCgroup, Runtime, SocketContext, Unit, Via,
 };
 pub(crate) use expect::{CheckSpec, Expectation, OwnerClause, WarnOn};
 pub(crate) use query::{
@@ -288,7 +288,7 @@ pub(crate) struct Snapshot {
     pub(crate) namespaces: Vec<NetnsInfo>,
     /// What the holders' cgroup files say, by pid, where the collector read them with
     /// their details (Linux: in the same pass, through the same /proc/PID directory).
-    pub(crate) cgroups: Vec<(u32, CgroupFacts)>,
+    pub(crate) cgroups: Vec<(u32, ReadCgroup)>,
 }
 
 /// A process that holds a socket. Every field but `pid` can be missing: the process may

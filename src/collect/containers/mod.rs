@@ -14,7 +14,7 @@ use std::io::{self, Read};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::model::{Ancestor, Container, Pod, Protocol, Published, Runtime, Unit, Via};
+use crate::model::{Ancestor, Container, Pod, Protocol, Published, ReadCgroup, Runtime, Unit, Via};
 
 pub(crate) mod cgroup;
 pub(crate) mod cmdline;
@@ -72,7 +72,7 @@ pub(crate) struct Attributor {
     socket_units: Option<Vec<(String, Vec<systemd::Listen>)>>,
     notes: BTreeSet<String>,
     /// Cgroup files the collector read already, by pid (taken as they are used).
-    adopted: HashMap<u32, cgroup::CgroupFacts>,
+    adopted: HashMap<u32, ReadCgroup>,
 }
 
 impl Default for Attributor {
@@ -131,7 +131,7 @@ impl Attributor {
     }
 
     /// What the collector read of these processes' cgroup files already.
-    pub(crate) fn adopt(&mut self, cgroups: Vec<(u32, cgroup::CgroupFacts)>) {
+    pub(crate) fn adopt(&mut self, cgroups: Vec<(u32, ReadCgroup)>) {
         self.adopted.extend(cgroups);
     }
 
@@ -143,7 +143,7 @@ impl Attributor {
         let mut unread = Vec::new();
         for &pid in pids {
             match self.adopted.remove(&pid) {
-                Some(facts) => parsed.push((pid, facts)),
+                Some(facts) => parsed.push((pid, facts.map(|f| *f).unwrap_or_default())),
                 None => unread.push(pid),
             }
         }

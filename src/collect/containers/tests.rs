@@ -542,8 +542,13 @@ fn cgroup_files_the_collector_read_are_not_read_again() {
     // Process 100 is in Docker's web container on disk; what the collector read says
     // otherwise (as a process that moved would), and that is what counts. Process 999
     // has no files at all, yet its adopted facts name a container.
-    let adopted = |id: &str| cgroup::parse(&format!("0::/system.slice/docker-{id}.scope\n"));
-    a.adopt(vec![(100, cgroup::parse("0::/\n")), (999, adopted(ID))]);
+    let adopted = |id: &str| {
+        Some(Box::new(cgroup::parse(&format!(
+            "0::/system.slice/docker-{id}.scope\n"
+        ))))
+    };
+    // An empty file's facts are adopted as `None`.
+    a.adopt(vec![(100, None), (999, adopted(ID))]);
     let found = a.processes(&[100, 999, 310]);
     assert_eq!(found.get(&100).map(|f| f.container.clone()), Some(None));
     assert_eq!(

@@ -15,7 +15,7 @@ use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, openat, readlinkat_raw, sta
 use rustix::io::Errno;
 
 use super::parallel;
-use crate::model::{CgroupFacts, Process};
+use crate::model::{Process, ReadCgroup};
 
 /// Pids handed to a thread at a time: few, so that a run of processes with thousands of
 /// descriptors each does not leave one thread working alone at the end.
@@ -34,7 +34,7 @@ pub(crate) struct FdScan {
     /// descriptors: never a newer process's that reused the pid.
     pub(crate) details: Vec<Process>,
     /// What each holder's cgroup file says, read in the same pass.
-    pub(crate) cgroups: Vec<(u32, CgroupFacts)>,
+    pub(crate) cgroups: Vec<(u32, ReadCgroup)>,
 }
 
 /// Finds the holders of the sockets whose inodes are given (sorted). A socket still
@@ -298,7 +298,7 @@ pub(crate) fn details_with(
     proc_dir: &OwnedFd,
     pid: u32,
     known: Option<(&[u8], u32)>,
-) -> Option<(Process, Option<CgroupFacts>)> {
+) -> Option<(Process, Option<ReadCgroup>)> {
     let mut path = [0u8; 24];
     let pid_dir = openat(
         proc_dir,

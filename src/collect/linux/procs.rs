@@ -18,7 +18,7 @@ use super::fdscan::pid_path;
 use super::parallel;
 use crate::collect::containers::cgroup;
 use crate::collect::{ProcessSource, details::full_name};
-use crate::model::{CgroupFacts, Process};
+use crate::model::{CgroupFacts, Process, ReadCgroup};
 
 /// Pids handed to a thread at a time.
 const CHUNK: usize = 32;
@@ -100,12 +100,12 @@ pub(crate) fn details_and_cgroup(
     pid: u32,
     known: Option<(&[u8], u32)>,
     buf: &mut Vec<u8>,
-) -> Option<(Process, Option<CgroupFacts>)> {
+) -> Option<(Process, Option<ReadCgroup>)> {
     let known = known.map(|(comm, uid)| (String::from_utf8_lossy(comm).into_owned(), uid));
     let read = read_in(dir, pid, buf, known)?;
     let cgroup = read_file(dir, c"cgroup", buf)
         .and_then(|text| std::str::from_utf8(text).ok())
-        .map(cgroup::parse);
+        .map(|text| Some(Box::new(cgroup::parse(text))).filter(|f| **f != CgroupFacts::default()));
     Some((read.into_process(), cgroup))
 }
 

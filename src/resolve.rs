@@ -178,8 +178,13 @@ pub(crate) fn owner_of(
     } else if scan.complete() && raw.inode.is_some() {
         // Every process was read and none has it open. That is a kernel socket, or a
         // descriptor in flight in a UNIX socket's queue, which no process table shows:
-        // not certain enough for "none".
-        HiddenReason::NotInAnyProcess
+        // not certain enough for "none". In a child pid namespace, "every process" is
+        // every process of that namespace: one outside may hold it.
+        if scan.child_pid_namespace {
+            HiddenReason::OutsidePidNamespace
+        } else {
+            HiddenReason::NotInAnyProcess
+        }
     } else if scan.privileged {
         HiddenReason::Unreadable
     } else {
@@ -342,6 +347,7 @@ mod tests {
             unknown_coverage: false,
             privileged: false,
             restricted_proc: false,
+            child_pid_namespace: false,
         };
         let unknown = OwnerScan {
             ran: true,
@@ -372,6 +378,18 @@ mod tests {
             owner_of(&raw(Some(5), vec![]), &complete, |_| None, bare),
             Owner::Hidden {
                 reason: HiddenReason::NotInAnyProcess,
+                ..
+            }
+        ));
+        // The same in a child pid namespace: a process outside it may hold it.
+        let nested = OwnerScan {
+            child_pid_namespace: true,
+            ..complete.clone()
+        };
+        assert!(matches!(
+            owner_of(&raw(Some(5), vec![]), &nested, |_| None, bare),
+            Owner::Hidden {
+                reason: HiddenReason::OutsidePidNamespace,
                 ..
             }
         ));

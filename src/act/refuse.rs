@@ -196,7 +196,10 @@ impl Refusal {
                 who(*uid, user.as_deref())
             ),
             Refusal::Hidden {
-                reason: reason @ (HiddenReason::NotInAnyProcess | HiddenReason::AwaitingAccept),
+                reason:
+                    reason @ (HiddenReason::NotInAnyProcess
+                    | HiddenReason::OutsidePidNamespace
+                    | HiddenReason::AwaitingAccept),
                 ..
             } => format!("{}: there is no process to signal", reason.describe()),
             Refusal::Hidden {

@@ -256,6 +256,9 @@ pub(crate) struct OwnerScan {
     /// /proc hides other users' processes (`hidepid=`) from this run: they cannot even
     /// be counted.
     pub(crate) restricted_proc: bool,
+    /// whoport runs in a pid namespace other than the initial one: processes outside it
+    /// cannot be seen at all, so that every process read is not every process there is.
+    pub(crate) child_pid_namespace: bool,
 }
 
 impl OwnerScan {
@@ -436,6 +439,9 @@ pub(crate) enum HiddenReason {
     /// descriptor in flight (sent over a UNIX socket, not yet received), which no
     /// process table shows.
     NotInAnyProcess,
+    /// Every process whoport could see was read and none has it open, but whoport runs in
+    /// a child pid namespace: a process outside it may hold it, or it is one of the above.
+    OutsidePidNamespace,
     /// A connection waiting in a listener's accept queue, whose listener's holders are
     /// not known: hidden themselves, or several listeners (`SO_REUSEPORT`) with
     /// different holders share its port.
@@ -451,6 +457,9 @@ impl HiddenReason {
             HiddenReason::Unreadable => "the process holding it cannot be inspected, even as root",
             HiddenReason::NotInAnyProcess => {
                 "no process has it open: a kernel socket, or a descriptor in flight (sent over a UNIX socket, not yet received)"
+            }
+            HiddenReason::OutsidePidNamespace => {
+                "no process whoport can see has it open: a process outside its pid namespace (whoport runs in a child pid namespace, whose processes are all it can see), a kernel socket, or a descriptor in flight (sent over a UNIX socket, not yet received)"
             }
             HiddenReason::AwaitingAccept => {
                 "waits in a listener's accept queue, and which process holds that listener is not known (it is hidden, or several listeners share the port)"

@@ -91,6 +91,7 @@ fn unprivileged() -> OwnerScan {
         unknown_coverage: false,
         privileged: false,
         restricted_proc: false,
+        child_pid_namespace: false,
     }
 }
 
@@ -719,6 +720,7 @@ fn an_unreadable_process_is_judged_by_its_identity() {
         unknown_coverage: false,
         privileged: true,
         restricted_proc: false,
+        child_pid_namespace: false,
     };
     let python = process(4225, "python3", "alice", 1000, "/usr/bin/python3");
     let mut case = Case::new(&[8080], vec![listener(8080, vec![python])]);

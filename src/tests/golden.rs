@@ -232,6 +232,7 @@ fn busy_scan() -> OwnerScan {
         unknown_coverage: false,
         privileged: true,
         restricted_proc: false,
+        child_pid_namespace: false,
     }
 }
 

@@ -189,6 +189,19 @@ fn in_a_child_pid_namespace_the_bpf_scan_steps_aside() {
         "{notes}"
     );
     assert_eq!(auto.status.code(), Some(0), "{notes}");
+    // This test's own process holds the listener, outside the namespace whoport sees:
+    // hidden, and the reason says a process outside it may be the holder (never "no
+    // process has it open").
+    let v: serde_json::Value = serde_json::from_slice(&auto.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&auto.stdout)));
+    let ours = &v["sockets"][0];
+    assert_eq!(ours["owner"], "hidden", "{v}");
+    assert!(
+        ours["owner_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("outside its pid namespace")),
+        "{v}"
+    );
     let bpf = inside("bpf");
     assert_eq!(bpf.status.code(), Some(2), "{bpf:?}");
     drop(listener);

@@ -342,6 +342,7 @@ fn finish(
             unknown_coverage: false,
             privileged,
             restricted_proc: restricted.is_some(),
+            child_pid_namespace: in_child_pid_namespace(),
         };
         processes = found.details;
         cgroups = found.cgroups;
@@ -388,6 +389,18 @@ fn finish(
         processes,
         cgroups,
     })
+}
+
+/// The inode of the initial pid namespace (`PROC_PID_INIT_INO` in the kernel's
+/// `include/linux/proc_ns.h`, fixed since 3.8).
+const INITIAL_PID_NAMESPACE: &[u8] = b"pid:[4026531836]";
+
+/// Whether this process runs in a pid namespace other than the initial one, from its
+/// `/proc/self/ns/pid` link (which `NSpid` cannot tell inside a container with a /proc
+/// of its own). Unreadable: not known to be, so not said.
+fn in_child_pid_namespace() -> bool {
+    rustix::fs::readlinkat(rustix::fs::CWD, c"/proc/self/ns/pid", Vec::new())
+        .is_ok_and(|link| link.as_bytes() != INITIAL_PID_NAMESPACE)
 }
 
 /// Gives each socket the pids (and descriptors) found holding its inode.

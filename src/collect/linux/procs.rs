@@ -195,8 +195,14 @@ fn read_file<'a>(dir: &OwnedFd, name: &CStr, buf: &'a mut Vec<u8>) -> Option<&'a
         if buf.capacity() - buf.len() < 1024 {
             buf.reserve(buf.capacity().max(4096));
         }
+        let room = buf.capacity() - buf.len();
         match rustix::io::read(&file, rustix::buffer::spare_capacity(buf)) {
             Ok(0) => return Some(buf),
+            // The files read here are short only at their end: `status` and `cgroup` come
+            // whole from the buffer the kernel builds them in (seq_file), `cmdline` is
+            // copied until the buffer is full or the arguments end. The read that would
+            // return 0 is spared (a thousand processes, two files each).
+            Ok(n) if n < room => return Some(buf),
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => {}
             Err(_) => return None,

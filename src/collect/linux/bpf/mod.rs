@@ -52,7 +52,8 @@ enum Programs {
     /// `iter/task` walking each descriptor table itself: a record per process and per
     /// socket descriptor, in one pass (kernels with open-coded iterators, 6.4+).
     Walk {
-        link: OwnedFd,
+        /// One per share of the processes (`program::Shard`), read side by side.
+        links: Vec<OwnedFd>,
         /// Open as long as the program may run: it compares every file's operations with
         /// this socket's, at the descriptor number it was assembled with.
         _own_socket: std::os::unix::net::UnixDatagram,
@@ -120,15 +121,29 @@ impl SocketIter {
         let own = std::os::unix::net::UnixDatagram::unbound()
             .context("a socket for the walk to know sockets by")?;
         let own_fd = u32::try_from(own.as_raw_fd()).context("a socket descriptor")?;
-        let prog = load(
-            &program::assemble_walk(layout, walk, own_fd),
-            program::WALK_NAME,
-            layout.task_attach_btf_id,
-        )?;
-        let link = sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task)")?;
+        // A copy per core (two at most: the walk is memory-bound beyond), each walking
+        // the processes whose tgid's low bit is its own.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = if cores > 1 {
+            vec![
+                program::Shard { mask: 1, index: 0 },
+                program::Shard { mask: 1, index: 1 },
+            ]
+        } else {
+            vec![program::Shard::ALL]
+        };
+        let mut links = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let prog = load(
+                &program::assemble_walk(layout, walk, own_fd, shard),
+                program::WALK_NAME,
+                layout.task_attach_btf_id,
+            )?;
+            links.push(sys::link_create(&prog).context("BPF_LINK_CREATE (iter/task)")?);
+        }
         Ok(SocketIter {
             programs: Programs::Walk {
-                link,
+                links,
                 _own_socket: own,
             },
             why_not_walk: None,
@@ -176,32 +191,9 @@ impl SocketIter {
         mut process: impl FnMut(u32, u32, Option<Ident>),
     ) -> Result<()> {
         match &self.programs {
-            Programs::Walk { link, .. } => {
-                let mut too_many = None;
-                let mut no_ops = false;
-                read_sized(link, walk_record_size, |rec| {
-                    if rec.len() == program::PROCESS_RECORD {
-                        let (ident, reader) = parse_process_record(rec);
-                        process(ident.pid, reader, Some(ident));
-                        return;
-                    }
-                    let (pid, fd, inode) = split_record(rec);
-                    match fd {
-                        program::TOO_MANY_FD => too_many = Some((pid, inode)),
-                        program::NO_SOCKET_OPS_FD => no_ops = true,
-                        _ => f(holder(pid, fd, inode)),
-                    }
-                })?;
-                if let Some((pid, size)) = too_many {
-                    return Err(anyhow!(
-                        "process {pid} has a descriptor table of {size} slots, more than the \
-                         BPF walk counts"
-                    ));
-                }
-                if no_ops {
-                    return Err(anyhow!(
-                        "the BPF walk could not learn sockets' file operations"
-                    ));
+            Programs::Walk { links, .. } => {
+                for link in links {
+                    walk_one(link, &mut f, &mut process)?;
                 }
                 Ok(())
             }
@@ -222,38 +214,118 @@ impl SocketIter {
     /// differ inside a container's own pid namespace).
     pub fn scan(&self, wanted: &[u64]) -> Result<Scan> {
         let me = std::process::id();
-        let mut out = Scan {
-            holders: Vec::new(),
-            processes: Vec::with_capacity(1024),
-            idents: Vec::new(),
-        };
-        let mut reader_seen_as = me;
-        let mut holders = Vec::with_capacity(wanted.len());
-        self.run(
-            |h| {
-                if wanted.binary_search(&h.inode).is_ok() {
-                    holders.push(h);
+        let mut parts = match &self.programs {
+            // Each share on a thread of its own, the first on this one.
+            Programs::Walk { links, .. } if links.len() > 1 => std::thread::scope(|scope| {
+                let others: Vec<_> = links[1..]
+                    .iter()
+                    .map(|link| scope.spawn(move || gather(wanted, |f, p| walk_one(link, f, p))))
+                    .collect();
+                let mut result = vec![gather(wanted, |f, p| walk_one(&links[0], f, p))];
+                for other in others {
+                    match other.join() {
+                        Ok(part) => result.push(part),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
                 }
-            },
-            |tgid, reader, ident| {
-                if reader != me {
-                    reader_seen_as = reader;
-                }
-                out.processes.push(tgid);
-                out.idents.extend(ident);
-            },
-        )?;
-        if reader_seen_as != me {
+                result
+            }),
+            _ => vec![gather(wanted, |f, p| self.run(f, p))],
+        }
+        .into_iter();
+        let mut out = parts.next().unwrap_or(Ok(Part::default()))?;
+        for part in parts {
+            let part = part?;
+            out.holders.extend(part.holders);
+            out.processes.extend(part.processes);
+            out.idents.extend(part.idents);
+        }
+        if let Some(&(_, seen_as)) = out.processes.iter().find(|&&(_, reader)| reader != me) {
             return Err(anyhow!(ChildPidNamespace)).context(format!(
-                "the BPF iterators number this process {reader_seen_as}, not {me}"
+                "the BPF iterators number this process {seen_as}, not {me}"
             ));
         }
-        holders.sort_unstable();
-        out.holders = holders;
-        out.processes.sort_unstable();
+        out.holders.sort_unstable();
+        let mut processes: Vec<u32> = out.processes.into_iter().map(|(pid, _)| pid).collect();
+        processes.sort_unstable();
         out.idents.sort_unstable_by_key(|i| i.pid);
-        Ok(out)
+        Ok(Scan {
+            holders: out.holders,
+            processes,
+            idents: out.idents,
+        })
     }
+}
+
+/// What one iterator's records hold: the wanted holders, every process (with the
+/// reader's tgid as the iterator numbers it) and what the walk read of each.
+#[derive(Default)]
+struct Part {
+    holders: Vec<Holder>,
+    processes: Vec<(u32, u32)>,
+    idents: Vec<Ident>,
+}
+
+/// Runs `read` with callbacks that keep the wanted holders and every process.
+fn gather(
+    wanted: &[u64],
+    read: impl FnOnce(&mut dyn FnMut(Holder), &mut dyn FnMut(u32, u32, Option<Ident>)) -> Result<()>,
+) -> Result<Part> {
+    let mut holders = Vec::new();
+    let mut processes = Vec::with_capacity(1024);
+    let mut idents = Vec::new();
+    read(
+        &mut |h| {
+            if wanted.binary_search(&h.inode).is_ok() {
+                holders.push(h);
+            }
+        },
+        &mut |tgid, reader, ident| {
+            processes.push((tgid, reader));
+            idents.extend(ident);
+        },
+    )?;
+    Ok(Part {
+        holders,
+        processes,
+        idents,
+    })
+}
+
+/// Reads one walk iterator's records: `f` for each socket descriptor, `process` for each
+/// process. A table too large to walk, or socket operations not learnt, is an error.
+fn walk_one(
+    link: &OwnedFd,
+    f: &mut dyn FnMut(Holder),
+    process: &mut dyn FnMut(u32, u32, Option<Ident>),
+) -> Result<()> {
+    let mut too_many = None;
+    let mut no_ops = false;
+    read_sized(link, walk_record_size, |rec| {
+        if rec.len() == program::PROCESS_RECORD {
+            let (ident, reader) = parse_process_record(rec);
+            process(ident.pid, reader, Some(ident));
+            return;
+        }
+        let (pid, fd, inode) = split_record(rec);
+        match fd {
+            program::TOO_MANY_FD => too_many = Some((pid, inode)),
+            program::NO_SOCKET_OPS_FD => no_ops = true,
+            _ => f(holder(pid, fd, inode)),
+        }
+    })?;
+    if let Some((pid, size)) = too_many {
+        return Err(anyhow!(
+            "process {pid} has a descriptor table of {size} slots, more than the BPF walk \
+             counts"
+        ));
+    }
+    if no_ops {
+        return Err(anyhow!(
+            "the BPF walk could not learn sockets' file operations"
+        ));
+    }
+    Ok(())
 }
 
 /// Runs the iterator behind `link` and hands each `size`-byte record to `f`.

@@ -181,6 +181,10 @@ pub const TASKS_LISTING: &str = "\
 ///     }
 ///     struct files_struct *files = task->files;
 ///     rec.tgid = task->tgid;
+///     /* Copies of the program (SHARD_MASK, SHARD_INDEX: immediates) split the processes
+///        between them, each read on a core of its own. */
+///     if ((task->tgid & SHARD_MASK) != SHARD_INDEX)
+///         return 0;
 ///     if (task->pid != task->tgid) {
 ///         /* A thread: only a table of its own, its descriptors marked. */
 ///         if (task->group_leader->files == files)
@@ -227,7 +231,7 @@ pub const WALK_LISTING: &str = "\
 (b7) r2 = {task_struct}                   ; r2 = the BTF id of struct task_struct
 (85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct task_struct *)ctx->task, untrusted
 (bf) r7 = r0                              ; r7 = task
-(15) if r7 == 0x0 goto pc+102             ; no task: done
+(15) if r7 == 0x0 goto pc+105             ; no task: done
 (79) r1 = *(u64 *)(r6 +{task_ctx.meta})   ; r1 = ctx->meta
 (79) r6 = *(u64 *)(r1 +{meta.seq})        ; r6 = meta->seq
 (85) call bpf_get_current_task#35         ; r0 = the reader (whoport), a number
@@ -242,12 +246,15 @@ pub const WALK_LISTING: &str = "\
 (85) call bpf_rdonly_cast#{rdonly_cast}   ; r0 = (struct kiocb *)&fd[own_socket]
 (79) r1 = *(u64 *)(r0 +{kiocb.ki_filp})   ; r1 = the reader's socket file
 (79) r9 = *(u64 *)(r1 +{file.f_op})       ; r9 = socket_file_ops
-(15) if r9 == 0x0 goto pc+79              ; not learnt: say so
+(15) if r9 == 0x0 goto pc+82              ; not learnt: say so
 (79) r8 = *(u64 *)(r7 +{task.files})      ; r8 = task->files
 (61) r2 = *(u32 *)(r7 +{task.pid})        ; r2 = task->pid
 (61) r3 = *(u32 *)(r7 +{task.tgid})       ; r3 = task->tgid
 (63) *(u32 *)(r10 -24) = r3               ; rec.tgid = tgid
 (62) *(u32 *)(r10 -64) = 0                ; mark = 0
+(bf) r1 = r3                              ; r1 = tgid
+(57) r1 &= {shard.mask}                   ; r1 &= the shard's mask
+(55) if r1 != {shard.index} goto pc+82    ; not this shard's: done
 (1d) if r2 == r3 goto pc+5                ; the leader: a process record
 (79) r1 = *(u64 *)(r7 +{task.group_leader}) ; r1 = task->group_leader
 (79) r1 = *(u64 *)(r1 +{task.files})      ; r1 = leader->files
@@ -642,10 +649,22 @@ fn alu_reg(op: u8, dst: u8, src: u8) -> Insn {
     }
 }
 
+/// Which processes one copy of the one-pass program walks: those whose tgid & mask is
+/// index (mask 0: all). Copies read side by side, one per core, split the walk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub mask: u32,
+    pub index: u32,
+}
+
+impl Shard {
+    pub const ALL: Shard = Shard { mask: 0, index: 0 };
+}
+
 /// The one-pass program's instructions for this kernel's layout. `own_socket` is a
 /// socket descriptor of the reader's (whoport's), open while the iterator runs: its file
 /// operations are `socket_file_ops`, which every socket's file has and no other file has.
-pub fn walk_instructions(l: &Layout, w: &Walk, own_socket: u32) -> Vec<Insn> {
+pub fn walk_instructions(l: &Layout, w: &Walk, own_socket: u32, shard: Shard) -> Vec<Insn> {
     use Label::*;
     let mut a = Asm::default();
     // The iterator's state at r10 - 8; the record at r10 - 24: tgid, fd, inode; the
@@ -686,7 +705,14 @@ pub fn walk_instructions(l: &Layout, w: &Walk, own_socket: u32) -> Vec<Insn> {
         load(3, 7, l.task_tgid),
         store(4, 10, tgid, 3),
         store_imm(4, 10, mark, 0),
+        // This program's share of the processes: tgid & mask == index.
+        mov_reg(1, 3),
+        alu_imm(OP_AND, 1, i32::try_from(shard.mask).unwrap_or(0)),
     ]);
+    a.jump(
+        jump_imm(OP_JNE, 1, i32::try_from(shard.index).unwrap_or(0)),
+        End,
+    );
     a.jump(jump_reg_by(OP_JEQ, 2, 3, 0), Leader);
     a.put(&[load(1, 7, w.task_group_leader), load(1, 1, w.task_files)]);
     a.jump(jump_reg_by(OP_JEQ, 1, 8, 0), End);
@@ -791,8 +817,8 @@ pub fn walk_instructions(l: &Layout, w: &Walk, own_socket: u32) -> Vec<Insn> {
 }
 
 /// The one-pass program as bytes for BPF_PROG_LOAD.
-pub fn assemble_walk(l: &Layout, w: &Walk, own_socket: u32) -> Vec<u8> {
-    walk_instructions(l, w, own_socket)
+pub fn assemble_walk(l: &Layout, w: &Walk, own_socket: u32, shard: Shard) -> Vec<u8> {
+    walk_instructions(l, w, own_socket, shard)
         .iter()
         .flat_map(Insn::encode)
         .collect()
@@ -919,8 +945,12 @@ pub mod tests {
                 for (name, id) in ids {
                     line = line.replace(name, &id.to_string());
                 }
-                // The tests assemble the walk with the reader's socket at fd 3.
-                line = line.replace("{own_socket*8}", "24");
+                // The tests assemble the walk with the reader's socket at fd 3, as the
+                // second of two shards.
+                line = line
+                    .replace("{own_socket*8}", "24")
+                    .replace("{shard.mask}", "1")
+                    .replace("{shard.index}", "0x1");
                 for (name, field) in names {
                     line = line.replace(name, &field.offset.to_string());
                 }
@@ -989,7 +1019,7 @@ pub mod tests {
         assert_eq!(listed(&assemble(&l)), expected(LISTING, &l));
         assert_eq!(listed(&assemble_tasks(&l)), expected(TASKS_LISTING, &l));
         let w = sample_walk();
-        let got = listed(&assemble_walk(&l, &w, 3));
+        let got = listed(&assemble_walk(&l, &w, 3, Shard { mask: 1, index: 1 }));
         if std::env::var_os("WHOPORT_PRINT_LISTING").is_some() {
             eprintln!("{}", got.join("\n"));
         }

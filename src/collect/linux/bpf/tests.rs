@@ -190,6 +190,11 @@ fn same_descriptors_as_the_proc_walk() -> anyhow::Result<()> {
                 .all(|p| scan.processes.binary_search(p).is_ok()),
             "{what}"
         );
+        // Every process once: the shards of the one pass split them, never share one.
+        assert!(
+            scan.processes.windows(2).all(|w| w[0] < w[1]),
+            "{what}: a process twice"
+        );
         // The one-pass program names each process as /proc/PID/status does.
         if iter.walks() {
             for pid in [me, child_pid] {
@@ -233,7 +238,9 @@ fn this_kernel_loads_the_listing() -> anyhow::Result<()> {
         program::tests::listed(&tasks),
         program::tests::expected(program::TASKS_LISTING, &layout)
     );
-    let walk = layout.walk.map(|w| program::assemble_walk(&layout, &w, 3));
+    let walk = layout
+        .walk
+        .map(|w| program::assemble_walk(&layout, &w, 3, program::Shard { mask: 1, index: 1 }));
     if let Some(walk) = &walk {
         assert_eq!(
             program::tests::listed(walk),

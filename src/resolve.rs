@@ -30,10 +30,12 @@ pub(crate) fn build(
         processes: read_with_scan,
         namespaces,
     } = snapshot;
-    // Sorted before the sockets grow owners and names: sorting costs a copy of half of
-    // what is sorted, and a raw socket is the smaller thing to copy.
+    // Sorted before the sockets grow owners and names, through an order of indices: a
+    // stable sort of the sockets themselves would copy as much again (its scratch
+    // space), the index with the key makes the order as stable, and the sockets are
+    // then put in that order in place.
     raw.shrink_to_fit();
-    raw.sort_by_key(order_key);
+    sort_in_place(&mut raw);
     let pids: Vec<u32> = raw
         .iter()
         .flat_map(|s| s.pids.iter().copied())
@@ -245,6 +247,40 @@ fn keep(s: &Socket, filters: &Filters) -> bool {
     pid_ok && user_ok
 }
 
+/// Sorts the raw sockets by [`order_key`], equal keys in the order they came (as a stable
+/// sort), without a second copy of them: an order of indices is sorted, then followed.
+fn sort_in_place(raw: &mut [RawSocket]) {
+    let Ok(n) = u32::try_from(raw.len()) else {
+        raw.sort_by_key(order_key);
+        return;
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| {
+        order_key(&raw[a as usize])
+            .cmp(&order_key(&raw[b as usize]))
+            .then(a.cmp(&b))
+    });
+    // `order[i]` is where the socket that belongs at `i` is; each cycle of moves is
+    // followed once, and marked done.
+    const DONE: u32 = u32::MAX;
+    for start in 0..order.len() {
+        let mut at = start;
+        loop {
+            let from = order[at];
+            if from == DONE {
+                break;
+            }
+            order[at] = DONE;
+            let from = from as usize;
+            if from == start {
+                break;
+            }
+            raw.swap(at, from);
+            at = from;
+        }
+    }
+}
+
 type OrderKey = (u16, crate::model::Protocol, u8, IpAddr, IpAddr, u16, u64);
 
 fn order_key(s: &RawSocket) -> OrderKey {
@@ -324,6 +360,31 @@ mod tests {
 
     fn bare(pids: &[u32]) -> Arc<[Process]> {
         pids.iter().map(|&pid| Process::unknown(pid)).collect()
+    }
+
+    #[test]
+    fn sorting_in_place_is_a_stable_sort() {
+        // Equal keys (same port, same inode) told apart by their pids: their order must
+        // be the one they came in.
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed >> 16
+        };
+        for n in [0usize, 1, 2, 3, 10, 257] {
+            let sockets: Vec<RawSocket> = (0..n)
+                .map(|i| {
+                    let mut s = raw(Some(u64::from(next() % 4)), vec![i as u32]);
+                    s.local_port = (next() % 5) as u16;
+                    s
+                })
+                .collect();
+            let mut stable = sockets.clone();
+            stable.sort_by_key(order_key);
+            let mut ours = sockets;
+            sort_in_place(&mut ours);
+            assert_eq!(ours, stable, "{n} sockets");
+        }
     }
 
     #[test]

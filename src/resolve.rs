@@ -91,7 +91,7 @@ pub(crate) fn build(
             lists.insert(pids.to_vec(), Arc::clone(&list));
             list
         });
-        let mut flags: Vec<SocketFlag> = raw.marks.clone();
+        let mut flags = raw.marks;
         if is_dual_stack(&raw) {
             flags.push(SocketFlag::DualStack);
         }
@@ -116,10 +116,12 @@ pub(crate) fn build(
             owner,
             flags,
             knowledge: SocketKnowledge::default(),
-            context: SocketContext {
-                netns: netns.map(Box::new),
-                ..SocketContext::default()
-            },
+            context: netns.map(|n| {
+                Box::new(SocketContext {
+                    netns: Some(Box::new(n)),
+                    ..SocketContext::default()
+                })
+            }),
         }
     };
     // Built from the back a block at a time, each block's memory handed back as it goes:
@@ -353,7 +355,7 @@ mod tests {
             v6only: None,
             pids,
             fds: Vec::new(),
-            marks: Vec::new(),
+            marks: crate::model::Flags::default(),
             netns: None,
         }
     }

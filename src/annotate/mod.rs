@@ -255,7 +255,7 @@ mod tests {
                 v6only: None,
                 pids: vec![42],
                 fds: Vec::new(),
-                marks: Vec::new(),
+                marks: crate::model::Flags::default(),
                 netns: None,
             },
             user: None,
@@ -273,7 +273,7 @@ mod tests {
                 }]
                 .into(),
             ),
-            flags: Vec::new(),
+            flags: crate::model::Flags::default(),
             knowledge: SocketKnowledge::default(),
             context: Default::default(),
         }
@@ -345,7 +345,7 @@ mod tests {
         // Asked (--xsan, --expect xsan): the alarm, and the directory warning with it.
         let asked = run(&unconfigured, true);
         assert_eq!(asked.sockets[0].xsan(), Some(XsanVerdict::NotXsan));
-        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict]);
+        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict].into());
         assert_eq!(asked.warnings.len(), 1, "{:?}", asked.warnings);
         // Configured: the alarm without asking.
         let configured = XsanHost {
@@ -509,7 +509,7 @@ mod tests {
             let port = s.raw.local_port;
             assert_eq!(s.knowledge.service.as_deref(), service, "{port}");
             assert_eq!(s.knowledge.remote_service.as_deref(), remote, "{port}");
-            assert_eq!(s.flags, flags, "{port}");
+            assert_eq!(s.flags.iter().collect::<Vec<_>>(), flags, "{port}");
             assert_eq!(
                 s.knowledge.xsan.as_ref().map(|c| c.verdict),
                 match flags.first() {

@@ -137,19 +137,25 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
         });
         let first = new.first().and_then(|p| p.context.container.as_ref());
         let shared = first.filter(|c| new.iter().all(|p| p.context.container.as_ref() == Some(*c)));
-        s.context.container = published
+        let container = published
             .as_ref()
             .and_then(|p| p.container.clone())
-            .or_else(|| shared.cloned())
-            .map(Box::new);
-        s.context.published = published.map(Box::new);
+            .or_else(|| shared.cloned());
+        if container.is_some() || published.is_some() {
+            let context = s.context_mut();
+            context.container = container.map(Box::new);
+            context.published = published.map(Box::new);
+        }
         // Socket activation: the system's service manager holds it for a .socket unit.
         if new
             .iter()
             .any(|p| p.name.as_deref() == Some("systemd") && p.uid == Some(0))
         {
-            s.context.socket_unit =
-                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port);
+            if let Some(unit) =
+                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port)
+            {
+                s.context_mut().socket_unit = Some(unit);
+            }
         }
         s.owner = Owner::Known(new);
     }
@@ -256,19 +262,19 @@ mod tests {
         attach(&mut sockets, &Fake, true);
         let containers: Vec<Option<&str>> = sockets
             .iter()
-            .map(|s| s.context.container.as_ref().map(|c| c.label()))
+            .map(|s| s.context().container.as_ref().map(|c| c.label()))
             .collect();
         assert_eq!(containers, vec![Some("web"), Some("web"), None, None, None]);
-        assert!(sockets[4].context.published.is_none());
+        assert!(sockets[4].context().published.is_none());
         assert_eq!(
             sockets[1]
-                .context
+                .context()
                 .published
                 .as_ref()
                 .map(|p| (p.via, p.pid)),
             Some((Via::DockerProxy, 20))
         );
-        assert!(sockets[0].context.published.is_none());
+        assert!(sockets[0].context().published.is_none());
         let unit = sockets[2].owner.processes()[0].context.unit.clone();
         assert_eq!(unit.map(|u| u.name).as_deref(), Some("x.service"));
         assert_eq!(sockets[2].owner.processes()[0].context.ancestors.len(), 1);

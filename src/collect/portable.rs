@@ -91,7 +91,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             v6only: None,
             pids,
             fds: Vec::new(),
-            marks: Vec::new(),
+            marks: crate::model::Flags::default(),
             netns: None,
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
@@ -108,7 +108,7 @@ fn convert(info: &SocketInfo) -> RawSocket {
             v6only: None,
             pids,
             fds: Vec::new(),
-            marks: Vec::new(),
+            marks: crate::model::Flags::default(),
             netns: None,
         },
     }
@@ -180,7 +180,7 @@ mod tests {
             v6only: None,
             pids,
             fds: Vec::new(),
-            marks: Vec::new(),
+            marks: crate::model::Flags::default(),
             netns: None,
         }
     }

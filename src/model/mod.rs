@@ -192,7 +192,7 @@ pub(crate) struct RawSocket {
     pub(crate) fds: Vec<(u32, u32)>,
     /// What the collector learnt about how the socket is held (copied into the
     /// socket's flags): `AwaitingAccept`, `HeldByThread`, `MptcpSubflow`.
-    pub(crate) marks: Vec<SocketFlag>,
+    pub(crate) marks: Flags,
     /// The network namespace (its inode) it was read in, when whoport looked beyond its
     /// own (`--netns`, the free-port hint); `None` otherwise.
     pub(crate) netns: Option<u64>,
@@ -551,6 +551,60 @@ impl SocketFlag {
     }
 }
 
+/// A socket's flags, in the order they were added, each at most once. Inline: one per
+/// socket (tens of thousands on a busy host), where a `Vec` would cost 24 bytes and an
+/// allocation for the few that have one.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags([Option<SocketFlag>; 8]);
+
+impl Flags {
+    /// Adds a flag, unless it is there already.
+    pub(crate) fn push(&mut self, flag: SocketFlag) {
+        if self.contains(&flag) {
+            return;
+        }
+        // Room for every kind of flag: a free slot is always there.
+        if let Some(slot) = self.0.iter_mut().find(|f| f.is_none()) {
+            *slot = Some(flag);
+        }
+    }
+
+    pub(crate) fn contains(&self, flag: &SocketFlag) -> bool {
+        self.0.contains(&Some(*flag))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0[0].is_none()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = SocketFlag> + '_ {
+        self.0.iter().map_while(|f| *f)
+    }
+}
+
+impl<const N: usize> From<[SocketFlag; N]> for Flags {
+    fn from(flags: [SocketFlag; N]) -> Flags {
+        let mut out = Flags::default();
+        for f in flags {
+            out.push(f);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Flags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 impl Serialize for SocketFlag {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -565,11 +619,12 @@ pub(crate) struct Socket {
     pub(crate) user: Option<Arc<str>>,
     pub(crate) owner: Owner,
     /// Machine-readable marks (`dual_stack`, the Xsan verdict's flag).
-    pub(crate) flags: Vec<SocketFlag>,
+    pub(crate) flags: Flags,
     /// What is known about its ports (filled in by `annotate`).
     pub(crate) knowledge: SocketKnowledge,
-    /// Its network namespace and container.
-    pub(crate) context: SocketContext,
+    /// Its network namespace and container: out of line, as nearly every socket has
+    /// none (see [`Socket::context`]).
+    pub(crate) context: Option<Box<SocketContext>>,
 }
 
 /// What `annotate` knows about one socket. Kept small, as there is one per socket (tens
@@ -785,7 +840,25 @@ pub(crate) struct RegistryInfo {
     pub(crate) rows: usize,
 }
 
+/// The context of a socket that has none.
+static NO_CONTEXT: SocketContext = SocketContext {
+    netns: None,
+    container: None,
+    published: None,
+    socket_unit: None,
+};
+
 impl Socket {
+    /// Its network namespace and container (all empty for nearly every socket).
+    pub(crate) fn context(&self) -> &SocketContext {
+        self.context.as_deref().unwrap_or(&NO_CONTEXT)
+    }
+
+    /// Its context, to fill in (made on first use).
+    pub(crate) fn context_mut(&mut self) -> &mut SocketContext {
+        self.context.get_or_insert_with(Box::default)
+    }
+
     /// The Xsan verdict on this socket, if it is a listener on an Xsan port (set by
     /// `annotate`, which also adds the verdict's flag).
     pub(crate) fn xsan(&self) -> Option<XsanVerdict> {

@@ -51,7 +51,7 @@ fn listener(addr: IpAddr, port: u16, inode: u64, pids: &[u32], netns: Option<u64
         v6only: Some(false),
         pids: pids.to_vec(),
         fds: Vec::new(),
-        marks: Vec::new(),
+        marks: crate::model::Flags::default(),
         netns,
     }
 }

@@ -64,7 +64,7 @@ fn raw(
         v6only,
         pids: pids.to_vec(),
         fds: Vec::new(),
-        marks: Vec::new(),
+        marks: crate::model::Flags::default(),
         netns: None,
     }
 }

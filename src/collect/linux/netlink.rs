@@ -404,7 +404,7 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         v6only,
         pids: Vec::new(),
         fds: Vec::new(),
-        marks: Vec::new(),
+        marks: crate::model::Flags::default(),
         netns: None,
     })
 }

@@ -85,7 +85,7 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         v6only: None,
         pids: Vec::new(),
         fds: Vec::new(),
-        marks: Vec::new(),
+        marks: crate::model::Flags::default(),
         netns: None,
     })
 }

@@ -102,7 +102,8 @@ pub(crate) struct Ancestor {
 /// ports asked about, its parent chain up to the service manager or container runtime.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct ProcessContext {
-    pub(crate) container: Option<Container>,
+    /// Out of line: most processes are in none, and a process is kept for every holder.
+    pub(crate) container: Option<Box<Container>>,
     pub(crate) unit: Option<Unit>,
     /// Nearest first; empty when not looked up.
     pub(crate) ancestors: Vec<Ancestor>,

@@ -153,7 +153,7 @@ fn sources() -> Sources {
         (
             900,
             ProcessContext {
-                container: Some(container("web", 'a')),
+                container: Some(Box::new(container("web", 'a'))),
                 unit: None,
                 ancestors: vec![ancestor(880, "containerd-shim")],
                 ..ProcessContext::default()
@@ -162,7 +162,7 @@ fn sources() -> Sources {
         (
             901,
             ProcessContext {
-                container: Some(container("inner", 'b')),
+                container: Some(Box::new(container("inner", 'b'))),
                 unit: None,
                 ancestors: Vec::new(),
                 ..ProcessContext::default()

@@ -353,8 +353,8 @@ mod tests {
             uid: Some(1001),
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
             marks: crate::model::Flags::default(),
             netns: None,
         }

@@ -89,8 +89,8 @@ fn convert(info: &SocketInfo) -> RawSocket {
             uid,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
             marks: crate::model::Flags::default(),
             netns: None,
         },
@@ -106,8 +106,8 @@ fn convert(info: &SocketInfo) -> RawSocket {
             uid,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
             marks: crate::model::Flags::default(),
             netns: None,
         },
@@ -151,9 +151,11 @@ fn merge(sockets: impl Iterator<Item = RawSocket>) -> Vec<RawSocket> {
         };
         match by_key.get_mut(&key) {
             Some(existing) => {
-                existing.pids.extend_from_slice(&s.pids);
-                existing.pids.sort_unstable();
-                existing.pids.dedup();
+                let mut pids = existing.pids.to_vec();
+                pids.extend_from_slice(&s.pids);
+                pids.sort_unstable();
+                pids.dedup();
+                existing.pids = pids.into();
             }
             None => {
                 by_key.insert(key, s);
@@ -178,8 +180,8 @@ mod tests {
             uid: None,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
             marks: crate::model::Flags::default(),
             netns: None,
         }
@@ -203,7 +205,7 @@ mod tests {
                 .iter()
                 .find(|s| s.local_port == 80)
                 .map(|s| s.pids.clone()),
-            Some(vec![10, 12])
+            Some(vec![10, 12].into())
         );
         // Linux shape: distinct inodes on the same address stay distinct (SO_REUSEPORT).
         let merged =

@@ -186,10 +186,10 @@ pub(crate) struct RawSocket {
     /// IPv6 only: the socket also accepts IPv4 (`IPV6_V6ONLY` is off). `None`: not known.
     pub(crate) v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
-    pub(crate) pids: Vec<u32>,
+    pub(crate) pids: Few<u32>,
     /// (pid, descriptor number) of every descriptor found referring to the socket,
     /// sorted; empty where the platform does not say (portable path).
-    pub(crate) fds: Vec<(u32, u32)>,
+    pub(crate) fds: Few<(u32, u32)>,
     /// What the collector learnt about how the socket is held (copied into the
     /// socket's flags): `AwaitingAccept`, `HeldByThread`, `MptcpSubflow`.
     pub(crate) marks: Flags,
@@ -231,6 +231,64 @@ impl RawSocket {
             self.remote_port,
             self.state,
         )
+    }
+}
+
+/// A few values, in order: inline when there is one (a socket's holders and descriptors,
+/// nearly always one), else a slice of their own. Reads as a slice.
+#[derive(Clone)]
+pub(crate) enum Few<T> {
+    One(T),
+    /// None, or more than one (never one: see `From<Vec<T>>`).
+    Many(Box<[T]>),
+}
+
+impl<T> Default for Few<T> {
+    fn default() -> Few<T> {
+        Few::Many(Box::default())
+    }
+}
+
+impl<T> std::ops::Deref for Few<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match self {
+            Few::One(one) => std::slice::from_ref(one),
+            Few::Many(many) => many,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Few<T> {
+    fn from(mut values: Vec<T>) -> Few<T> {
+        match values.len() {
+            1 => match values.pop() {
+                Some(one) => Few::One(one),
+                None => Few::default(),
+            },
+            _ => Few::Many(values.into_boxed_slice()),
+        }
+    }
+}
+
+impl<T> FromIterator<T> for Few<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(values: I) -> Few<T> {
+        values.into_iter().collect::<Vec<T>>().into()
+    }
+}
+
+impl<T: PartialEq> PartialEq for Few<T> {
+    fn eq(&self, other: &Few<T>) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl<T: Eq> Eq for Few<T> {}
+
+impl<T: fmt::Debug> fmt::Debug for Few<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 

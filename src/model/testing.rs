@@ -44,7 +44,7 @@ pub(crate) fn socket(
             inode: Some(42),
             v6only: None,
             pids: owner.processes().iter().map(|p| p.pid).collect(),
-            fds: Vec::new(),
+            fds: crate::model::Few::default(),
             marks: crate::model::Flags::default(),
             netns: None,
         },

@@ -49,8 +49,8 @@ fn listener(addr: IpAddr, port: u16, inode: u64, pids: &[u32], netns: Option<u64
         uid: Some(0),
         inode: Some(inode),
         v6only: Some(false),
-        pids: pids.to_vec(),
-        fds: Vec::new(),
+        pids: pids.to_vec().into(),
+        fds: crate::model::Few::default(),
         marks: crate::model::Flags::default(),
         netns,
     }

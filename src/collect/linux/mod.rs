@@ -366,8 +366,9 @@ fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &
         let start = holders.partition_point(|&(i, _, _)| i < inode);
         let found = holders[start..].iter().take_while(|&&(i, _, _)| i == inode);
         s.fds = found.clone().map(|&(_, pid, fd)| (pid, fd)).collect();
-        s.pids = found.map(|&(_, pid, _)| pid).collect();
-        s.pids.dedup();
+        let mut pids: Vec<u32> = found.map(|&(_, pid, _)| pid).collect();
+        pids.dedup();
+        s.pids = pids.into();
         if thread_held.binary_search(&inode).is_ok() {
             s.marks.push(SocketFlag::HeldByThread);
         }

@@ -42,16 +42,26 @@ pub(crate) fn build(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    // Details the collector read with its scan; the rest from the process source.
-    let mut found: HashMap<u32, Process> = read_with_scan.into_iter().map(|p| (p.pid, p)).collect();
-    let missing: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| !found.contains_key(p))
-        .collect();
+    // Details the collector read with its scan; the rest from the process source. One
+    // entry per holder, sorted by pid (looked up by binary search: no map of them all).
+    let mut found: Vec<Process> = read_with_scan;
+    found.sort_unstable_by_key(|p| p.pid);
+    found.dedup_by_key(|p| p.pid);
+    let has = |found: &[Process], pid: u32| found.binary_search_by_key(&pid, |p| p.pid).is_ok();
+    let missing: Vec<u32> = pids.iter().copied().filter(|&p| !has(&found, p)).collect();
     if !missing.is_empty() {
-        found.extend(details.processes(&missing));
+        let mut read = details.processes(&missing);
+        // A pid that exited meanwhile keeps only its number.
+        found.extend(
+            missing
+                .iter()
+                .map(|&pid| read.remove(&pid).unwrap_or_else(|| Process::unknown(pid))),
+        );
+        found.sort_unstable_by_key(|p| p.pid);
     }
+    drop(missing);
+    drop(pids);
+    found.shrink_to_fit();
     let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
     let mut name_of = |uid: u32| {
         user_names
@@ -59,7 +69,7 @@ pub(crate) fn build(
             .or_insert_with(|| host.user_name(uid).map(Arc::from))
             .clone()
     };
-    for p in found.values_mut() {
+    for p in found.iter_mut() {
         if p.user.is_none() {
             p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
         }
@@ -67,28 +77,51 @@ pub(crate) fn build(
     }
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
-    let mut lists: HashMap<Vec<u32>, Arc<[Process]>> = HashMap::new();
-    let mut placed: HashMap<u32, (Arc<[Process]>, usize)> = HashMap::new();
+    // By the holder's place in `found`: the list it was moved into, and the list of it
+    // alone; lists of several holders by their pids.
+    let mut placed: Vec<Option<(Arc<[Process]>, usize)>> = vec![None; found.len()];
+    let mut alone: Vec<Option<Arc<[Process]>>> = vec![None; found.len()];
+    let mut lists: HashMap<Box<[u32]>, Arc<[Process]>> = HashMap::new();
+    // The pids of `found`, which keep their places as processes are moved out.
+    let index: Vec<u32> = found.iter().map(|p| p.pid).collect();
+    let at = |pid: u32| index.binary_search(&pid).ok();
     let mut resolve = |raw: RawSocket| {
         let owner = owner_of(&raw, &scan, &mut name_of, |pids| {
-            if let Some(list) = lists.get(pids) {
+            let known = match pids {
+                [one] => at(*one).and_then(|i| alone[i].as_ref()),
+                _ => lists.get(pids),
+            };
+            if let Some(list) = known {
                 return Arc::clone(list);
             }
             let list: Arc<[Process]> = pids
                 .iter()
-                .map(|&pid| {
-                    found
-                        .remove(&pid)
-                        .or_else(|| placed.get(&pid).map(|(list, i)| list[*i].clone()))
-                        // A pid that exited meanwhile keeps only its number.
-                        .unwrap_or_else(|| Process::unknown(pid))
+                .map(|&pid| match at(pid) {
+                    Some(i) => match &placed[i] {
+                        Some((list, j)) => list[*j].clone(),
+                        None => std::mem::replace(&mut found[i], Process::unknown(pid)),
+                    },
+                    None => Process::unknown(pid),
                 })
                 .collect::<Vec<_>>()
                 .into();
-            for (i, &pid) in pids.iter().enumerate() {
-                placed.entry(pid).or_insert_with(|| (Arc::clone(&list), i));
+            for (j, &pid) in pids.iter().enumerate() {
+                if let Some(i) = at(pid)
+                    && placed[i].is_none()
+                {
+                    placed[i] = Some((Arc::clone(&list), j));
+                }
             }
-            lists.insert(pids.to_vec(), Arc::clone(&list));
+            match pids {
+                [one] => {
+                    if let Some(i) = at(*one) {
+                        alone[i] = Some(Arc::clone(&list));
+                    }
+                }
+                _ => {
+                    lists.insert(pids.into(), Arc::clone(&list));
+                }
+            }
             list
         });
         let mut flags = raw.marks;
@@ -134,6 +167,9 @@ pub(crate) fn build(
         sockets.extend(block.into_iter().rev().map(&mut resolve));
     }
     sockets.reverse();
+    // What the holders were looked up in, before the report grows further.
+    drop(raw);
+    drop((found, placed, alone, lists, index));
     sockets.retain(|s| keep(s, filters));
     warnings.extend(scan_warning(&scan, &sockets));
     let ports = port_infos(&filters.port_args, &sockets);

@@ -133,6 +133,7 @@ pub(crate) fn build(
         }
         let user = raw.uid.and_then(&mut name_of);
         let netns = raw.netns.map(|inode| {
+            let inode = inode.get();
             namespaces
                 .iter()
                 .find(|n| n.inode == inode)
@@ -227,7 +228,7 @@ pub(crate) fn owner_of(
     Owner::Hidden {
         reason,
         uid: raw.uid,
-        user: raw.uid.and_then(user_name).map(|n| n.to_string()),
+        user: raw.uid.and_then(user_name),
     }
 }
 

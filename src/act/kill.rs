@@ -282,7 +282,11 @@ fn refusals(sockets: &[Socket], guard: &Guard, force: bool) -> Vec<(u16, Refusal
                 })
                 .collect(),
             Owner::Hidden { reason, uid, user } => {
-                vec![refuse::hidden(*reason, *uid, user.clone())]
+                vec![refuse::hidden(
+                    *reason,
+                    *uid,
+                    user.as_deref().map(str::to_string),
+                )]
             }
             Owner::None { reason } => vec![Refusal::NoProcess { reason: *reason }],
         };

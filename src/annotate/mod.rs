@@ -117,15 +117,17 @@ fn annotate_socket<'r>(
         names.entry(name).or_insert_with(|| Arc::from(name)).clone()
     };
     if client_side {
-        s.knowledge.remote_service = ctx
-            .registry
-            .service_name(s.raw.remote_port, t)
-            .map(&mut shared);
+        s.knowledge.set_remote_service(
+            ctx.registry
+                .service_name(s.raw.remote_port, t)
+                .map(&mut shared),
+        );
     } else {
-        s.knowledge.service = ctx
-            .registry
-            .service_name(s.raw.local_port, t)
-            .map(&mut shared);
+        s.knowledge.set_service(
+            ctx.registry
+                .service_name(s.raw.local_port, t)
+                .map(&mut shared),
+        );
     }
     let check = xsan::check(s, ctx.xsan, ctx.asked_by_number)?;
     if ctx.xsan_alarm() || check.verdict == XsanVerdict::Xsan {
@@ -507,8 +509,8 @@ mod tests {
         for (mut s, service, remote, flags) in cases {
             annotate_socket(&mut s, &ctx, &mut HashMap::new());
             let port = s.raw.local_port;
-            assert_eq!(s.knowledge.service.as_deref(), service, "{port}");
-            assert_eq!(s.knowledge.remote_service.as_deref(), remote, "{port}");
+            assert_eq!(s.knowledge.service().map(|n| &**n), service, "{port}");
+            assert_eq!(s.knowledge.remote_service().map(|n| &**n), remote, "{port}");
             assert_eq!(s.flags.iter().collect::<Vec<_>>(), flags, "{port}");
             assert_eq!(
                 s.knowledge.xsan.as_ref().map(|c| c.verdict),

@@ -195,7 +195,7 @@ pub(crate) struct RawSocket {
     pub(crate) marks: Flags,
     /// The network namespace (its inode) it was read in, when whoport looked beyond its
     /// own (`--netns`, the free-port hint); `None` otherwise.
-    pub(crate) netns: Option<u64>,
+    pub(crate) netns: Option<std::num::NonZeroU64>,
 }
 
 impl RawSocket {
@@ -524,7 +524,8 @@ pub(crate) enum Owner {
     Hidden {
         reason: HiddenReason,
         uid: Option<u32>,
-        user: Option<String>,
+        /// Shared with the socket's own `user`.
+        user: Option<Arc<str>>,
     },
     /// No process holds it, established with certainty (TIME_WAIT, kernel socket).
     None { reason: NoneReason },
@@ -690,12 +691,34 @@ pub(crate) struct Socket {
 /// the rare Xsan verdict is kept out of line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SocketKnowledge {
-    /// The IANA service name of the local port (not for a client's ephemeral port).
-    pub(crate) service: Option<Arc<str>>,
-    /// The IANA service name of the remote port, for a client-side socket.
-    pub(crate) remote_service: Option<Arc<str>>,
+    /// An IANA service name: the local port's, or for a client-side socket (`remote`)
+    /// the remote port's. A socket has one or the other, never both: one field.
+    service: Option<Arc<str>>,
+    remote: bool,
     /// The Xsan verdict, for a listener on an Xsan port.
     pub(crate) xsan: Option<Box<XsanCheck>>,
+}
+
+impl SocketKnowledge {
+    /// The IANA service name of the local port (not for a client's ephemeral port).
+    pub(crate) fn service(&self) -> Option<&Arc<str>> {
+        self.service.as_ref().filter(|_| !self.remote)
+    }
+
+    /// The IANA service name of the remote port, for a client-side socket.
+    pub(crate) fn remote_service(&self) -> Option<&Arc<str>> {
+        self.service.as_ref().filter(|_| self.remote)
+    }
+
+    pub(crate) fn set_service(&mut self, name: Option<Arc<str>>) {
+        self.service = name;
+        self.remote = false;
+    }
+
+    pub(crate) fn set_remote_service(&mut self, name: Option<Arc<str>>) {
+        self.service = name;
+        self.remote = true;
+    }
 }
 
 /// Why a port counts as an Xsan port (Apple's documented uses; the host's fsports).

@@ -246,8 +246,8 @@ impl<'a> JsonSocket<'a> {
                 })
                 .collect(),
             flags: s.flags,
-            service: s.knowledge.service.as_deref(),
-            remote_service: s.knowledge.remote_service.as_deref(),
+            service: s.knowledge.service().map(|n| &**n),
+            remote_service: s.knowledge.remote_service().map(|n| &**n),
             xsan: s.knowledge.xsan.as_deref().map(JsonXsanCheck::from_check),
             netns: s.context().netns.as_deref().map(netns),
             container: s.context().container.as_deref(),

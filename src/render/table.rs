@@ -351,7 +351,7 @@ impl Table {
             }
             row.next(None).push_str(s.raw.state.as_str());
             let service = row.next(None);
-            match (&s.knowledge.service, &s.knowledge.remote_service) {
+            match (s.knowledge.service(), s.knowledge.remote_service()) {
                 (Some(local), _) => service.push_str(&terminal_safe(local)),
                 (None, Some(remote)) => {
                     service.push_str("->");
@@ -979,14 +979,15 @@ mod tests {
             },
             // Some sockets with a service name (one with an odd one), a client's remote
             // service, and each Xsan verdict.
-            knowledge: SocketKnowledge {
-                service: match port {
-                    22 => Some("ssh".into()),
-                    53 => Some("dom\x1bain".into()),
-                    _ => None,
-                },
-                remote_service: (port == 443).then(|| "https".into()),
-                xsan: [
+            knowledge: {
+                let mut k = SocketKnowledge::default();
+                match port {
+                    22 => k.set_service(Some("ssh".into())),
+                    53 => k.set_service(Some("dom\x1bain".into())),
+                    443 => k.set_remote_service(Some("https".into())),
+                    _ => {}
+                }
+                k.xsan = [
                     XsanVerdict::Xsan,
                     XsanVerdict::NotXsan,
                     XsanVerdict::CannotVerify,
@@ -998,7 +999,8 @@ mod tests {
                         verdict,
                         reason: "test".into(),
                     })
-                }),
+                });
+                k
             },
             context: Default::default(),
         }

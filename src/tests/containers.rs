@@ -52,7 +52,7 @@ fn listener(addr: IpAddr, port: u16, inode: u64, pids: &[u32], netns: Option<u64
         pids: pids.to_vec().into(),
         fds: crate::model::Few::default(),
         marks: crate::model::Flags::default(),
-        netns,
+        netns: netns.and_then(std::num::NonZeroU64::new),
     }
 }
 

@@ -129,7 +129,7 @@ impl Collector for Linux {
                         ));
                     }
                     sockets.extend(found.sockets.into_iter().map(|mut s| {
-                        s.netns = Some(ns.id.inode);
+                        s.netns = std::num::NonZeroU64::new(ns.id.inode);
                         s
                     }));
                 }
@@ -158,7 +158,7 @@ impl Collector for Linux {
                 for (ns, result) in chosen.iter().zip(netns::read_all(&chosen, q, procfs)) {
                     if let Ok(found) = result {
                         again.extend(found.sockets.into_iter().map(|mut s| {
-                            s.netns = Some(ns.id.inode);
+                            s.netns = std::num::NonZeroU64::new(ns.id.inode);
                             s
                         }));
                     }

@@ -231,13 +231,27 @@ pub(crate) struct Registry {
     rows: Cow<'static, [Row]>,
     singles_end: usize,
     ports_end: usize,
+    /// The most ports one range spans, less one: a range around a port starts at most
+    /// this far below it (IANA's span a few hundred at most, so few are looked at).
+    widest: u16,
     names: Cow<'static, [NameEntry]>,
+}
+
+/// The most ports a range of `ranges` spans, less one.
+fn widest(ranges: &[Row]) -> u16 {
+    ranges
+        .iter()
+        .filter_map(|r| r.ports.map(|(a, b)| b.saturating_sub(a)))
+        .max()
+        .unwrap_or(0)
 }
 
 impl Registry {
     /// The copy built into the binary: static arrays, nothing to parse.
     pub(crate) fn builtin() -> Registry {
+        let rows = &builtin::ROWS[..];
         Registry {
+            widest: widest(&rows[builtin::SINGLES_END..builtin::PORTS_END]),
             copy: Copy::BuiltIn {
                 generated: builtin::GENERATED,
                 sources: builtin::SOURCES,
@@ -254,6 +268,7 @@ impl Registry {
         rows.sort_by_key(Row::order);
         let singles_end = rows.partition_point(|r| r.order().0 == 0);
         let ports_end = rows.partition_point(|r| r.order().0 <= 1);
+        let widest = widest(&rows[singles_end..ports_end]);
         let mut names: Vec<NameEntry> = rows
             .iter()
             .enumerate()
@@ -269,6 +284,7 @@ impl Registry {
             rows: Cow::Owned(rows),
             singles_end,
             ports_end,
+            widest,
             names: Cow::Owned(names),
         }
     }
@@ -302,20 +318,27 @@ impl Registry {
     /// Every row of a port, any protocol: its single-port rows in registry order, then
     /// the ranges around it.
     pub(crate) fn at(&self, port: u16) -> Vec<&Row> {
+        self.rows_at(port).collect()
+    }
+
+    /// [`Registry::at`], one row at a time.
+    fn rows_at(&self, port: u16) -> impl Iterator<Item = &Row> {
         let singles = &self.rows[..self.singles_end];
         let start = singles.partition_point(|r| r.ports.is_some_and(|(a, _)| a < port));
-        let mut out: Vec<&Row> = singles[start..]
+        let singles = singles[start..]
             .iter()
-            .take_while(|r| r.contains(port))
-            .collect();
-        // Ranges are few (under a thousand) and sorted by first port.
+            .take_while(move |r| r.contains(port));
+        // Ranges are sorted by first port: those around the port start no further below
+        // it than the widest range spans.
         let ranges = &self.rows[self.singles_end..self.ports_end];
         let end = ranges.partition_point(|r| r.ports.is_some_and(|(a, _)| a <= port));
-        out.extend(ranges[..end].iter().filter(|r| r.contains(port)));
-        out
+        let lowest = port.saturating_sub(self.widest);
+        let begin = ranges[..end].partition_point(|r| r.ports.is_some_and(|(a, _)| a < lowest));
+        singles.chain(ranges[begin..end].iter().filter(move |r| r.contains(port)))
     }
 
     /// The rows of a port that apply to one protocol.
+    #[cfg(test)]
     pub(crate) fn for_port(&self, port: u16, t: Transport) -> Vec<&Row> {
         let mut rows = self.at(port);
         rows.retain(|r| r.applies_to(t));
@@ -324,7 +347,9 @@ impl Registry {
 
     /// The first service name registered for a port and protocol.
     pub(crate) fn service_name(&self, port: u16, t: Transport) -> Option<&str> {
-        self.for_port(port, t).into_iter().find_map(Row::service)
+        self.rows_at(port)
+            .filter(|r| r.applies_to(t))
+            .find_map(Row::service)
     }
 
     /// Every row with this service name (any case).
@@ -564,6 +589,27 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn rows_around_a_port_are_every_range_that_holds_it() {
+        let reg = Registry::builtin();
+        let ranges = &reg.rows[reg.singles_end..reg.ports_end];
+        assert!(reg.widest > 0);
+        for port in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
+            let singles = reg.rows[..reg.singles_end]
+                .iter()
+                .filter(|r| r.contains(port));
+            let every: Vec<&Row> = singles
+                .chain(ranges.iter().filter(|r| r.contains(port)))
+                .collect();
+            let found = reg.at(port);
+            assert!(
+                found.len() == every.len()
+                    && found.iter().zip(&every).all(|(a, b)| std::ptr::eq(*a, *b)),
+                "{port}"
+            );
+        }
     }
 
     #[test]

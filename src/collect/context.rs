@@ -45,7 +45,7 @@ impl ContextSource for Runtimes {
             .into_iter()
             .map(|(pid, facts)| {
                 let context = ProcessContext {
-                    container: facts.container.map(Box::new),
+                    container: facts.container,
                     unit: facts.unit,
                     ancestors: if ancestors {
                         attributor.ancestors(pid)

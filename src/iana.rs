@@ -231,6 +231,8 @@ pub(crate) struct Registry {
     rows: Cow<'static, [Row]>,
     singles_end: usize,
     ports_end: usize,
+    /// The first port of each row up to `ports_end`: what lookups search.
+    firsts: Cow<'static, [u16]>,
     /// The most ports one range spans, less one: a range around a port starts at most
     /// this far below it (IANA's span a few hundred at most, so few are looked at).
     widest: u16,
@@ -252,6 +254,7 @@ impl Registry {
         let rows = &builtin::ROWS[..];
         Registry {
             widest: widest(&rows[builtin::SINGLES_END..builtin::PORTS_END]),
+            firsts: Cow::Borrowed(&builtin::FIRSTS[..]),
             copy: Copy::BuiltIn {
                 generated: builtin::GENERATED,
                 sources: builtin::SOURCES,
@@ -269,6 +272,10 @@ impl Registry {
         let singles_end = rows.partition_point(|r| r.order().0 == 0);
         let ports_end = rows.partition_point(|r| r.order().0 <= 1);
         let widest = widest(&rows[singles_end..ports_end]);
+        let firsts: Vec<u16> = rows[..ports_end]
+            .iter()
+            .map(|r| r.ports.map_or(0, |(a, _)| a))
+            .collect();
         let mut names: Vec<NameEntry> = rows
             .iter()
             .enumerate()
@@ -285,6 +292,7 @@ impl Registry {
             singles_end,
             ports_end,
             widest,
+            firsts: Cow::Owned(firsts),
             names: Cow::Owned(names),
         }
     }
@@ -323,18 +331,19 @@ impl Registry {
 
     /// [`Registry::at`], one row at a time.
     fn rows_at(&self, port: u16) -> impl Iterator<Item = &Row> {
-        let singles = &self.rows[..self.singles_end];
-        let start = singles.partition_point(|r| r.ports.is_some_and(|(a, _)| a < port));
-        let singles = singles[start..]
-            .iter()
-            .take_while(move |r| r.contains(port));
+        // Searched by first port alone (`firsts`), so that only the rows found are read.
+        let firsts = &self.firsts[..self.singles_end];
+        let start = firsts.partition_point(|&a| a < port);
+        let stop = start + firsts[start..].partition_point(|&a| a == port);
+        let singles = self.rows[start..stop].iter();
         // Ranges are sorted by first port: those around the port start no further below
         // it than the widest range spans.
-        let ranges = &self.rows[self.singles_end..self.ports_end];
-        let end = ranges.partition_point(|r| r.ports.is_some_and(|(a, _)| a <= port));
+        let firsts = &self.firsts[self.singles_end..self.ports_end];
+        let end = firsts.partition_point(|&a| a <= port);
         let lowest = port.saturating_sub(self.widest);
-        let begin = ranges[..end].partition_point(|r| r.ports.is_some_and(|(a, _)| a < lowest));
-        singles.chain(ranges[begin..end].iter().filter(move |r| r.contains(port)))
+        let begin = firsts[..end].partition_point(|&a| a < lowest);
+        let ranges = &self.rows[self.singles_end + begin..self.singles_end + end];
+        singles.chain(ranges.iter().filter(move |r| r.contains(port)))
     }
 
     /// The rows of a port that apply to one protocol.
@@ -593,7 +602,14 @@ mod tests {
 
     #[test]
     fn rows_around_a_port_are_every_range_that_holds_it() {
-        let reg = Registry::builtin();
+        let builtin = Registry::builtin();
+        let rebuilt = Registry::from_rows(builtin.rows().to_vec(), builtin.copy().clone());
+        for reg in [builtin, rebuilt] {
+            rows_at_every_port(&reg);
+        }
+    }
+
+    fn rows_at_every_port(reg: &Registry) {
         let ranges = &reg.rows[reg.singles_end..reg.ports_end];
         assert!(reg.widest > 0);
         for port in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {

@@ -399,10 +399,17 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
     let found = iter.holders(wanted)?;
     let mut out = fdscan::FdScan::default();
     // (inode, pid, fd), sorted; those of threads' own tables only where no process's
-    // table holds the inode.
-    let (threads, processes): (Vec<_>, Vec<_>) = found.into_iter().partition(|h| h.thread);
-    out.holders = processes.iter().map(|h| (h.inode, h.pid, h.fd)).collect();
-    for h in &threads {
+    // table holds the inode. Read from `found` in place (one holder per wanted socket:
+    // on a busy host, tens of thousands), not split into two copies.
+    let threads = || found.iter().filter(|h| h.thread);
+    out.holders.reserve_exact(found.len() - threads().count());
+    out.holders.extend(
+        found
+            .iter()
+            .filter(|h| !h.thread)
+            .map(|h| (h.inode, h.pid, h.fd)),
+    );
+    for h in threads() {
         let at = out.holders.partition_point(|&(i, _, _)| i < h.inode);
         if out.holders.get(at).is_none_or(|&(i, _, _)| i != h.inode) {
             out.thread_held.push(h.inode);
@@ -411,11 +418,11 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
     out.thread_held.sort_unstable();
     out.thread_held.dedup();
     out.holders.extend(
-        threads
-            .iter()
+        threads()
             .filter(|h| out.thread_held.binary_search(&h.inode).is_ok())
             .map(|h| (h.inode, h.pid, h.fd)),
     );
+    drop(found);
     out.holders.sort_unstable();
     out.holders.dedup();
     // The holders' details, as the /proc scan reads them; a holder gone meanwhile held
@@ -426,7 +433,12 @@ fn bpf_owners(iter: &bpf::SocketIter, wanted: &[u64]) -> Result<fdscan::FdScan> 
     let parts = parallel::for_each(&pids, 32, Vec::new, |details: &mut Vec<Process>, &pid| {
         details.extend(fdscan::details_of(&proc_dir, pid));
     });
-    let mut details: Vec<Process> = parts.into_iter().flatten().collect();
+    // Into the first part, not a copy of them all.
+    let mut parts = parts.into_iter();
+    let mut details: Vec<Process> = parts.next().unwrap_or_default();
+    for part in parts {
+        details.extend(part);
+    }
     details.sort_by_key(|p| p.pid);
     out.holders
         .retain(|&(_, pid, _)| details.binary_search_by_key(&pid, |p| p.pid).is_ok());

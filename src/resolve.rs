@@ -10,8 +10,9 @@ use std::sync::Arc;
 use crate::collect::ProcessSource;
 use crate::host::Host;
 use crate::model::{
-    Filters, HiddenReason, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process,
-    RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag, SocketKnowledge,
+    Filters, HiddenReason, Name, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo,
+    Process, RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag,
+    SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
@@ -62,11 +63,11 @@ pub(crate) fn build(
     drop(missing);
     drop(pids);
     found.shrink_to_fit();
-    let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
+    let mut user_names: HashMap<u32, Option<Name>> = HashMap::new();
     let mut name_of = |uid: u32| {
         user_names
             .entry(uid)
-            .or_insert_with(|| host.user_name(uid).map(Arc::from))
+            .or_insert_with(|| host.user_name(uid).as_deref().map(Name::from))
             .clone()
     };
     for p in found.iter_mut() {
@@ -202,7 +203,7 @@ fn argv0_is_exe(p: &Process, host: &dyn Host) -> bool {
 pub(crate) fn owner_of(
     raw: &RawSocket,
     scan: &OwnerScan,
-    user_name: impl FnOnce(u32) -> Option<Arc<str>>,
+    user_name: impl FnOnce(u32) -> Option<Name>,
     processes: impl FnOnce(&[u32]) -> Arc<[Process]>,
 ) -> Owner {
     if !raw.pids.is_empty() {

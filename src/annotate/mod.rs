@@ -7,13 +7,12 @@
 pub(crate) mod xsan;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::host::Host;
 use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryCopy, RegistryInfo,
-    Report, Socket, XsanAudit, XsanHost, XsanVerdict,
+    EphemeralRange, IanaEntry, Name, Note, NoteSource, PortInfo, RangeClass, RegistryCopy,
+    RegistryInfo, Report, Socket, XsanAudit, XsanHost, XsanVerdict,
 };
 
 /// What one annotation pass works from.
@@ -63,7 +62,7 @@ pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
     // Verdicts that raise no alarm here, as notes on the ports asked about.
     let mut quiet: Vec<(u16, String)> = Vec::new();
     // One copy of each service name, shared by the sockets that bear it.
-    let mut names: HashMap<&str, Arc<str>> = HashMap::new();
+    let mut names: HashMap<&str, Name> = HashMap::new();
     for s in &mut report.sockets {
         if let Some(reason) = annotate_socket(s, ctx, &mut names) {
             quiet.push((s.raw.local_port, reason));
@@ -108,13 +107,16 @@ fn ephemeral(ctx: &Context, port: u16) -> bool {
 fn annotate_socket<'r>(
     s: &mut Socket,
     ctx: &Context<'r>,
-    names: &mut HashMap<&'r str, Arc<str>>,
+    names: &mut HashMap<&'r str, Name>,
 ) -> Option<String> {
     let t = Transport::from(s.raw.protocol);
     // A client's local port was picked by the OS: its registry name would be chance.
     let client_side = !s.raw.state.is_listening() && ephemeral(ctx, s.raw.local_port);
-    let mut shared = |name: &'r str| -> Arc<str> {
-        names.entry(name).or_insert_with(|| Arc::from(name)).clone()
+    let mut shared = |name: &'r str| -> Name {
+        names
+            .entry(name)
+            .or_insert_with(|| Name::from(name))
+            .clone()
     };
     if client_side {
         s.knowledge.set_remote_service(

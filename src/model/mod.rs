@@ -525,7 +525,7 @@ pub(crate) enum Owner {
         reason: HiddenReason,
         uid: Option<u32>,
         /// Shared with the socket's own `user`.
-        user: Option<Arc<str>>,
+        user: Option<Name>,
     },
     /// No process holds it, established with certainty (TIME_WAIT, kernel socket).
     None { reason: NoneReason },
@@ -610,6 +610,37 @@ impl SocketFlag {
     }
 }
 
+/// A name shared by the many sockets that bear it (a user's, a service's): one pointer,
+/// half of an `Arc<str>`, on each of tens of thousands of sockets.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Name(Arc<Box<str>>);
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
+        Name(Arc::new(Box::from(name)))
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
 /// A socket's flags, in the order they were added, each at most once. Inline: one per
 /// socket (tens of thousands on a busy host), where a `Vec` would cost 24 bytes and an
 /// allocation for the few that have one.
@@ -675,7 +706,7 @@ impl Serialize for SocketFlag {
 pub(crate) struct Socket {
     pub(crate) raw: RawSocket,
     /// The socket's user name (from its uid), shared by the sockets of that user.
-    pub(crate) user: Option<Arc<str>>,
+    pub(crate) user: Option<Name>,
     pub(crate) owner: Owner,
     /// Machine-readable marks (`dual_stack`, the Xsan verdict's flag).
     pub(crate) flags: Flags,
@@ -693,7 +724,7 @@ pub(crate) struct Socket {
 pub(crate) struct SocketKnowledge {
     /// An IANA service name: the local port's, or for a client-side socket (`remote`)
     /// the remote port's. A socket has one or the other, never both: one field.
-    service: Option<Arc<str>>,
+    service: Option<Name>,
     remote: bool,
     /// The Xsan verdict, for a listener on an Xsan port.
     pub(crate) xsan: Option<Box<XsanCheck>>,
@@ -701,21 +732,21 @@ pub(crate) struct SocketKnowledge {
 
 impl SocketKnowledge {
     /// The IANA service name of the local port (not for a client's ephemeral port).
-    pub(crate) fn service(&self) -> Option<&Arc<str>> {
+    pub(crate) fn service(&self) -> Option<&Name> {
         self.service.as_ref().filter(|_| !self.remote)
     }
 
     /// The IANA service name of the remote port, for a client-side socket.
-    pub(crate) fn remote_service(&self) -> Option<&Arc<str>> {
+    pub(crate) fn remote_service(&self) -> Option<&Name> {
         self.service.as_ref().filter(|_| self.remote)
     }
 
-    pub(crate) fn set_service(&mut self, name: Option<Arc<str>>) {
+    pub(crate) fn set_service(&mut self, name: Option<Name>) {
         self.service = name;
         self.remote = false;
     }
 
-    pub(crate) fn set_remote_service(&mut self, name: Option<Arc<str>>) {
+    pub(crate) fn set_remote_service(&mut self, name: Option<Name>) {
         self.service = name;
         self.remote = true;
     }

@@ -72,7 +72,7 @@ pub(crate) fn build(
     };
     for p in found.iter_mut() {
         if p.user.is_none() {
-            p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
+            p.user = p.uid.and_then(&mut name_of);
         }
         p.context.argv0_is_exe = argv0_is_exe(p, host);
     }

@@ -352,7 +352,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct Process {
     pub(crate) pid: u32,
     pub(crate) name: Option<String>,
-    pub(crate) user: Option<String>,
+    /// Shared with every other process and socket of the same user.
+    pub(crate) user: Option<Name>,
     pub(crate) uid: Option<u32>,
     /// The executable's path as the kernel gives it (without Linux's ` (deleted)`).
     pub(crate) exe: Option<String>,
@@ -632,6 +633,12 @@ impl From<&str> for Name {
 impl fmt::Debug for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
     }
 }
 

@@ -13,7 +13,7 @@ pub(crate) fn process(pid: u32, name: &str, user: Option<&str>, uid: u32, exe: &
     Process {
         pid,
         name: Some(name.to_string()),
-        user: user.map(str::to_string),
+        user: user.map(crate::model::Name::from),
         uid: Some(uid),
         exe: Some(exe.to_string()),
         cmdline: Some(vec![exe.to_string(), "--secret-token=abc".to_string()]),

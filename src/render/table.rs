@@ -1015,7 +1015,7 @@ mod tests {
         Process {
             pid,
             name: name.map(str::to_string),
-            user: pid.is_multiple_of(2).then(|| "ユーザー".to_string()),
+            user: pid.is_multiple_of(2).then(|| "ユーザー".into()),
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),

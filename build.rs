@@ -109,6 +109,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     writeln!(out, "pub const SOURCES: &[&str] = &{sources:?};")?;
     writeln!(out, "pub const SINGLES_END: usize = {singles};")?;
     writeln!(out, "pub const PORTS_END: usize = {ranged};")?;
+    // The first port of every row that has ports, apart: a lookup binary-searches these
+    // 2-byte numbers, and reads only the rows of the port it finds (the rows are most of
+    // the table's size, so searching them would read most of it into memory).
+    writeln!(out, "pub static FIRSTS: [u16; {ranged}] = [")?;
+    for r in rows.iter().take(ranged) {
+        if let Some((a, _)) = r.ports {
+            write!(out, "{a},")?;
+        }
+    }
+    writeln!(out, "];")?;
     writeln!(out, "pub static ROWS: [Row; {}] = [", rows.len())?;
     for (r, ((na, nl), (da, dl))) in rows.iter().zip(&row_texts) {
         let ports = match r.ports {

@@ -306,7 +306,7 @@ fn listening<'a>(sockets: &[&'a Socket]) -> Vec<&'a Socket> {
 fn process_text(p: &Process) -> String {
     let name = p.name.as_deref().unwrap_or("?");
     let user = match (&p.user, p.uid) {
-        (Some(u), _) => u.clone(),
+        (Some(u), _) => u.to_string(),
         (None, Some(uid)) => format!("uid {uid}"),
         (None, None) => "user unknown".to_string(),
     };
@@ -436,7 +436,7 @@ fn matches(p: &Process, clause: &OwnerClause) -> Match {
         },
         OwnerClause::User(u) => match (p.uid, &p.user) {
             (Some(uid), _) => yes(uid == u.uid),
-            (None, Some(name)) => yes(u.name.as_ref() == Some(name)),
+            (None, Some(name)) => yes(u.name.as_deref() == Some(&**name)),
             (None, None) => unreadable("user"),
         },
         OwnerClause::Pid(pid) => yes(p.pid == *pid),

@@ -231,28 +231,30 @@ pub(crate) struct Registry {
     rows: Cow<'static, [Row]>,
     singles_end: usize,
     ports_end: usize,
+    /// The first port of each row up to `ports_end`: what lookups search.
+    firsts: Cow<'static, [u16]>,
+    /// The most ports one range spans, less one: a range around a port starts at most
+    /// this far below it (IANA's span a few hundred at most, so few are looked at).
+    widest: u16,
     names: Cow<'static, [NameEntry]>,
-    /// For each range (by first port), the highest last port of it and every range
-    /// before it: the ranges before the first whose reach is at least a port all end
-    /// below it.
-    reach: Vec<u16>,
 }
 
-/// The running highest last port of ranges sorted by first port.
-fn reach(ranges: &[Row]) -> Vec<u16> {
+/// The most ports a range of `ranges` spans, less one.
+fn widest(ranges: &[Row]) -> u16 {
     ranges
         .iter()
-        .scan(0u16, |most, r| {
-            *most = (*most).max(r.ports.map_or(0, |(_, b)| b));
-            Some(*most)
-        })
-        .collect()
+        .filter_map(|r| r.ports.map(|(a, b)| b.saturating_sub(a)))
+        .max()
+        .unwrap_or(0)
 }
 
 impl Registry {
     /// The copy built into the binary: static arrays, nothing to parse.
     pub(crate) fn builtin() -> Registry {
+        let rows = &builtin::ROWS[..];
         Registry {
+            widest: widest(&rows[builtin::SINGLES_END..builtin::PORTS_END]),
+            firsts: Cow::Borrowed(&builtin::FIRSTS[..]),
             copy: Copy::BuiltIn {
                 generated: builtin::GENERATED,
                 sources: builtin::SOURCES,
@@ -261,7 +263,6 @@ impl Registry {
             singles_end: builtin::SINGLES_END,
             ports_end: builtin::PORTS_END,
             names: Cow::Borrowed(&builtin::NAMES[..]),
-            reach: reach(&builtin::ROWS[builtin::SINGLES_END..builtin::PORTS_END]),
         }
     }
 
@@ -270,6 +271,11 @@ impl Registry {
         rows.sort_by_key(Row::order);
         let singles_end = rows.partition_point(|r| r.order().0 == 0);
         let ports_end = rows.partition_point(|r| r.order().0 <= 1);
+        let widest = widest(&rows[singles_end..ports_end]);
+        let firsts: Vec<u16> = rows[..ports_end]
+            .iter()
+            .map(|r| r.ports.map_or(0, |(a, _)| a))
+            .collect();
         let mut names: Vec<NameEntry> = rows
             .iter()
             .enumerate()
@@ -280,14 +286,14 @@ impl Registry {
             })
             .collect();
         names.sort();
-        let reach = reach(&rows[singles_end..ports_end]);
         Registry {
             copy,
             rows: Cow::Owned(rows),
             singles_end,
             ports_end,
+            widest,
+            firsts: Cow::Owned(firsts),
             names: Cow::Owned(names),
-            reach,
         }
     }
 
@@ -320,22 +326,28 @@ impl Registry {
     /// Every row of a port, any protocol: its single-port rows in registry order, then
     /// the ranges around it.
     pub(crate) fn at(&self, port: u16) -> Vec<&Row> {
-        let singles = &self.rows[..self.singles_end];
-        let start = singles.partition_point(|r| r.ports.is_some_and(|(a, _)| a < port));
-        let mut out: Vec<&Row> = singles[start..]
-            .iter()
-            .take_while(|r| r.contains(port))
-            .collect();
-        // Ranges are sorted by first port: those that begin at or below the port, from
-        // the first that reaches it.
-        let ranges = &self.rows[self.singles_end..self.ports_end];
-        let end = ranges.partition_point(|r| r.ports.is_some_and(|(a, _)| a <= port));
-        let first = self.reach[..end].partition_point(|&last| last < port);
-        out.extend(ranges[first..end].iter().filter(|r| r.contains(port)));
-        out
+        self.rows_at(port).collect()
+    }
+
+    /// [`Registry::at`], one row at a time.
+    fn rows_at(&self, port: u16) -> impl Iterator<Item = &Row> {
+        // Searched by first port alone (`firsts`), so that only the rows found are read.
+        let firsts = &self.firsts[..self.singles_end];
+        let start = firsts.partition_point(|&a| a < port);
+        let stop = start + firsts[start..].partition_point(|&a| a == port);
+        let singles = self.rows[start..stop].iter();
+        // Ranges are sorted by first port: those around the port start no further below
+        // it than the widest range spans.
+        let firsts = &self.firsts[self.singles_end..self.ports_end];
+        let end = firsts.partition_point(|&a| a <= port);
+        let lowest = port.saturating_sub(self.widest);
+        let begin = firsts[..end].partition_point(|&a| a < lowest);
+        let ranges = &self.rows[self.singles_end + begin..self.singles_end + end];
+        singles.chain(ranges.iter().filter(move |r| r.contains(port)))
     }
 
     /// The rows of a port that apply to one protocol.
+    #[cfg(test)]
     pub(crate) fn for_port(&self, port: u16, t: Transport) -> Vec<&Row> {
         let mut rows = self.at(port);
         rows.retain(|r| r.applies_to(t));
@@ -344,7 +356,9 @@ impl Registry {
 
     /// The first service name registered for a port and protocol.
     pub(crate) fn service_name(&self, port: u16, t: Transport) -> Option<&str> {
-        self.for_port(port, t).into_iter().find_map(Row::service)
+        self.rows_at(port)
+            .filter(|r| r.applies_to(t))
+            .find_map(Row::service)
     }
 
     /// Every row with this service name (any case).
@@ -587,17 +601,30 @@ mod tests {
     }
 
     #[test]
-    fn every_port_finds_every_range_around_it() {
-        let r = Registry::builtin();
-        let ranges = &r.rows()[r.singles_end..r.ports_end];
-        for port in 0..=u16::MAX {
-            let naive: Vec<&Row> = ranges.iter().filter(|row| row.contains(port)).collect();
-            let found: Vec<&Row> = r
-                .at(port)
-                .into_iter()
-                .filter(|row| row.order().0 == 1)
+    fn rows_around_a_port_are_every_range_that_holds_it() {
+        let builtin = Registry::builtin();
+        let rebuilt = Registry::from_rows(builtin.rows().to_vec(), builtin.copy().clone());
+        for reg in [builtin, rebuilt] {
+            rows_at_every_port(&reg);
+        }
+    }
+
+    fn rows_at_every_port(reg: &Registry) {
+        let ranges = &reg.rows[reg.singles_end..reg.ports_end];
+        assert!(reg.widest > 0);
+        for port in (0..=u16::MAX).step_by(7).chain([u16::MAX]) {
+            let singles = reg.rows[..reg.singles_end]
+                .iter()
+                .filter(|r| r.contains(port));
+            let every: Vec<&Row> = singles
+                .chain(ranges.iter().filter(|r| r.contains(port)))
                 .collect();
-            assert_eq!(found, naive, "port {port}");
+            let found = reg.at(port);
+            assert!(
+                found.len() == every.len()
+                    && found.iter().zip(&every).all(|(a, b)| std::ptr::eq(*a, *b)),
+                "{port}"
+            );
         }
     }
 

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use crate::collect::ProcessSource;
 use crate::host::Host;
 use crate::model::{
-    Filters, HiddenReason, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo, Process,
-    RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag, SocketKnowledge,
+    Filters, HiddenReason, Name, NetnsInfo, NoneReason, Owner, OwnerScan, PortArg, PortInfo,
+    Process, RangeClass, RawSocket, Report, Snapshot, Socket, SocketContext, SocketFlag,
+    SocketKnowledge,
 };
 
 /// Raw sockets turned into sockets at a time (see `build`).
@@ -31,66 +32,101 @@ pub(crate) fn build(
         namespaces,
         cgroups: _,
     } = snapshot;
-    // Sorted before the sockets grow owners and names: sorting costs a copy of half of
-    // what is sorted, and a raw socket is the smaller thing to copy.
+    // Sorted before the sockets grow owners and names, through an order of indices: a
+    // stable sort of the sockets themselves would copy as much again (its scratch
+    // space), the index with the key makes the order as stable, and the sockets are
+    // then put in that order in place.
     raw.shrink_to_fit();
-    raw.sort_by_key(order_key);
+    sort_in_place(&mut raw);
     let pids: Vec<u32> = raw
         .iter()
         .flat_map(|s| s.pids.iter().copied())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    // Details the collector read with its scan; the rest from the process source.
-    let mut found: HashMap<u32, Process> = read_with_scan.into_iter().map(|p| (p.pid, p)).collect();
-    let missing: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| !found.contains_key(p))
-        .collect();
+    // Details the collector read with its scan; the rest from the process source. One
+    // entry per holder, sorted by pid (looked up by binary search: no map of them all).
+    let mut found: Vec<Process> = read_with_scan;
+    found.sort_unstable_by_key(|p| p.pid);
+    found.dedup_by_key(|p| p.pid);
+    let has = |found: &[Process], pid: u32| found.binary_search_by_key(&pid, |p| p.pid).is_ok();
+    let missing: Vec<u32> = pids.iter().copied().filter(|&p| !has(&found, p)).collect();
     if !missing.is_empty() {
-        found.extend(details.processes(&missing));
+        let mut read = details.processes(&missing);
+        // A pid that exited meanwhile keeps only its number.
+        found.extend(
+            missing
+                .iter()
+                .map(|&pid| read.remove(&pid).unwrap_or_else(|| Process::unknown(pid))),
+        );
+        found.sort_unstable_by_key(|p| p.pid);
     }
-    let mut user_names: HashMap<u32, Option<Arc<str>>> = HashMap::new();
+    drop(missing);
+    drop(pids);
+    found.shrink_to_fit();
+    let mut user_names: HashMap<u32, Option<Name>> = HashMap::new();
     let mut name_of = |uid: u32| {
         user_names
             .entry(uid)
-            .or_insert_with(|| host.user_name(uid).map(Arc::from))
+            .or_insert_with(|| host.user_name(uid).as_deref().map(Name::from))
             .clone()
     };
-    for p in found.values_mut() {
+    for p in found.iter_mut() {
         if p.user.is_none() {
-            p.user = p.uid.and_then(&mut name_of).map(|n| n.to_string());
+            p.user = p.uid.and_then(&mut name_of);
         }
         p.context.argv0_is_exe = argv0_is_exe(p, host);
     }
     // One shared list per set of holders (a process with a thousand sockets is one copy),
     // each process moved into the first list that has it and copied only into the next.
-    let mut lists: HashMap<Vec<u32>, Arc<[Process]>> = HashMap::new();
-    let mut placed: HashMap<u32, (Arc<[Process]>, usize)> = HashMap::new();
+    // By the holder's place in `found`: the list it was moved into, and the list of it
+    // alone; lists of several holders by their pids.
+    let mut placed: Vec<Option<(Arc<[Process]>, usize)>> = vec![None; found.len()];
+    let mut alone: Vec<Option<Arc<[Process]>>> = vec![None; found.len()];
+    let mut lists: HashMap<Box<[u32]>, Arc<[Process]>> = HashMap::new();
+    // The pids of `found`, which keep their places as processes are moved out.
+    let index: Vec<u32> = found.iter().map(|p| p.pid).collect();
+    let at = |pid: u32| index.binary_search(&pid).ok();
     let mut resolve = |raw: RawSocket| {
         let owner = owner_of(&raw, &scan, &mut name_of, |pids| {
-            if let Some(list) = lists.get(pids) {
+            let known = match pids {
+                [one] => at(*one).and_then(|i| alone[i].as_ref()),
+                _ => lists.get(pids),
+            };
+            if let Some(list) = known {
                 return Arc::clone(list);
             }
             let list: Arc<[Process]> = pids
                 .iter()
-                .map(|&pid| {
-                    found
-                        .remove(&pid)
-                        .or_else(|| placed.get(&pid).map(|(list, i)| list[*i].clone()))
-                        // A pid that exited meanwhile keeps only its number.
-                        .unwrap_or_else(|| Process::unknown(pid))
+                .map(|&pid| match at(pid) {
+                    Some(i) => match &placed[i] {
+                        Some((list, j)) => list[*j].clone(),
+                        None => std::mem::replace(&mut found[i], Process::unknown(pid)),
+                    },
+                    None => Process::unknown(pid),
                 })
                 .collect::<Vec<_>>()
                 .into();
-            for (i, &pid) in pids.iter().enumerate() {
-                placed.entry(pid).or_insert_with(|| (Arc::clone(&list), i));
+            for (j, &pid) in pids.iter().enumerate() {
+                if let Some(i) = at(pid)
+                    && placed[i].is_none()
+                {
+                    placed[i] = Some((Arc::clone(&list), j));
+                }
             }
-            lists.insert(pids.to_vec(), Arc::clone(&list));
+            match pids {
+                [one] => {
+                    if let Some(i) = at(*one) {
+                        alone[i] = Some(Arc::clone(&list));
+                    }
+                }
+                _ => {
+                    lists.insert(pids.into(), Arc::clone(&list));
+                }
+            }
             list
         });
-        let mut flags: Vec<SocketFlag> = raw.marks.clone();
+        let mut flags = raw.marks;
         if is_dual_stack(&raw) {
             flags.push(SocketFlag::DualStack);
         }
@@ -99,6 +135,7 @@ pub(crate) fn build(
         }
         let user = raw.uid.and_then(&mut name_of);
         let netns = raw.netns.map(|inode| {
+            let inode = inode.get();
             namespaces
                 .iter()
                 .find(|n| n.inode == inode)
@@ -115,10 +152,12 @@ pub(crate) fn build(
             owner,
             flags,
             knowledge: SocketKnowledge::default(),
-            context: SocketContext {
-                netns: netns.map(Box::new),
-                ..SocketContext::default()
-            },
+            context: netns.map(|n| {
+                Box::new(SocketContext {
+                    netns: Some(Box::new(n)),
+                    ..SocketContext::default()
+                })
+            }),
         }
     };
     // Built from the back a block at a time, each block's memory handed back as it goes:
@@ -131,6 +170,9 @@ pub(crate) fn build(
         sockets.extend(block.into_iter().rev().map(&mut resolve));
     }
     sockets.reverse();
+    // What the holders were looked up in, before the report grows further.
+    drop(raw);
+    drop((found, placed, alone, lists, index));
     sockets.retain(|s| keep(s, filters));
     warnings.extend(scan_warning(&scan, &sockets));
     let ports = port_infos(&filters.port_args, &sockets);
@@ -162,7 +204,7 @@ fn argv0_is_exe(p: &Process, host: &dyn Host) -> bool {
 pub(crate) fn owner_of(
     raw: &RawSocket,
     scan: &OwnerScan,
-    user_name: impl FnOnce(u32) -> Option<Arc<str>>,
+    user_name: impl FnOnce(u32) -> Option<Name>,
     processes: impl FnOnce(&[u32]) -> Arc<[Process]>,
 ) -> Owner {
     if !raw.pids.is_empty() {
@@ -193,7 +235,7 @@ pub(crate) fn owner_of(
     Owner::Hidden {
         reason,
         uid: raw.uid,
-        user: raw.uid.and_then(user_name).map(|n| n.to_string()),
+        user: raw.uid.and_then(user_name),
     }
 }
 
@@ -249,6 +291,40 @@ fn keep(s: &Socket, filters: &Filters) -> bool {
         s.raw.uid == Some(u.uid) || s.owner.processes().iter().any(|p| p.uid == Some(u.uid))
     });
     pid_ok && user_ok
+}
+
+/// Sorts the raw sockets by [`order_key`], equal keys in the order they came (as a stable
+/// sort), without a second copy of them: an order of indices is sorted, then followed.
+fn sort_in_place(raw: &mut [RawSocket]) {
+    let Ok(n) = u32::try_from(raw.len()) else {
+        raw.sort_by_key(order_key);
+        return;
+    };
+    let mut order: Vec<u32> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| {
+        order_key(&raw[a as usize])
+            .cmp(&order_key(&raw[b as usize]))
+            .then(a.cmp(&b))
+    });
+    // `order[i]` is where the socket that belongs at `i` is; each cycle of moves is
+    // followed once, and marked done.
+    const DONE: u32 = u32::MAX;
+    for start in 0..order.len() {
+        let mut at = start;
+        loop {
+            let from = order[at];
+            if from == DONE {
+                break;
+            }
+            order[at] = DONE;
+            let from = from as usize;
+            if from == start {
+                break;
+            }
+            raw.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 type OrderKey = (u16, crate::model::Protocol, u8, IpAddr, IpAddr, u16, u64);
@@ -321,15 +397,40 @@ mod tests {
             uid: Some(1001),
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
-            marks: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
+            marks: crate::model::Flags::default(),
             netns: None,
         }
     }
 
     fn bare(pids: &[u32]) -> Arc<[Process]> {
         pids.iter().map(|&pid| Process::unknown(pid)).collect()
+    }
+
+    #[test]
+    fn sorting_in_place_is_a_stable_sort() {
+        // Equal keys (same port, same inode) told apart by their pids: their order must
+        // be the one they came in.
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            seed >> 16
+        };
+        for n in [0usize, 1, 2, 3, 10, 257] {
+            let sockets: Vec<RawSocket> = (0..n)
+                .map(|i| {
+                    let mut s = raw(Some(u64::from(next() % 4)), vec![i as u32]);
+                    s.local_port = (next() % 5) as u16;
+                    s
+                })
+                .collect();
+            let mut stable = sockets.clone();
+            stable.sort_by_key(order_key);
+            let mut ours = sockets;
+            sort_in_place(&mut ours);
+            assert_eq!(ours, stable, "{n} sockets");
+        }
     }
 
     #[test]

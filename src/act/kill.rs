@@ -273,7 +273,7 @@ fn refusals(sockets: &[Socket], guard: &Guard, force: bool) -> Vec<(u16, Refusal
                 .filter_map(|p| {
                     // What the runtime's files say: this holder forwards the port to a
                     // container (named where they tell).
-                    let published = s.context.published.as_ref().filter(|x| x.pid == p.pid);
+                    let published = s.context().published.as_ref().filter(|x| x.pid == p.pid);
                     let via = published.map(|x| Plumbing::from_via(x.via));
                     let container = published
                         .and_then(|x| x.container.as_ref())
@@ -282,7 +282,11 @@ fn refusals(sockets: &[Socket], guard: &Guard, force: bool) -> Vec<(u16, Refusal
                 })
                 .collect(),
             Owner::Hidden { reason, uid, user } => {
-                vec![refuse::hidden(*reason, *uid, user.clone())]
+                vec![refuse::hidden(
+                    *reason,
+                    *uid,
+                    user.as_deref().map(str::to_string),
+                )]
             }
             Owner::None { reason } => vec![Refusal::NoProcess { reason: *reason }],
         };

@@ -150,7 +150,7 @@ impl World for Host {
             if !holders.is_empty() {
                 let mut socket = listener(inode, Owner::Known(Arc::from(holders)));
                 if let Some((_, pid, name)) = self.published.filter(|p| p.0 == inode) {
-                    socket.context.published = Some(Box::new(Published {
+                    socket.context_mut().published = Some(Box::new(Published {
                         container: Some(Container {
                             runtime: Runtime::Docker,
                             id: "ab".repeat(32),

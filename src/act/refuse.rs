@@ -318,7 +318,7 @@ pub(crate) fn judge(
         plumbing,
         container,
         forwards_to,
-        user: process.user.clone(),
+        user: process.user.as_deref().map(str::to_string),
     })
 }
 
@@ -334,7 +334,7 @@ mod tests {
     fn process(pid: u32, name: &str, exe: &str, cmdline: &[&str]) -> Process {
         let mut p = Process::unknown(pid);
         p.name = Some(name.to_string());
-        p.user = Some("root".to_string());
+        p.user = Some("root".into());
         p.uid = Some(0);
         p.exe = Some(exe.to_string());
         p.cmdline = Some(cmdline.iter().map(|s| s.to_string()).collect());

@@ -7,13 +7,12 @@
 pub(crate) mod xsan;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::host::Host;
 use crate::iana::{Copy, Registry, Transport};
 use crate::model::{
-    EphemeralRange, IanaEntry, Note, NoteSource, PortInfo, RangeClass, RegistryCopy, RegistryInfo,
-    Report, Socket, XsanAudit, XsanHost, XsanVerdict,
+    EphemeralRange, IanaEntry, Name, Note, NoteSource, PortInfo, RangeClass, RegistryCopy,
+    RegistryInfo, Report, Socket, XsanAudit, XsanHost, XsanVerdict,
 };
 
 /// What one annotation pass works from.
@@ -63,7 +62,7 @@ pub(crate) fn annotate(report: &mut Report, ctx: &Context) {
     // Verdicts that raise no alarm here, as notes on the ports asked about.
     let mut quiet: Vec<(u16, String)> = Vec::new();
     // One copy of each service name, shared by the sockets that bear it.
-    let mut names: HashMap<&str, Arc<str>> = HashMap::new();
+    let mut names: HashMap<&str, Name> = HashMap::new();
     for s in &mut report.sockets {
         if let Some(reason) = annotate_socket(s, ctx, &mut names) {
             quiet.push((s.raw.local_port, reason));
@@ -108,24 +107,29 @@ fn ephemeral(ctx: &Context, port: u16) -> bool {
 fn annotate_socket<'r>(
     s: &mut Socket,
     ctx: &Context<'r>,
-    names: &mut HashMap<&'r str, Arc<str>>,
+    names: &mut HashMap<&'r str, Name>,
 ) -> Option<String> {
     let t = Transport::from(s.raw.protocol);
     // A client's local port was picked by the OS: its registry name would be chance.
     let client_side = !s.raw.state.is_listening() && ephemeral(ctx, s.raw.local_port);
-    let mut shared = |name: &'r str| -> Arc<str> {
-        names.entry(name).or_insert_with(|| Arc::from(name)).clone()
+    let mut shared = |name: &'r str| -> Name {
+        names
+            .entry(name)
+            .or_insert_with(|| Name::from(name))
+            .clone()
     };
     if client_side {
-        s.knowledge.remote_service = ctx
-            .registry
-            .service_name(s.raw.remote_port, t)
-            .map(&mut shared);
+        s.knowledge.set_remote_service(
+            ctx.registry
+                .service_name(s.raw.remote_port, t)
+                .map(&mut shared),
+        );
     } else {
-        s.knowledge.service = ctx
-            .registry
-            .service_name(s.raw.local_port, t)
-            .map(&mut shared);
+        s.knowledge.set_service(
+            ctx.registry
+                .service_name(s.raw.local_port, t)
+                .map(&mut shared),
+        );
     }
     let check = xsan::check(s, ctx.xsan, ctx.asked_by_number)?;
     if ctx.xsan_alarm() || check.verdict == XsanVerdict::Xsan {
@@ -253,9 +257,9 @@ mod tests {
                 uid: Some(0),
                 inode: Some(7),
                 v6only: None,
-                pids: vec![42],
-                fds: Vec::new(),
-                marks: Vec::new(),
+                pids: vec![42].into(),
+                fds: crate::model::Few::default(),
+                marks: crate::model::Flags::default(),
                 netns: None,
             },
             user: None,
@@ -273,7 +277,7 @@ mod tests {
                 }]
                 .into(),
             ),
-            flags: Vec::new(),
+            flags: crate::model::Flags::default(),
             knowledge: SocketKnowledge::default(),
             context: Default::default(),
         }
@@ -345,7 +349,7 @@ mod tests {
         // Asked (--xsan, --expect xsan): the alarm, and the directory warning with it.
         let asked = run(&unconfigured, true);
         assert_eq!(asked.sockets[0].xsan(), Some(XsanVerdict::NotXsan));
-        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict]);
+        assert_eq!(asked.sockets[0].flags, [SocketFlag::XsanConflict].into());
         assert_eq!(asked.warnings.len(), 1, "{:?}", asked.warnings);
         // Configured: the alarm without asking.
         let configured = XsanHost {
@@ -507,9 +511,9 @@ mod tests {
         for (mut s, service, remote, flags) in cases {
             annotate_socket(&mut s, &ctx, &mut HashMap::new());
             let port = s.raw.local_port;
-            assert_eq!(s.knowledge.service.as_deref(), service, "{port}");
-            assert_eq!(s.knowledge.remote_service.as_deref(), remote, "{port}");
-            assert_eq!(s.flags, flags, "{port}");
+            assert_eq!(s.knowledge.service().map(|n| &**n), service, "{port}");
+            assert_eq!(s.knowledge.remote_service().map(|n| &**n), remote, "{port}");
+            assert_eq!(s.flags.iter().collect::<Vec<_>>(), flags, "{port}");
             assert_eq!(
                 s.knowledge.xsan.as_ref().map(|c| c.verdict),
                 match flags.first() {

@@ -8,7 +8,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::containers::Attributor;
-use crate::model::{Owner, Process, ProcessContext, Protocol, Published, ReadCgroup, Socket};
+use crate::model::{
+    NoneReason, Owner, Process, ProcessContext, Protocol, Published, ReadCgroup, Socket,
+};
 
 /// Where containers, units and parents come from.
 pub(crate) trait ContextSource {
@@ -90,7 +92,8 @@ impl ContextSource for Runtimes {
 
 /// Gives each holder of the sockets its context, and each socket the container it lives
 /// in (all its holders' container) or is published for. The process lists shared between
-/// sockets stay shared.
+/// sockets stay shared, and are changed in place, not copied: the sockets' handles on
+/// each list are taken out first, so that it has one holder left.
 pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancestors: bool) {
     let mut pids: Vec<u32> = sockets
         .iter()
@@ -101,32 +104,56 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
     }
     pids.sort_unstable();
     pids.dedup();
-    let contexts = source.processes(&pids, ancestors);
-    // Old list (kept alive, so that its address is not reused) → new list.
-    type Lists = HashMap<*const Process, (Arc<[Process]>, Arc<[Process]>)>;
-    let mut lists: Lists = HashMap::new();
-    for s in sockets.iter_mut() {
-        let Owner::Known(old) = &s.owner else {
+    let mut contexts = source.processes(&pids, ancestors);
+    drop(pids);
+    // Each list once, by its address (kept alive here, so that the address is not reused);
+    // each socket's list, by the same.
+    let mut lists: HashMap<*const Process, Arc<[Process]>> = HashMap::new();
+    let mut owned: Vec<(usize, *const Process)> = Vec::new();
+    for (i, s) in sockets.iter_mut().enumerate() {
+        if !matches!(s.owner, Owner::Known(_)) {
+            continue;
+        }
+        let placeholder = Owner::None {
+            reason: NoneReason::NoFile,
+        };
+        if let Owner::Known(list) = std::mem::replace(&mut s.owner, placeholder) {
+            let key = list.as_ptr();
+            lists.entry(key).or_insert(list);
+            owned.push((i, key));
+        }
+    }
+    // A process in several lists: its context is copied into each; the others' moved.
+    let mut several: HashMap<u32, bool> = HashMap::new();
+    for list in lists.values() {
+        for p in list.iter() {
+            several
+                .entry(p.pid)
+                .and_modify(|again| *again = true)
+                .or_insert(false);
+        }
+    }
+    for list in lists.values_mut() {
+        // Copies the list only if something else still holds it.
+        for p in Arc::make_mut(list).iter_mut() {
+            let argv0_is_exe = p.context.argv0_is_exe;
+            p.context = if several.get(&p.pid) == Some(&true) {
+                contexts.get(&p.pid).cloned()
+            } else {
+                contexts.remove(&p.pid)
+            }
+            .unwrap_or_default();
+            p.context.argv0_is_exe = argv0_is_exe;
+        }
+    }
+    drop(contexts);
+    drop(several);
+    for (i, key) in owned {
+        let (Some(s), Some(list)) = (sockets.get_mut(i), lists.get(&key)) else {
             continue;
         };
-        let new = match lists.get(&old.as_ptr()) {
-            Some((_, new)) => Arc::clone(new),
-            None => {
-                let new: Arc<[Process]> = old
-                    .iter()
-                    .map(|p| {
-                        let mut p = p.clone();
-                        let argv0_is_exe = p.context.argv0_is_exe;
-                        p.context = contexts.get(&p.pid).cloned().unwrap_or_default();
-                        p.context.argv0_is_exe = argv0_is_exe;
-                        p
-                    })
-                    .collect::<Vec<_>>()
-                    .into();
-                lists.insert(old.as_ptr(), (Arc::clone(old), Arc::clone(&new)));
-                new
-            }
-        };
+        s.owner = Owner::Known(Arc::clone(list));
+        let new = Arc::clone(list);
         let published = new.iter().find_map(|p| {
             let name = p.name.as_deref()?;
             // The system's Docker reads /var/lib/docker: a rootless one's forwarders (run
@@ -142,23 +169,29 @@ pub(crate) fn attach(sockets: &mut [Socket], source: &dyn ContextSource, ancesto
                 s.raw.local_port,
             )
         });
-        let first = new.first().and_then(|p| p.context.container.as_ref());
-        let shared = first.filter(|c| new.iter().all(|p| p.context.container.as_ref() == Some(*c)));
-        s.context.container = published
+        let first = new.first().and_then(|p| p.context.container.as_deref());
+        let shared = first.filter(|c| {
+            new.iter()
+                .all(|p| p.context.container.as_deref() == Some(*c))
+        });
+        let container = published
             .as_ref()
             .and_then(|p| p.container.clone())
-            .or_else(|| shared.cloned())
-            .map(Box::new);
-        s.context.published = published.map(Box::new);
+            .or_else(|| shared.cloned());
+        if container.is_some() || published.is_some() {
+            let context = s.context_mut();
+            context.container = container.map(Box::new);
+            context.published = published.map(Box::new);
+        }
         // Socket activation: the system's service manager holds it for a .socket unit.
         if new
             .iter()
             .any(|p| p.name.as_deref() == Some("systemd") && p.uid == Some(0))
+            && let Some(unit) =
+                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port)
         {
-            s.context.socket_unit =
-                source.socket_unit(s.raw.protocol, s.raw.local_address, s.raw.local_port);
+            s.context_mut().socket_unit = Some(unit);
         }
-        s.owner = Owner::Known(new);
     }
 }
 
@@ -185,7 +218,7 @@ mod tests {
 
     fn one(pid: u32, ancestors: bool) -> ProcessContext {
         ProcessContext {
-            container: (pid == 10).then(web),
+            container: (pid == 10).then(|| Box::new(web())),
             unit: (pid == 30).then(|| Unit {
                 name: "x.service".to_string(),
                 user: None,
@@ -263,19 +296,19 @@ mod tests {
         attach(&mut sockets, &Fake, true);
         let containers: Vec<Option<&str>> = sockets
             .iter()
-            .map(|s| s.context.container.as_ref().map(|c| c.label()))
+            .map(|s| s.context().container.as_ref().map(|c| c.label()))
             .collect();
         assert_eq!(containers, vec![Some("web"), Some("web"), None, None, None]);
-        assert!(sockets[4].context.published.is_none());
+        assert!(sockets[4].context().published.is_none());
         assert_eq!(
             sockets[1]
-                .context
+                .context()
                 .published
                 .as_ref()
                 .map(|p| (p.via, p.pid)),
             Some((Via::DockerProxy, 20))
         );
-        assert!(sockets[0].context.published.is_none());
+        assert!(sockets[0].context().published.is_none());
         let unit = sockets[2].owner.processes()[0].context.unit.clone();
         assert_eq!(unit.map(|u| u.name).as_deref(), Some("x.service"));
         assert_eq!(sockets[2].owner.processes()[0].context.ancestors.len(), 1);
@@ -302,6 +335,6 @@ mod tests {
         };
         assert!(Arc::ptr_eq(a, b));
         assert!(a[0].context.ancestors.is_empty());
-        assert_eq!(a[0].context.container, Some(web()));
+        assert_eq!(a[0].context.container.as_deref(), Some(&web()));
     }
 }

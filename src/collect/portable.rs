@@ -90,9 +90,9 @@ fn convert(info: &SocketInfo) -> RawSocket {
             uid,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
-            marks: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
+            marks: crate::model::Flags::default(),
             netns: None,
         },
         // netstat2 reports neither the peer nor the state of a UDP socket: every UDP
@@ -107,9 +107,9 @@ fn convert(info: &SocketInfo) -> RawSocket {
             uid,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
-            marks: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
+            marks: crate::model::Flags::default(),
             netns: None,
         },
     }
@@ -152,9 +152,11 @@ fn merge(sockets: impl Iterator<Item = RawSocket>) -> Vec<RawSocket> {
         };
         match by_key.get_mut(&key) {
             Some(existing) => {
-                existing.pids.extend_from_slice(&s.pids);
-                existing.pids.sort_unstable();
-                existing.pids.dedup();
+                let mut pids = existing.pids.to_vec();
+                pids.extend_from_slice(&s.pids);
+                pids.sort_unstable();
+                pids.dedup();
+                existing.pids = pids.into();
             }
             None => {
                 by_key.insert(key, s);
@@ -179,9 +181,9 @@ mod tests {
             uid: None,
             inode,
             v6only: None,
-            pids,
-            fds: Vec::new(),
-            marks: Vec::new(),
+            pids: pids.into(),
+            fds: crate::model::Few::default(),
+            marks: crate::model::Flags::default(),
             netns: None,
         }
     }
@@ -204,7 +206,7 @@ mod tests {
                 .iter()
                 .find(|s| s.local_port == 80)
                 .map(|s| s.pids.clone()),
-            Some(vec![10, 12])
+            Some(vec![10, 12].into())
         );
         // Linux shape: distinct inodes on the same address stay distinct (SO_REUSEPORT).
         let merged =

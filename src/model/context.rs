@@ -102,7 +102,8 @@ pub(crate) struct Ancestor {
 /// ports asked about, its parent chain up to the service manager or container runtime.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct ProcessContext {
-    pub(crate) container: Option<Container>,
+    /// Out of line: most processes are in none, and a process is kept for every holder.
+    pub(crate) container: Option<Box<Container>>,
     pub(crate) unit: Option<Unit>,
     /// Nearest first; empty when not looked up.
     pub(crate) ancestors: Vec<Ancestor>,
@@ -162,10 +163,10 @@ pub(crate) struct Published {
 }
 
 /// Where a socket lives, beyond its addresses.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
 ///
-/// One per socket (tens of thousands on a busy host) and nearly always empty: its parts are
-/// kept out of line, so that an empty one costs 48 bytes, not 352.
+/// Nearly always empty, and kept out of line: a socket (tens of thousands on a busy host)
+/// holds one only when it has some of it (`Socket::context`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SocketContext {
     /// The network namespace it was found in, when whoport looked beyond its own.
     pub(crate) netns: Option<Box<NetnsInfo>>,

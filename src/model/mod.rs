@@ -186,16 +186,16 @@ pub(crate) struct RawSocket {
     /// IPv6 only: the socket also accepts IPv4 (`IPV6_V6ONLY` is off). `None`: not known.
     pub(crate) v6only: Option<bool>,
     /// Pids holding the socket, sorted and without repeats.
-    pub(crate) pids: Vec<u32>,
+    pub(crate) pids: Few<u32>,
     /// (pid, descriptor number) of every descriptor found referring to the socket,
     /// sorted; empty where the platform does not say (portable path).
-    pub(crate) fds: Vec<(u32, u32)>,
+    pub(crate) fds: Few<(u32, u32)>,
     /// What the collector learnt about how the socket is held (copied into the
     /// socket's flags): `AwaitingAccept`, `HeldByThread`, `MptcpSubflow`.
-    pub(crate) marks: Vec<SocketFlag>,
+    pub(crate) marks: Flags,
     /// The network namespace (its inode) it was read in, when whoport looked beyond its
     /// own (`--netns`, the free-port hint); `None` otherwise.
-    pub(crate) netns: Option<u64>,
+    pub(crate) netns: Option<std::num::NonZeroU64>,
 }
 
 impl RawSocket {
@@ -231,6 +231,64 @@ impl RawSocket {
             self.remote_port,
             self.state,
         )
+    }
+}
+
+/// A few values, in order: inline when there is one (a socket's holders and descriptors,
+/// nearly always one), else a slice of their own. Reads as a slice.
+#[derive(Clone)]
+pub(crate) enum Few<T> {
+    One(T),
+    /// None, or more than one (never one: see `From<Vec<T>>`).
+    Many(Box<[T]>),
+}
+
+impl<T> Default for Few<T> {
+    fn default() -> Few<T> {
+        Few::Many(Box::default())
+    }
+}
+
+impl<T> std::ops::Deref for Few<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        match self {
+            Few::One(one) => std::slice::from_ref(one),
+            Few::Many(many) => many,
+        }
+    }
+}
+
+impl<T> From<Vec<T>> for Few<T> {
+    fn from(mut values: Vec<T>) -> Few<T> {
+        match values.len() {
+            1 => match values.pop() {
+                Some(one) => Few::One(one),
+                None => Few::default(),
+            },
+            _ => Few::Many(values.into_boxed_slice()),
+        }
+    }
+}
+
+impl<T> FromIterator<T> for Few<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(values: I) -> Few<T> {
+        values.into_iter().collect::<Vec<T>>().into()
+    }
+}
+
+impl<T: PartialEq> PartialEq for Few<T> {
+    fn eq(&self, other: &Few<T>) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl<T: Eq> Eq for Few<T> {}
+
+impl<T: fmt::Debug> fmt::Debug for Few<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
@@ -300,7 +358,8 @@ pub(crate) struct Snapshot {
 pub(crate) struct Process {
     pub(crate) pid: u32,
     pub(crate) name: Option<String>,
-    pub(crate) user: Option<String>,
+    /// Shared with every other process and socket of the same user.
+    pub(crate) user: Option<Name>,
     pub(crate) uid: Option<u32>,
     /// The executable's path as the kernel gives it (without Linux's ` (deleted)`).
     pub(crate) exe: Option<String>,
@@ -478,7 +537,8 @@ pub(crate) enum Owner {
     Hidden {
         reason: HiddenReason,
         uid: Option<u32>,
-        user: Option<String>,
+        /// Shared with the socket's own `user`.
+        user: Option<Name>,
     },
     /// No process holds it, established with certainty (TIME_WAIT, kernel socket).
     None { reason: NoneReason },
@@ -563,6 +623,97 @@ impl SocketFlag {
     }
 }
 
+/// A name shared by the many sockets that bear it (a user's, a service's): one pointer,
+/// half of an `Arc<str>`, on each of tens of thousands of sockets.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Name(Arc<Box<str>>);
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Name {
+    fn from(name: &str) -> Name {
+        Name(Arc::new(Box::from(name)))
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+/// A socket's flags, in the order they were added, each at most once. Inline: one per
+/// socket (tens of thousands on a busy host), where a `Vec` would cost 24 bytes and an
+/// allocation for the few that have one.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Flags([Option<SocketFlag>; 8]);
+
+impl Flags {
+    /// Adds a flag, unless it is there already.
+    pub(crate) fn push(&mut self, flag: SocketFlag) {
+        if self.contains(&flag) {
+            return;
+        }
+        // Room for every kind of flag: a free slot is always there.
+        if let Some(slot) = self.0.iter_mut().find(|f| f.is_none()) {
+            *slot = Some(flag);
+        }
+    }
+
+    pub(crate) fn contains(&self, flag: &SocketFlag) -> bool {
+        self.0.contains(&Some(*flag))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0[0].is_none()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = SocketFlag> + '_ {
+        self.0.iter().map_while(|f| *f)
+    }
+}
+
+impl<const N: usize> From<[SocketFlag; N]> for Flags {
+    fn from(flags: [SocketFlag; N]) -> Flags {
+        let mut out = Flags::default();
+        for f in flags {
+            out.push(f);
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Flags {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 impl Serialize for SocketFlag {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -574,14 +725,15 @@ impl Serialize for SocketFlag {
 pub(crate) struct Socket {
     pub(crate) raw: RawSocket,
     /// The socket's user name (from its uid), shared by the sockets of that user.
-    pub(crate) user: Option<Arc<str>>,
+    pub(crate) user: Option<Name>,
     pub(crate) owner: Owner,
     /// Machine-readable marks (`dual_stack`, the Xsan verdict's flag).
-    pub(crate) flags: Vec<SocketFlag>,
+    pub(crate) flags: Flags,
     /// What is known about its ports (filled in by `annotate`).
     pub(crate) knowledge: SocketKnowledge,
-    /// Its network namespace and container.
-    pub(crate) context: SocketContext,
+    /// Its network namespace and container: out of line, as nearly every socket has
+    /// none (see [`Socket::context`]).
+    pub(crate) context: Option<Box<SocketContext>>,
 }
 
 /// What `annotate` knows about one socket. Kept small, as there is one per socket (tens
@@ -589,12 +741,34 @@ pub(crate) struct Socket {
 /// the rare Xsan verdict is kept out of line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SocketKnowledge {
-    /// The IANA service name of the local port (not for a client's ephemeral port).
-    pub(crate) service: Option<Arc<str>>,
-    /// The IANA service name of the remote port, for a client-side socket.
-    pub(crate) remote_service: Option<Arc<str>>,
+    /// An IANA service name: the local port's, or for a client-side socket (`remote`)
+    /// the remote port's. A socket has one or the other, never both: one field.
+    service: Option<Name>,
+    remote: bool,
     /// The Xsan verdict, for a listener on an Xsan port.
     pub(crate) xsan: Option<Box<XsanCheck>>,
+}
+
+impl SocketKnowledge {
+    /// The IANA service name of the local port (not for a client's ephemeral port).
+    pub(crate) fn service(&self) -> Option<&Name> {
+        self.service.as_ref().filter(|_| !self.remote)
+    }
+
+    /// The IANA service name of the remote port, for a client-side socket.
+    pub(crate) fn remote_service(&self) -> Option<&Name> {
+        self.service.as_ref().filter(|_| self.remote)
+    }
+
+    pub(crate) fn set_service(&mut self, name: Option<Name>) {
+        self.service = name;
+        self.remote = false;
+    }
+
+    pub(crate) fn set_remote_service(&mut self, name: Option<Name>) {
+        self.service = name;
+        self.remote = true;
+    }
 }
 
 /// Why a port counts as an Xsan port (Apple's documented uses; the host's fsports).
@@ -797,7 +971,25 @@ pub(crate) struct RegistryInfo {
     pub(crate) rows: usize,
 }
 
+/// The context of a socket that has none.
+static NO_CONTEXT: SocketContext = SocketContext {
+    netns: None,
+    container: None,
+    published: None,
+    socket_unit: None,
+};
+
 impl Socket {
+    /// Its network namespace and container (all empty for nearly every socket).
+    pub(crate) fn context(&self) -> &SocketContext {
+        self.context.as_deref().unwrap_or(&NO_CONTEXT)
+    }
+
+    /// Its context, to fill in (made on first use).
+    pub(crate) fn context_mut(&mut self) -> &mut SocketContext {
+        self.context.get_or_insert_with(Box::default)
+    }
+
     /// The Xsan verdict on this socket, if it is a listener on an Xsan port (set by
     /// `annotate`, which also adds the verdict's flag).
     pub(crate) fn xsan(&self) -> Option<XsanVerdict> {

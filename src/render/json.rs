@@ -151,7 +151,7 @@ pub(crate) struct JsonSocket<'a> {
     /// Why the owner is hidden or none; null when known.
     pub(crate) owner_reason: Option<&'static str>,
     pub(crate) processes: Vec<JsonProcess<'a>>,
-    pub(crate) flags: &'a [SocketFlag],
+    pub(crate) flags: crate::model::Flags,
     /// The IANA service name of the local port (null for a client's ephemeral port).
     pub(crate) service: Option<&'a str>,
     /// The IANA service name of the remote port, for a client-side socket.
@@ -245,14 +245,14 @@ impl<'a> JsonSocket<'a> {
                     }),
                 })
                 .collect(),
-            flags: &s.flags,
-            service: s.knowledge.service.as_deref(),
-            remote_service: s.knowledge.remote_service.as_deref(),
+            flags: s.flags,
+            service: s.knowledge.service().map(|n| &**n),
+            remote_service: s.knowledge.remote_service().map(|n| &**n),
             xsan: s.knowledge.xsan.as_deref().map(JsonXsanCheck::from_check),
-            netns: s.context.netns.as_deref().map(netns),
-            container: s.context.container.as_deref(),
-            published: s.context.published.as_deref().map(published),
-            socket_unit: s.context.socket_unit.as_deref(),
+            netns: s.context().netns.as_deref().map(netns),
+            container: s.context().container.as_deref(),
+            published: s.context().published.as_deref().map(published),
+            socket_unit: s.context().socket_unit.as_deref(),
         }
     }
 }

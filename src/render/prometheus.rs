@@ -112,8 +112,8 @@ impl Prometheus {
         let tail = [
             s.owner.kind().to_string(),
             s.knowledge
-                .service
-                .as_deref()
+                .service()
+                .map(|n| &**n)
                 .unwrap_or_default()
                 .to_string(),
             s.xsan()

@@ -111,7 +111,11 @@ fn endpoint_into(out: &mut String, addr: &IpAddr, port: u16) {
 /// Where a socket lives: its container (published to one: "web (published)"), or the
 /// network namespace it was found in when that is not whoport's own.
 fn place_into(out: &mut String, s: &Socket) {
-    match (&s.context.container, &s.context.published, &s.context.netns) {
+    match (
+        &s.context().container,
+        &s.context().published,
+        &s.context().netns,
+    ) {
         (Some(c), Some(_), _) => {
             out.push_str(&terminal_safe(c.label()));
             out.push_str(" (published)");
@@ -347,7 +351,7 @@ impl Table {
             }
             row.next(None).push_str(s.raw.state.as_str());
             let service = row.next(None);
-            match (&s.knowledge.service, &s.knowledge.remote_service) {
+            match (s.knowledge.service(), s.knowledge.remote_service()) {
                 (Some(local), _) => service.push_str(&terminal_safe(local)),
                 (None, Some(remote)) => {
                     service.push_str("->");
@@ -737,8 +741,8 @@ impl Render for Table {
             let show_xsan =
                 report.xsan.is_some() || report.sockets.iter().any(|s| s.knowledge.xsan.is_some());
             let show_place = report.sockets.iter().any(|s| {
-                s.context.container.is_some()
-                    || s.context.netns.as_ref().is_some_and(|n| !n.current)
+                s.context().container.is_some()
+                    || s.context().netns.as_ref().is_some_and(|n| !n.current)
             });
             self.render_rows(report, show_remote, show_xsan, show_place, out)?;
         }
@@ -803,7 +807,7 @@ fn process_text(p: &Process) -> String {
 fn context_lines(report: &Report) -> Vec<String> {
     let mut out = Vec::new();
     for s in &report.sockets {
-        let Some(p) = &s.context.published else {
+        let Some(p) = &s.context().published else {
             continue;
         };
         let holder = s
@@ -833,7 +837,7 @@ fn context_lines(report: &Report) -> Vec<String> {
         });
     }
     for s in &report.sockets {
-        if let Some(unit) = &s.context.socket_unit {
+        if let Some(unit) = &s.context().socket_unit {
             out.push(format!(
                 "{}/{}: socket unit {} (the service manager holds it for socket activation)",
                 s.raw.local_port,
@@ -898,7 +902,7 @@ fn elsewhere_lines(port: u16, elsewhere: &[Socket]) -> Vec<String> {
                 (_, true) => "no process".to_string(),
                 (_, false) => holders.join(", "),
             };
-            let netns = s.context.netns.as_ref();
+            let netns = s.context().netns.as_ref();
             let where_ = match netns.and_then(|n| n.name.as_deref()) {
                 Some(name) => format!("network namespace {}", terminal_safe(name)),
                 None => format!(
@@ -906,8 +910,11 @@ fn elsewhere_lines(port: u16, elsewhere: &[Socket]) -> Vec<String> {
                     netns.map_or(0, |n| n.inode)
                 ),
             };
-            let text = match (&s.context.container, netns.and_then(|n| n.name.as_deref())) {
-                (Some(c), _) if s.context.published.is_some() => format!(
+            let text = match (
+                &s.context().container,
+                netns.and_then(|n| n.name.as_deref()),
+            ) {
+                (Some(c), _) if s.context().published.is_some() => format!(
                     "free here; {who} {does} in {where_}, published by container {}",
                     container_text(c)
                 ),
@@ -958,28 +965,29 @@ mod tests {
                 uid: Some(u32::from(port)),
                 inode: Some(u64::from(port)),
                 v6only: Some(false),
-                pids: Vec::new(),
-                fds: Vec::new(),
-                marks: Vec::new(),
+                pids: crate::model::Few::default(),
+                fds: crate::model::Few::default(),
+                marks: crate::model::Flags::default(),
                 netns: None,
             },
             user: port.is_multiple_of(3).then(|| "svc".into()),
             owner,
             flags: if v6 {
-                vec![SocketFlag::DualStack]
+                [SocketFlag::DualStack].into()
             } else {
-                Vec::new()
+                crate::model::Flags::default()
             },
             // Some sockets with a service name (one with an odd one), a client's remote
             // service, and each Xsan verdict.
-            knowledge: SocketKnowledge {
-                service: match port {
-                    22 => Some("ssh".into()),
-                    53 => Some("dom\x1bain".into()),
-                    _ => None,
-                },
-                remote_service: (port == 443).then(|| "https".into()),
-                xsan: [
+            knowledge: {
+                let mut k = SocketKnowledge::default();
+                match port {
+                    22 => k.set_service(Some("ssh".into())),
+                    53 => k.set_service(Some("dom\x1bain".into())),
+                    443 => k.set_remote_service(Some("https".into())),
+                    _ => {}
+                }
+                k.xsan = [
                     XsanVerdict::Xsan,
                     XsanVerdict::NotXsan,
                     XsanVerdict::CannotVerify,
@@ -991,7 +999,8 @@ mod tests {
                         verdict,
                         reason: "test".into(),
                     })
-                }),
+                });
+                k
             },
             context: Default::default(),
         }
@@ -1006,7 +1015,7 @@ mod tests {
         Process {
             pid,
             name: name.map(str::to_string),
-            user: pid.is_multiple_of(2).then(|| "ユーザー".to_string()),
+            user: pid.is_multiple_of(2).then(|| "ユーザー".into()),
             uid: (!pid.is_multiple_of(3)).then_some(pid),
             exe: exe.map(str::to_string),
             cmdline: cmdline.map(|c| c.iter().map(|a| a.to_string()).collect()),

@@ -65,7 +65,7 @@ fn hidden(port: u16) -> Socket {
         Owner::Hidden {
             reason: HiddenReason::NotPermitted,
             uid: Some(65534),
-            user: Some("nobody".to_string()),
+            user: Some("nobody".into()),
         },
     )
 }

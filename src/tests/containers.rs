@@ -49,10 +49,10 @@ fn listener(addr: IpAddr, port: u16, inode: u64, pids: &[u32], netns: Option<u64
         uid: Some(0),
         inode: Some(inode),
         v6only: Some(false),
-        pids: pids.to_vec(),
-        fds: Vec::new(),
-        marks: Vec::new(),
-        netns,
+        pids: pids.to_vec().into(),
+        fds: crate::model::Few::default(),
+        marks: crate::model::Flags::default(),
+        netns: netns.and_then(std::num::NonZeroU64::new),
     }
 }
 
@@ -154,7 +154,7 @@ fn sources() -> Sources {
         (
             900,
             ProcessContext {
-                container: Some(container("web", 'a')),
+                container: Some(Box::new(container("web", 'a'))),
                 unit: None,
                 ancestors: vec![ancestor(880, "containerd-shim")],
                 ..ProcessContext::default()
@@ -163,7 +163,7 @@ fn sources() -> Sources {
         (
             901,
             ProcessContext {
-                container: Some(container("inner", 'b')),
+                container: Some(Box::new(container("inner", 'b'))),
                 unit: None,
                 ancestors: Vec::new(),
                 ..ProcessContext::default()

@@ -62,9 +62,9 @@ fn raw(
         uid: Some(uid),
         inode: Some(inode),
         v6only,
-        pids: pids.to_vec(),
-        fds: Vec::new(),
-        marks: Vec::new(),
+        pids: pids.to_vec().into(),
+        fds: crate::model::Few::default(),
+        marks: crate::model::Flags::default(),
         netns: None,
     }
 }

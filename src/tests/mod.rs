@@ -11,6 +11,15 @@ mod layers;
 #[test]
 fn a_socket_stays_small() {
     let size = std::mem::size_of::<crate::model::Socket>();
-    assert!(size <= 344, "model::Socket is {size} bytes");
-    assert_eq!(std::mem::size_of::<crate::model::SocketContext>(), 48);
+    assert!(size <= 192, "model::Socket is {size} bytes");
+    let raw = std::mem::size_of::<crate::model::RawSocket>();
+    assert!(raw <= 120, "model::RawSocket is {raw} bytes");
+    // The rare parts out of line, the flags and the usual one holder inline.
+    assert_eq!(
+        std::mem::size_of::<Option<Box<crate::model::SocketContext>>>(),
+        8
+    );
+    assert_eq!(std::mem::size_of::<crate::model::Flags>(), 8);
+    assert_eq!(std::mem::size_of::<Option<crate::model::Name>>(), 8);
+    assert_eq!(std::mem::size_of::<crate::model::Few<(u32, u32)>>(), 16);
 }

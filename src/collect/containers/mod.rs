@@ -26,7 +26,8 @@ use state::{DockerContainer, PodDir};
 /// What a process's cgroup says, with the container's name looked up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ProcessFacts {
-    pub(crate) container: Option<Container>,
+    /// Out of line, as in `ProcessContext` (most processes are in none).
+    pub(crate) container: Option<Box<Container>>,
     pub(crate) unit: Option<Unit>,
 }
 
@@ -175,7 +176,7 @@ impl Attributor {
             .map(|(pid, facts)| {
                 let container = facts
                     .container
-                    .map(|c| self.name(c.runtime, &c.id, c.pod_uid));
+                    .map(|c| Box::new(self.name(c.runtime, &c.id, c.pod_uid)));
                 let unit = facts.unit;
                 (pid, ProcessFacts { container, unit })
             })

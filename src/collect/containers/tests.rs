@@ -183,13 +183,13 @@ fn processes_in_containers_and_units() {
     assert_eq!(
         a.process(100),
         ProcessFacts {
-            container: Some(docker_web()),
+            container: Some(Box::new(docker_web())),
             unit: None
         }
     );
-    assert_eq!(a.process(310).container, Some(podman_db()));
+    assert_eq!(a.process(310).container.map(|c| *c), Some(podman_db()));
     assert_eq!(
-        a.process(500).container,
+        a.process(500).container.map(|c| *c),
         Some(Container {
             runtime: Runtime::Containerd,
             id: KUBE.to_string(),
@@ -301,7 +301,7 @@ fn unreadable_files_give_a_note_not_an_error() {
     let mut a = Attributor::with_root(root);
     let facts = a.process(100);
     assert_eq!(
-        facts.container,
+        facts.container.map(|c| *c),
         Some(Container {
             name: None,
             ..docker_web()
@@ -336,14 +336,14 @@ fn unreadable_files_give_a_note_not_an_error() {
 fn files_are_read_once() {
     let dir = machine();
     let mut a = Attributor::with_root(dir.path());
-    assert_eq!(a.process(100).container, Some(docker_web()));
+    assert_eq!(a.process(100).container.map(|c| *c), Some(docker_web()));
     // Changed on disk after the first read: the run keeps what it read.
     write(
         dir.path(),
         &format!("var/lib/docker/containers/{ID}/config.v2.json"),
         &docker_config("renamed", "172.17.0.2", "{}", true),
     );
-    assert_eq!(a.process(100).container, Some(docker_web()));
+    assert_eq!(a.process(100).container.map(|c| *c), Some(docker_web()));
 }
 
 #[test]
@@ -465,7 +465,11 @@ fn many_processes_are_read_on_two_threads_alike() {
     asked.push(999_999); // gone
     let found = a.processes(&asked);
     assert_eq!(found.len(), pids.len());
-    assert!(found.values().all(|f| f.container == Some(docker_web())));
+    assert!(
+        found
+            .values()
+            .all(|f| f.container.as_deref() == Some(&docker_web()))
+    );
 }
 
 #[test]
@@ -553,13 +557,13 @@ fn cgroup_files_the_collector_read_are_not_read_again() {
     assert_eq!(found.get(&100).map(|f| f.container.clone()), Some(None));
     assert_eq!(
         found.get(&999).and_then(|f| f.container.clone()),
-        Some(docker_web())
+        Some(Box::new(docker_web()))
     );
     // Not adopted: read from its file as before.
     assert_eq!(
         found.get(&310).and_then(|f| f.container.clone()),
-        Some(podman_db())
+        Some(Box::new(podman_db()))
     );
     // Taken as used: asked again, 100 is read from its file.
-    assert_eq!(a.process(100).container, Some(docker_web()));
+    assert_eq!(a.process(100).container, Some(Box::new(docker_web())));
 }

@@ -156,7 +156,7 @@ impl Collector for Linux {
                         ));
                     }
                     sockets.extend(found.sockets.into_iter().map(|mut s| {
-                        s.netns = Some(ns.id.inode);
+                        s.netns = std::num::NonZeroU64::new(ns.id.inode);
                         s
                     }));
                 }
@@ -185,7 +185,7 @@ impl Collector for Linux {
                 for (ns, result) in chosen.iter().zip(netns::read_all(&chosen, q, procfs)) {
                     if let Ok(found) = result {
                         again.extend(found.sockets.into_iter().map(|mut s| {
-                            s.netns = Some(ns.id.inode);
+                            s.netns = std::num::NonZeroU64::new(ns.id.inode);
                             s
                         }));
                     }
@@ -412,8 +412,9 @@ fn attach(sockets: &mut [RawSocket], holders: &[(u64, u32, u32)], thread_held: &
         let start = holders.partition_point(|&(i, _, _)| i < inode);
         let found = holders[start..].iter().take_while(|&&(i, _, _)| i == inode);
         s.fds = found.clone().map(|&(_, pid, fd)| (pid, fd)).collect();
-        s.pids = found.map(|&(_, pid, _)| pid).collect();
-        s.pids.dedup();
+        let mut pids: Vec<u32> = found.map(|&(_, pid, _)| pid).collect();
+        pids.dedup();
+        s.pids = pids.into();
         if thread_held.binary_search(&inode).is_ok() {
             s.marks.push(SocketFlag::HeldByThread);
         }
@@ -455,10 +456,17 @@ fn bpf_owners(
     } = iter.scan(wanted)?;
     let mut out = fdscan::FdScan::default();
     // (inode, pid, fd), sorted; those of threads' own tables only where no process's
-    // table holds the inode.
-    let (threads, processes): (Vec<_>, Vec<_>) = found.into_iter().partition(|h| h.thread);
-    out.holders = processes.iter().map(|h| (h.inode, h.pid, h.fd)).collect();
-    for h in &threads {
+    // table holds the inode. Read from `found` in place (one holder per wanted socket:
+    // on a busy host, tens of thousands), not split into two copies.
+    let threads = || found.iter().filter(|h| h.thread);
+    out.holders.reserve_exact(found.len() - threads().count());
+    out.holders.extend(
+        found
+            .iter()
+            .filter(|h| !h.thread)
+            .map(|h| (h.inode, h.pid, h.fd)),
+    );
+    for h in threads() {
         let at = out.holders.partition_point(|&(i, _, _)| i < h.inode);
         if out.holders.get(at).is_none_or(|&(i, _, _)| i != h.inode) {
             out.thread_held.push(h.inode);
@@ -467,11 +475,11 @@ fn bpf_owners(
     out.thread_held.sort_unstable();
     out.thread_held.dedup();
     out.holders.extend(
-        threads
-            .iter()
+        threads()
             .filter(|h| out.thread_held.binary_search(&h.inode).is_ok())
             .map(|h| (h.inode, h.pid, h.fd)),
     );
+    drop(found);
     out.holders.sort_unstable();
     out.holders.dedup();
     // The holders' details, as the /proc scan reads them; a holder gone meanwhile held

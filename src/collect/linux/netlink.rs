@@ -402,9 +402,9 @@ fn parse(msg: &[u8], protocol: Protocol) -> Option<RawSocket> {
         uid: Some(uid),
         inode: Some(u64::from(inode)),
         v6only,
-        pids: Vec::new(),
-        fds: Vec::new(),
-        marks: Vec::new(),
+        pids: crate::model::Few::default(),
+        fds: crate::model::Few::default(),
+        marks: crate::model::Flags::default(),
         netns: None,
     })
 }

@@ -83,9 +83,9 @@ fn parse_line(line: &str, protocol: Protocol) -> Result<RawSocket> {
         uid: Some(uid),
         inode: Some(inode),
         v6only: None,
-        pids: Vec::new(),
-        fds: Vec::new(),
-        marks: Vec::new(),
+        pids: crate::model::Few::default(),
+        fds: crate::model::Few::default(),
+        marks: crate::model::Flags::default(),
         netns: None,
     })
 }

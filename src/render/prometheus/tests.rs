@@ -15,7 +15,7 @@ fn render(report: &Report, protocols: Vec<Protocol>) -> String {
     let mut report = report.clone();
     for s in &mut report.sockets {
         if s.raw.protocol == Protocol::Tcp && s.raw.local_port == 22 {
-            s.knowledge.service = Some("ssh".into());
+            s.knowledge.set_service(Some("ssh".into()));
         }
     }
     let mut out = Vec::new();
@@ -79,7 +79,7 @@ fn series_and_counts() {
                     Owner::Hidden {
                         reason: HiddenReason::NotPermitted,
                         uid: Some(65534),
-                        user: Some("nobody".to_string()),
+                        user: Some("nobody".into()),
                     },
                 ),
                 XsanVerdict::NotXsan,

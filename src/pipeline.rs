@@ -54,16 +54,18 @@ pub(crate) fn report(
     // Parents only for the holders of ports asked about: the detail lines are theirs.
     let detail = !filters.port_args.is_empty();
     context::attach(&mut report.sockets, sources.context.as_ref(), detail);
-    if namespaces.hint && namespaces.scope == NetnsScope::Current {
-        report.elsewhere = elsewhere(sources, host, query, filters, &report);
-    }
-    report.warnings.extend(sources.context.notes());
     let asked = asked_by_number(&filters.port_args);
     let mut ctx = Context::new(host, &asked);
     ctx.xsan_asked = xsan_asked;
     annotate::annotate(&mut report, &ctx);
     explain_ipv4(&mut report, query);
     look_around(sources, query, filters, &namespaces.scope, &mut report)?;
+    // Once it is known which ports are free (no socket at all, not just none the filters
+    // let through): the hint is for those.
+    if namespaces.hint && namespaces.scope == NetnsScope::Current {
+        report.elsewhere = elsewhere(sources, host, query, filters, &report);
+    }
+    report.warnings.extend(sources.context.notes());
     if xsan_audit {
         report.xsan = Some(annotate::xsan_audit(host.xsan(), &asked));
     }
@@ -189,7 +191,7 @@ fn elsewhere(
     let free: Vec<(u16, u16)> = report
         .ports
         .iter()
-        .filter(|p| p.sockets == 0)
+        .filter(|p| p.is_free())
         .map(|p| (p.port, p.port))
         .collect();
     if free.is_empty() {

@@ -125,19 +125,16 @@ pub(crate) fn enumerate() -> Enumeration {
         let parts = parallel::for_each(&pids, 64, Vec::new, |seen: &mut Vec<_>, &pid| {
             let mut path = [0u8; 24];
             let ns_path = pid_path(&mut path, pid, b"/ns/net");
-            let linked = nsfs.and_then(|dev| {
-                let target = rustix::fs::readlinkat(&proc_dir, ns_path, Vec::with_capacity(32));
-                Some(match target {
-                    Ok(target) => Ok(NetnsId {
-                        dev,
-                        inode: link_inode(target.as_bytes())?,
-                    }),
+            let followed = || statat(&proc_dir, ns_path, AtFlags::empty()).map(|st| id_of(&st));
+            let id = match nsfs {
+                Some(dev) => match rustix::fs::readlinkat(&proc_dir, ns_path, Vec::new()) {
+                    Ok(target) => match link_inode(target.as_bytes()) {
+                        Some(inode) => Ok(NetnsId { dev, inode }),
+                        None => followed(),
+                    },
                     Err(e) => Err(e),
-                })
-            });
-            let id = match linked {
-                Some(id) => id,
-                None => statat(&proc_dir, ns_path, AtFlags::empty()).map(|st| id_of(&st)),
+                },
+                None => followed(),
             };
             match id {
                 Ok(id) => seen.push((pid, Some(id))),

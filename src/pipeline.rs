@@ -38,6 +38,10 @@ pub(crate) fn report(
     xsan_asked: bool,
     namespaces: &Namespaces,
 ) -> Result<Report> {
+    // Asked about ports, the hint may follow: the other namespaces are found meanwhile.
+    if namespaces.hint && namespaces.scope == NetnsScope::Current && !filters.port_args.is_empty() {
+        sources.sockets.look_ahead_to_others();
+    }
     let mut snapshot = sources
         .sockets
         .collect_in(query, &namespaces.scope)

@@ -59,6 +59,11 @@ pub(crate) trait Collector {
         }
     }
 
+    /// Says that `collect_in(_, &NetnsScope::Others)` is likely to follow the next
+    /// `collect` (the free-port hint): a collector may look for the other namespaces
+    /// meanwhile, on a thread of its own. Nothing by default.
+    fn look_ahead_to_others(&self) {}
+
     /// The sockets alone, without looking for the processes holding them, where the
     /// platform can tell them apart (`wait` and `watch` read the socket table every
     /// interval; Linux: sock_diag only). Elsewhere, a whole collection.

@@ -43,6 +43,9 @@ struct Linux {
     /// The pids /proc listed while the iterators were being loaded, for the BPF scan
     /// that follows (which lists them itself otherwise).
     listed: RefCell<Option<Vec<u32>>>,
+    /// The other network namespaces, being found on a thread of their own while the
+    /// sockets are dumped (`look_ahead_to_others`), for the free-port hint.
+    census: RefCell<Option<std::thread::JoinHandle<netns::Enumeration>>>,
 }
 
 impl Linux {
@@ -53,6 +56,7 @@ impl Linux {
             debug,
             bpf: OnceCell::new(),
             listed: RefCell::new(None),
+            census: RefCell::new(None),
         })
     }
 }
@@ -71,6 +75,20 @@ pub(crate) fn procfs_collector(owners: OwnerPath, debug: bool) -> Result<Box<dyn
 }
 
 impl Collector for Linux {
+    /// The census of the other namespaces (a readlink of every process's
+    /// `/proc/PID/ns/net`) costs about what the kernel's walk of its TCP table does for
+    /// a dump filtered by port: the two run side by side, and a free port's answer waits
+    /// for the longer one instead of both. Root only (only then are others looked at).
+    fn look_ahead_to_others(&self) {
+        if privileged() && self.census.borrow().is_none() {
+            let started = std::thread::Builder::new()
+                .name("netns census".into())
+                .spawn(netns::enumerate);
+            // Without a thread the census runs when it is needed, as it did before.
+            *self.census.borrow_mut() = started.ok();
+        }
+    }
+
     /// sock_diag (or /proc/net) alone: no owner scan (`wait`, `watch`).
     fn sockets(&self, query: &SocketQuery) -> Result<Vec<RawSocket>> {
         self.dump(query, &mut Vec::new())
@@ -133,7 +151,12 @@ impl Collector for Linux {
             );
             return Ok(snapshot);
         }
-        let (chosen, mut warnings) = netns::choose(scope)?;
+        let ahead = match scope {
+            // A thread that panicked only loses the head start.
+            NetnsScope::Others => self.census.take().and_then(|h| h.join().ok()),
+            _ => None,
+        };
+        let (chosen, mut warnings) = netns::choose(scope, ahead)?;
         let read = netns::read_all(&chosen, query, self.source == Source::ProcNet);
         let mut sockets = Vec::new();
         let mut namespaces = Vec::with_capacity(chosen.len());

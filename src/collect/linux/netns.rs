@@ -189,8 +189,12 @@ pub(crate) fn enumerate() -> Enumeration {
 }
 
 /// The namespaces a scope names, and what the user should know about the choice.
-pub(crate) fn choose(scope: &NetnsScope) -> Result<(Vec<Netns>, Vec<String>)> {
-    let all = enumerate();
+/// `known`: an enumeration made for this choice already (see `Linux::look_ahead_to_others`).
+pub(crate) fn choose(
+    scope: &NetnsScope,
+    known: Option<Enumeration>,
+) -> Result<(Vec<Netns>, Vec<String>)> {
+    let all = known.unwrap_or_else(enumerate);
     let mut warnings = Vec::new();
     let chosen = match scope {
         NetnsScope::Current => all.namespaces.into_iter().filter(|n| n.current).collect(),
@@ -289,10 +293,7 @@ pub(crate) fn read_all(
     query: &SocketQuery,
     procfs: bool,
 ) -> Vec<Result<NsSockets, String>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 2)
-        .min(namespaces.len());
+    let threads = parallel::cores().clamp(1, 2).min(namespaces.len());
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();

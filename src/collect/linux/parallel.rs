@@ -5,8 +5,9 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The cores this process may run on (cgroup quotas included), looked up once.
-fn cores() -> usize {
+/// The cores this process may run on (cgroup quotas included), looked up once: std reads
+/// the cgroup's quota files every time it is asked.
+pub(crate) fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| {
         std::thread::available_parallelism()

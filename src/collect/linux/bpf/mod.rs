@@ -123,7 +123,7 @@ impl SocketIter {
         let own_fd = u32::try_from(own.as_raw_fd()).context("a socket descriptor")?;
         // A copy per core (two at most: the walk is memory-bound beyond), each walking
         // the processes whose tgid's low bit is its own.
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let cores = super::parallel::cores();
         let shards = if cores > 1 {
             vec![
                 program::Shard { mask: 1, index: 0 },

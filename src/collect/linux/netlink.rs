@@ -161,8 +161,64 @@ fn request(kind: Request, states: u32, bytecode: &[u8], seq: u32) -> Vec<u8> {
     msg
 }
 
-/// Dumps every socket the query asks for: one request per (protocol, family).
+/// Dumps every socket the query asks for: one request per (protocol, family). Where there
+/// are two cores, TCP's requests go on a thread (and a socket) of their own beside the
+/// others': for any connected state the kernel walks its whole established-connection
+/// table, the longest part of a query for one port, and the UDP tables are walked meanwhile.
 pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
+    // Past MAX_FILTER_RANGES the jumps do not fit the op's 16 bits: filter here instead
+    // (`retain` below runs in any case).
+    let bytecode = match &query.ports {
+        Some(p) if p.ranges().len() <= MAX_FILTER_RANGES => port_filter(p),
+        _ => Vec::new(),
+    };
+    // MPTCP and UDP-Lite sockets are rare, and asking for MPTCP walks the whole TCP
+    // listening table: they are asked for only when the kernel counts some in use here.
+    let rare_in_use = rare_protocols_in_use();
+    let protocols: Vec<(Protocol, u32)> = [
+        (Protocol::Tcp, u32::from(IPPROTO_TCP)),
+        (Protocol::Mptcp, IPPROTO_MPTCP),
+        (Protocol::Udp, u32::from(IPPROTO_UDP)),
+        (Protocol::UdpLite, u32::from(IPPROTO_UDPLITE)),
+    ]
+    .into_iter()
+    .filter(|&(protocol, _)| {
+        query.wants_protocol(protocol)
+            && !rare_in_use.as_ref().is_some_and(|in_use| {
+                matches!(protocol, Protocol::Mptcp | Protocol::UdpLite)
+                    && !in_use.contains(&protocol)
+            })
+    })
+    .collect();
+    let (tcp, rest): (Vec<_>, Vec<_>) = protocols
+        .iter()
+        .copied()
+        .partition(|&(protocol, _)| protocol == Protocol::Tcp);
+    let mut out = if !tcp.is_empty() && !rest.is_empty() && super::parallel::cores() > 1 {
+        std::thread::scope(|scope| {
+            let beside = scope.spawn(|| dump_protocols(query, &bytecode, &tcp));
+            let others = dump_protocols(query, &bytecode, &rest);
+            let mut out = match beside.join() {
+                Ok(tcp) => tcp?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            out.extend(others?);
+            anyhow::Ok(out)
+        })?
+    } else {
+        dump_protocols(query, &bytecode, &protocols)?
+    };
+    mark_subflows(&mut out);
+    out.retain(|s| query.matches(s));
+    Ok(out)
+}
+
+/// The requests for some protocols, one after the other on one netlink socket.
+fn dump_protocols(
+    query: &SocketQuery,
+    bytecode: &[u8],
+    protocols: &[(Protocol, u32)],
+) -> Result<Vec<RawSocket>> {
     let fd = socket_with(
         AddressFamily::NETLINK,
         SocketType::RAW,
@@ -170,39 +226,16 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
         Some(netlink::SOCK_DIAG),
     )
     .context("opening a netlink sock_diag socket")?;
-    // Past MAX_FILTER_RANGES the jumps do not fit the op's 16 bits: filter here instead
-    // (`retain` below runs in any case).
-    let bytecode = match &query.ports {
-        Some(p) if p.ranges().len() <= MAX_FILTER_RANGES => port_filter(p),
-        _ => Vec::new(),
-    };
     let mut out = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut seq = 0;
-    // MPTCP and UDP-Lite sockets are rare, and asking for MPTCP walks the whole TCP
-    // listening table: they are asked for only when the kernel counts some in use here.
-    let rare_in_use = rare_protocols_in_use();
     let mut ask = |kind: Request, protocol: Protocol, out: &mut Vec<RawSocket>| -> Result<()> {
         seq += 1;
-        let req = request(kind, state_mask(query, protocol), &bytecode, seq);
+        let req = request(kind, state_mask(query, protocol), bytecode, seq);
         send(&fd, &req, SendFlags::empty()).context("sending a sock_diag request")?;
         read_dump(&fd, &mut buf, protocol, seq, out)
     };
-    for (protocol, proto_num) in [
-        (Protocol::Tcp, u32::from(IPPROTO_TCP)),
-        (Protocol::Mptcp, IPPROTO_MPTCP),
-        (Protocol::Udp, u32::from(IPPROTO_UDP)),
-        (Protocol::UdpLite, u32::from(IPPROTO_UDPLITE)),
-    ] {
-        if !query.wants_protocol(protocol) {
-            continue;
-        }
-        if let Some(in_use) = &rare_in_use
-            && matches!(protocol, Protocol::Mptcp | Protocol::UdpLite)
-            && !in_use.contains(&protocol)
-        {
-            continue;
-        }
+    for &(protocol, proto_num) in protocols {
         let (ipv4, ipv6) = (
             query.lists_family(Family::Ipv4),
             query.lists_family(Family::Ipv6),
@@ -233,8 +266,6 @@ pub(crate) fn dump(query: &SocketQuery) -> Result<Vec<RawSocket>> {
             }
         }
     }
-    mark_subflows(&mut out);
-    out.retain(|s| query.matches(s));
     Ok(out)
 }
 

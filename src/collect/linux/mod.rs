@@ -3,6 +3,8 @@
 //! where it can run, else from a parallel scan of /proc/*/fd.
 
 use std::cell::{OnceCell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result, bail};
 
@@ -45,7 +47,15 @@ struct Linux {
     listed: RefCell<Option<Vec<u32>>>,
     /// The other network namespaces, being found on a thread of their own while the
     /// sockets are dumped (`look_ahead_to_others`), for the free-port hint.
-    census: RefCell<Option<std::thread::JoinHandle<netns::Enumeration>>>,
+    census: RefCell<Option<Census>>,
+}
+
+/// The other namespaces being found on a thread of their own (`look_ahead_to_others`).
+struct Census {
+    thread: std::thread::JoinHandle<Option<netns::Enumeration>>,
+    /// Set when the sockets dumped show that no port asked about is free: the hint will
+    /// not be wanted, and the thread stops where it is.
+    stop: Arc<AtomicBool>,
 }
 
 impl Linux {
@@ -81,11 +91,15 @@ impl Collector for Linux {
     /// for the longer one instead of both. Root only (only then are others looked at).
     fn look_ahead_to_others(&self) {
         if privileged() && self.census.borrow().is_none() {
+            let stop = Arc::new(AtomicBool::new(false));
+            let stop_here = Arc::clone(&stop);
+            // One thread: the other core is the kernel's, walking its socket tables for
+            // this thread's caller.
             let started = std::thread::Builder::new()
                 .name("netns census".into())
-                .spawn(netns::enumerate);
+                .spawn(move || netns::enumerate_on(1, &stop_here));
             // Without a thread the census runs when it is needed, as it did before.
-            *self.census.borrow_mut() = started.ok();
+            *self.census.borrow_mut() = started.ok().map(|thread| Census { thread, stop });
         }
     }
 
@@ -122,6 +136,13 @@ impl Collector for Linux {
             let _ = self.bpf.set(loaded);
         }
         let sockets = self.dump(query, &mut warnings)?;
+        // Every port asked about has a socket: none is free, the hint will not be wanted.
+        if let Some(census) = self.census.borrow().as_ref()
+            && let Some(ports) = &query.ports
+            && every_port_has_a_socket(ports, &sockets)
+        {
+            census.stop.store(true, Ordering::Relaxed);
+        }
         let snapshot = finish(
             sockets,
             query,
@@ -153,7 +174,10 @@ impl Collector for Linux {
         }
         let ahead = match scope {
             // A thread that panicked only loses the head start.
-            NetnsScope::Others => self.census.take().and_then(|h| h.join().ok()),
+            NetnsScope::Others => self
+                .census
+                .take()
+                .and_then(|census| census.thread.join().ok().flatten()),
             _ => None,
         };
         let (chosen, mut warnings) = netns::choose(scope, ahead)?;
@@ -214,6 +238,22 @@ impl Collector for Linux {
             &|wanted| self.owners(wanted),
         )
     }
+}
+
+/// Whether every port of a (small) set has one of the sockets; `false` for a set of more
+/// than 64 ports, not looked at one by one.
+fn every_port_has_a_socket(ports: &PortSet, sockets: &[RawSocket]) -> bool {
+    let count: usize = ports
+        .ranges()
+        .iter()
+        .map(|&(low, high)| usize::from(high.saturating_sub(low)) + 1)
+        .sum();
+    count <= 64
+        && ports
+            .ranges()
+            .iter()
+            .flat_map(|&(low, high)| low..=high)
+            .all(|port| sockets.iter().any(|s| s.local_port == port))
 }
 
 /// An owner scan: the holders of the wanted sockets.
@@ -529,4 +569,40 @@ fn bpf_owners(
     }
     out.inaccessible.sort_unstable();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::every_port_has_a_socket;
+    use crate::model::{NoneReason, Owner, PortSet, Protocol, RawSocket, State, testing};
+
+    fn on(port: u16) -> RawSocket {
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let owner = Owner::None {
+            reason: NoneReason::NoFile,
+        };
+        testing::socket(Protocol::Tcp, any, port, State::Listen, owner).raw
+    }
+
+    #[test]
+    fn the_hint_is_given_up_only_when_every_port_asked_has_a_socket() {
+        let sockets = [on(80), on(443)];
+        let set = |ranges: &[(u16, u16)]| PortSet::new(ranges.to_vec());
+        assert!(every_port_has_a_socket(&set(&[(80, 80)]), &sockets));
+        assert!(every_port_has_a_socket(
+            &set(&[(80, 80), (443, 443)]),
+            &sockets
+        ));
+        // 8080 is free: its hint may be wanted.
+        assert!(!every_port_has_a_socket(
+            &set(&[(80, 80), (8080, 8080)]),
+            &sockets
+        ));
+        assert!(!every_port_has_a_socket(&set(&[(80, 81)]), &sockets));
+        // A wide range is not looked at port by port.
+        let wide: Vec<RawSocket> = (1000..1100).map(on).collect();
+        assert!(!every_port_has_a_socket(&set(&[(1000, 1099)]), &wide));
+    }
 }

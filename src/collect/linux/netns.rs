@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, fstat, openat, statat};
 use rustix::io::Errno;
@@ -94,6 +94,15 @@ pub(crate) fn current() -> rustix::io::Result<NetnsId> {
 
 /// Every network namespace that has a process or a bind mount in the known places.
 pub(crate) fn enumerate() -> Enumeration {
+    enumerate_on(parallel::cores(), &AtomicBool::new(false)).unwrap_or_else(|| Enumeration {
+        namespaces: Vec::new(),
+        unreadable: 0,
+    })
+}
+
+/// The same on at most `threads` threads; `None` if `stop` was set before it ended (the
+/// rest of the processes were not looked at).
+pub(crate) fn enumerate_on(threads: usize, stop: &AtomicBool) -> Option<Enumeration> {
     let here = current().ok();
     let mut found: HashMap<NetnsId, Netns> = HashMap::new();
     let mut unreadable = 0;
@@ -122,27 +131,34 @@ pub(crate) fn enumerate() -> Enumeration {
         // namespace file is on the one nsfs, the device of this thread's own): reading it
         // costs the kernel half what following it does.
         let nsfs = here.map(|id| id.dev);
-        let parts = parallel::for_each(&pids, 64, Vec::new, |seen: &mut Vec<_>, &pid| {
-            let mut path = [0u8; 24];
-            let ns_path = pid_path(&mut path, pid, b"/ns/net");
-            let followed = || statat(&proc_dir, ns_path, AtFlags::empty()).map(|st| id_of(&st));
-            let id = match nsfs {
-                Some(dev) => match rustix::fs::readlinkat(&proc_dir, ns_path, Vec::new()) {
-                    Ok(target) => match link_inode(target.as_bytes()) {
-                        Some(inode) => Ok(NetnsId { dev, inode }),
-                        None => followed(),
+        let parts =
+            parallel::for_each_on(threads, &pids, 64, Vec::new, |seen: &mut Vec<_>, &pid| {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let mut path = [0u8; 24];
+                let ns_path = pid_path(&mut path, pid, b"/ns/net");
+                let followed = || statat(&proc_dir, ns_path, AtFlags::empty()).map(|st| id_of(&st));
+                let id = match nsfs {
+                    Some(dev) => match rustix::fs::readlinkat(&proc_dir, ns_path, Vec::new()) {
+                        Ok(target) => match link_inode(target.as_bytes()) {
+                            Some(inode) => Ok(NetnsId { dev, inode }),
+                            None => followed(),
+                        },
+                        Err(e) => Err(e),
                     },
-                    Err(e) => Err(e),
-                },
-                None => followed(),
-            };
-            match id {
-                Ok(id) => seen.push((pid, Some(id))),
-                // Exited meanwhile, or a kernel thread without a namespace link.
-                Err(Errno::NOENT | Errno::SRCH) => {}
-                Err(_) => seen.push((pid, None)),
-            }
-        });
+                    None => followed(),
+                };
+                match id {
+                    Ok(id) => seen.push((pid, Some(id))),
+                    // Exited meanwhile, or a kernel thread without a namespace link.
+                    Err(Errno::NOENT | Errno::SRCH) => {}
+                    Err(_) => seen.push((pid, None)),
+                }
+            });
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
         for (pid, id) in parts.into_iter().flatten() {
             match id {
                 Some(id) => entry(&mut found, id, here).pids.push(pid),
@@ -182,10 +198,10 @@ pub(crate) fn enumerate() -> Enumeration {
         ns.names.sort();
     }
     namespaces.sort_by_key(|ns| (!ns.current, ns.id));
-    Enumeration {
+    Some(Enumeration {
         namespaces,
         unreadable,
-    }
+    })
 }
 
 /// The namespaces a scope names, and what the user should know about the choice.

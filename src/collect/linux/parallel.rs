@@ -25,8 +25,19 @@ pub(crate) fn for_each<T: Sync, S: Send>(
     init: impl Fn() -> S + Sync,
     work: impl Fn(&mut S, &T) + Sync,
 ) -> Vec<S> {
+    for_each_on(cores(), items, chunk, init, work)
+}
+
+/// [`for_each`] on at most `threads` threads (the calling one included).
+pub(crate) fn for_each_on<T: Sync, S: Send>(
+    threads: usize,
+    items: &[T],
+    chunk: usize,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &T) + Sync,
+) -> Vec<S> {
     let chunk = chunk.max(1);
-    let threads = cores().min(items.len().div_ceil(chunk)).max(1);
+    let threads = threads.min(items.len().div_ceil(chunk)).max(1);
     let next = AtomicUsize::new(0);
     let run = || {
         let mut state = init();

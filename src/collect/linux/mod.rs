@@ -90,7 +90,11 @@ impl Collector for Linux {
     /// a dump filtered by port: the two run side by side, and a free port's answer waits
     /// for the longer one instead of both. Root only (only then are others looked at).
     fn look_ahead_to_others(&self) {
-        if privileged() && self.census.borrow().is_none() {
+        // One left from an earlier pass (`watch`) is stale: stopped, and never used.
+        if let Some(old) = self.census.take() {
+            old.stop.store(true, Ordering::Relaxed);
+        }
+        if privileged() {
             let stop = Arc::new(AtomicBool::new(false));
             let stop_here = Arc::clone(&stop);
             // One thread: the other core is the kernel's, walking its socket tables for

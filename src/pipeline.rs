@@ -38,8 +38,9 @@ pub(crate) fn report(
     xsan_asked: bool,
     namespaces: &Namespaces,
 ) -> Result<Report> {
+    let hint = namespaces.hint && namespaces.scope == NetnsScope::Current;
     // Asked about ports, the hint may follow: the other namespaces are found meanwhile.
-    if namespaces.hint && namespaces.scope == NetnsScope::Current && !filters.port_args.is_empty() {
+    if hint && !filters.port_args.is_empty() {
         sources.sockets.look_ahead_to_others();
     }
     let mut snapshot = sources
@@ -66,7 +67,7 @@ pub(crate) fn report(
     look_around(sources, query, filters, &namespaces.scope, &mut report)?;
     // Once it is known which ports are free (no socket at all, not just none the filters
     // let through): the hint is for those.
-    if namespaces.hint && namespaces.scope == NetnsScope::Current {
+    if hint {
         report.elsewhere = elsewhere(sources, host, query, filters, &report);
     }
     report.warnings.extend(sources.context.notes());
